@@ -1,0 +1,26 @@
+# Makefile for the durable extension (PGXS)
+
+EXTENSION  = durable
+MODULE_big = durable
+OBJS       = $(patsubst %.c,%.o,$(wildcard src/*.c))
+DATA       = $(wildcard sql/durable--*.sql)
+PGFILEDESC = "durable - durable executions inside PostgreSQL"
+
+PG_CPPFLAGS = -I$(srcdir)/src $(shell curl-config --cflags)
+PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
+              -Wno-missing-field-initializers -Wno-cast-function-type \
+              -Wno-clobbered
+SHLIB_LINK  = $(shell curl-config --libs)
+
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/durable--%,$(wildcard sql/*.sql))))
+REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
+
+TAP_TESTS   = 1
+PROVE_TESTS = $(wildcard test/t/*.pl)
+PROVE_FLAGS = -I $(srcdir)/test/perl
+
+EXTRA_CLEAN = tmp_check_regress results regression.diffs regression.out src/*.o src/*.bc
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

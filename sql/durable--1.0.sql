@@ -1,0 +1,326 @@
+/* durable--1.0.sql: install script of the durable extension */
+
+\echo Use "CREATE EXTENSION durable" to load this file. \quit
+
+/*
+ * Storage lives in schema "durable"; the public API (durable_*) lives in the
+ * schema the extension is created in.  Every table is keyed by execution id
+ * first, has no foreign keys and no reg* column but regrole, so that it can
+ * be partitioned by time or distributed by execution id later.
+ */
+CREATE SCHEMA durable;
+COMMENT ON SCHEMA durable IS 'storage of the durable extension';
+GRANT USAGE ON SCHEMA durable TO PUBLIC;
+
+/* Members of durable_admin see and control every execution. */
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'durable_admin') THEN
+		CREATE ROLE durable_admin NOLOGIN;
+	END IF;
+END
+$$;
+
+/* ---------------------------------------------------------------------
+ * BI-facing tables
+ * --------------------------------------------------------------------- */
+
+CREATE TABLE durable.executions (
+	id				uuid NOT NULL,			/* UUIDv7, time ordered */
+	name			text,					/* unique per database, see durable.names */
+	workflow		text NOT NULL,			/* qualified function name */
+	workflow_hash	text NOT NULL,			/* md5 of the definition at start */
+	input			jsonb,
+	status			text NOT NULL,
+	run_no			integer NOT NULL DEFAULT 1,
+	result			jsonb,
+	error			jsonb,
+	tags			jsonb NOT NULL DEFAULT '{}',
+	owner			regrole NOT NULL,
+	search_path		text NOT NULL,
+	parent_id		uuid,
+	redrive_count	integer NOT NULL DEFAULT 0,
+	crash_count		integer NOT NULL DEFAULT 0,
+	execution_timeout interval,
+	deadline		timestamptz,
+	retention		interval,
+	wake_at			timestamptz,
+	created_at		timestamptz NOT NULL,
+	started_at		timestamptz,
+	updated_at		timestamptz NOT NULL,
+	finished_at		timestamptz,
+	PRIMARY KEY (id),
+	CHECK (status IN ('PENDING', 'RUNNING', 'SUSPENDED', 'SUCCEEDED',
+					  'FAILED', 'TIMED_OUT', 'STOPPED'))
+);
+CREATE INDEX executions_tags_idx ON durable.executions USING gin (tags jsonb_path_ops);
+CREATE INDEX executions_workflow_idx ON durable.executions (workflow, created_at);
+CREATE INDEX executions_status_idx ON durable.executions (status, updated_at)
+	WHERE status IN ('PENDING', 'RUNNING', 'SUSPENDED');
+COMMENT ON TABLE durable.executions IS 'one row per execution of a workflow';
+
+CREATE TABLE durable.operations (
+	execution_id	uuid NOT NULL,
+	run_no			integer NOT NULL,
+	op_id			integer NOT NULL,		/* order of creation within the run */
+	parent_op_id	integer,				/* op_id of the enclosing durable_child */
+	position		integer NOT NULL,		/* position within its context */
+	name			text NOT NULL,
+	kind			text NOT NULL,
+	status			text NOT NULL,
+	attempt			integer NOT NULL DEFAULT 1,
+	result			jsonb,
+	error			jsonb,
+	owner			regrole NOT NULL,
+	wake_at			timestamptz,
+	started_at		timestamptz NOT NULL,
+	finished_at		timestamptz,
+	PRIMARY KEY (execution_id, run_no, op_id),
+	CHECK (status IN ('STARTED', 'PENDING', 'SUCCEEDED', 'FAILED',
+					  'CANCELLED', 'TIMED_OUT'))
+);
+COMMENT ON TABLE durable.operations IS 'the checkpoint of every durable operation';
+
+CREATE TABLE durable.history (
+	execution_id	uuid NOT NULL,
+	event_id		bigint GENERATED ALWAYS AS IDENTITY,
+	run_no			integer NOT NULL,
+	at				timestamptz NOT NULL,
+	event			text NOT NULL,
+	op_id			integer,
+	position		integer,
+	name			text,
+	kind			text,
+	details			jsonb,
+	owner			regrole NOT NULL,
+	PRIMARY KEY (execution_id, event_id)
+);
+COMMENT ON TABLE durable.history IS 'ordered events of every execution';
+
+/* ---------------------------------------------------------------------
+ * Hot internal tables, small and apart from the BI tables
+ * --------------------------------------------------------------------- */
+
+/* Ready queue and timers: a row per execution that is ready or sleeping. */
+CREATE TABLE durable.queue (
+	execution_id	uuid NOT NULL,
+	due_at			timestamptz NOT NULL,
+	owner			regrole NOT NULL,
+	PRIMARY KEY (execution_id)
+);
+CREATE INDEX queue_due_idx ON durable.queue (due_at, execution_id);
+
+/* Messages to an execution (stops, completions, events): appended, never
+ * an update of another execution's row. */
+CREATE TABLE durable.inbox (
+	execution_id	uuid NOT NULL,
+	message_id		bigint GENERATED ALWAYS AS IDENTITY,
+	kind			text NOT NULL,
+	payload			jsonb,
+	owner			regrole NOT NULL,
+	created_at		timestamptz NOT NULL,
+	PRIMARY KEY (execution_id, message_id)
+);
+
+/* Execution names: uniqueness kept in its own small table. */
+CREATE TABLE durable.names (
+	name			text NOT NULL,
+	execution_id	uuid NOT NULL,
+	owner			regrole NOT NULL,
+	PRIMARY KEY (name)
+);
+
+/* ---------------------------------------------------------------------
+ * Row level security: a role sees its own executions (and those of roles
+ * it is a member of); members of durable_admin see all.  Writes happen
+ * only through the extension's functions.
+ * --------------------------------------------------------------------- */
+
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['executions', 'operations', 'history', 'queue', 'inbox', 'names']
+	LOOP
+		EXECUTE format('ALTER TABLE durable.%I ENABLE ROW LEVEL SECURITY', t);
+		EXECUTE format($p$CREATE POLICY %I ON durable.%I FOR SELECT USING (
+			pg_catalog.pg_has_role(owner::oid, 'USAGE')
+			OR pg_catalog.pg_has_role('durable_admin', 'USAGE'))$p$,
+			t || '_owner', t);
+		EXECUTE format('REVOKE ALL ON durable.%I FROM PUBLIC', t);
+		PERFORM pg_catalog.pg_extension_config_dump('durable.' || t, '');
+	END LOOP;
+END
+$$;
+GRANT SELECT ON durable.executions, durable.operations, durable.history TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('durable.history_event_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('durable.inbox_message_id_seq', '');
+
+/* ---------------------------------------------------------------------
+ * Inside workflows
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION @extschema@.durable_step(name text, sql text, args jsonb DEFAULT NULL,
+										 options jsonb DEFAULT '{}')
+RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_step';
+COMMENT ON FUNCTION @extschema@.durable_step(text, text, jsonb, jsonb) IS
+	'run SQL as a checkpointed step of the workflow, with retries';
+
+CREATE FUNCTION @extschema@.durable_wait(name text, duration interval)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_wait';
+COMMENT ON FUNCTION @extschema@.durable_wait(text, interval) IS
+	'suspend the workflow for a duration (a durable timer)';
+
+CREATE FUNCTION @extschema@.durable_wait_until(name text, at timestamptz)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_wait_until';
+COMMENT ON FUNCTION @extschema@.durable_wait_until(text, timestamptz) IS
+	'suspend the workflow until a point in time (a durable timer)';
+
+CREATE FUNCTION @extschema@.durable_now()
+RETURNS timestamptz LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_now';
+COMMENT ON FUNCTION @extschema@.durable_now() IS
+	'the durable clock, checkpointed so that replays see the same value';
+
+CREATE FUNCTION @extschema@.durable_random()
+RETURNS float8 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_random';
+COMMENT ON FUNCTION @extschema@.durable_random() IS
+	'a random number in [0, 1), checkpointed so that replays see the same value';
+
+CREATE FUNCTION @extschema@.durable_uuid()
+RETURNS uuid LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_uuid';
+COMMENT ON FUNCTION @extschema@.durable_uuid() IS
+	'a new UUIDv7, checkpointed so that replays see the same value';
+
+CREATE FUNCTION @extschema@.durable_log(level text, message text, details jsonb DEFAULT NULL)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_log';
+COMMENT ON FUNCTION @extschema@.durable_log(text, text, jsonb) IS
+	'write a line to the execution history once, not on every replay';
+
+CREATE FUNCTION @extschema@.durable_continue_as_new(input jsonb)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_continue_as_new';
+COMMENT ON FUNCTION @extschema@.durable_continue_as_new(jsonb) IS
+	'end this run and start the next run of the execution with a new input';
+
+CREATE FUNCTION @extschema@.durable_child(name text, workflow text, input jsonb DEFAULT '{}')
+RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_child';
+COMMENT ON FUNCTION @extschema@.durable_child(text, text, jsonb) IS
+	'run a workflow function in a child context of this execution';
+
+/* ---------------------------------------------------------------------
+ * Outside workflows
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION @extschema@.durable_clock()
+RETURNS timestamptz LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_clock';
+COMMENT ON FUNCTION @extschema@.durable_clock() IS
+	'clock_timestamp() plus durable.clock_offset: the time every durable timer reads';
+
+CREATE FUNCTION @extschema@.durable_start(workflow text, input jsonb DEFAULT '{}',
+										  name text DEFAULT NULL, options jsonb DEFAULT '{}')
+RETURNS uuid LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_start';
+COMMENT ON FUNCTION @extschema@.durable_start(text, jsonb, text, jsonb) IS
+	'start an execution of a workflow; the name is an idempotency key';
+
+CREATE FUNCTION @extschema@.durable_stop(execution text, reason text DEFAULT NULL)
+RETURNS text LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_stop';
+COMMENT ON FUNCTION @extschema@.durable_stop(text, text) IS
+	'stop an execution; returns its resulting status';
+
+CREATE FUNCTION @extschema@.durable_drive(execution text)
+RETURNS text LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_drive';
+COMMENT ON FUNCTION @extschema@.durable_drive(text) IS
+	'drive one execution in this transaction until it suspends or finishes';
+
+CREATE FUNCTION @extschema@.durable_drive_pending(max_duration interval DEFAULT '10 seconds')
+RETURNS integer LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_drive_pending';
+COMMENT ON FUNCTION @extschema@.durable_drive_pending(interval) IS
+	'drive every ready execution the caller may drive, in this transaction';
+
+CREATE PROCEDURE @extschema@.durable_run(max_duration interval DEFAULT '10 seconds')
+LANGUAGE c AS 'MODULE_PATHNAME', 'durable_run';
+COMMENT ON PROCEDURE @extschema@.durable_run(interval) IS
+	'drive every ready execution the caller may drive, committing after each operation';
+
+/* Resolves an execution id or name to the id of an execution the caller may see. */
+CREATE FUNCTION durable.execution_id(execution text)
+RETURNS uuid LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'durable_execution_id';
+COMMENT ON FUNCTION durable.execution_id(text) IS
+	'the id of an execution given by id or name; an error when the caller cannot see it';
+
+CREATE FUNCTION @extschema@.durable_status(execution text)
+RETURNS TABLE (id uuid, name text, workflow text, status text, run_no integer,
+			   result jsonb, error jsonb, tags jsonb, created_at timestamptz,
+			   started_at timestamptz, finished_at timestamptz,
+			   current_operation text, wake_at timestamptz)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT e.id, e.name, e.workflow, e.status, e.run_no, e.result, e.error, e.tags,
+		   e.created_at, e.started_at, e.finished_at,
+		   (SELECT o.name FROM durable.operations o
+			 WHERE o.execution_id = e.id AND o.run_no = e.run_no
+			   AND o.status IN ('STARTED', 'PENDING')
+			 ORDER BY o.op_id DESC LIMIT 1),
+		   e.wake_at
+	  FROM durable.executions e
+	 WHERE e.id = durable.execution_id(execution)
+$$;
+COMMENT ON FUNCTION @extschema@.durable_status(text) IS 'the status of one execution';
+
+CREATE FUNCTION @extschema@.durable_operations(execution text)
+RETURNS TABLE (run_no integer, op_id integer, parent_op_id integer, "position" integer,
+			   name text, kind text, status text, attempt integer, result jsonb,
+			   error jsonb, started_at timestamptz, finished_at timestamptz,
+			   duration interval, wake_at timestamptz)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT o.run_no, o.op_id, o.parent_op_id, o.position, o.name, o.kind, o.status,
+		   o.attempt, o.result, o.error, o.started_at, o.finished_at,
+		   o.finished_at - o.started_at, o.wake_at
+	  FROM durable.operations o
+	 WHERE o.execution_id = durable.execution_id(execution)
+	 ORDER BY o.run_no, o.op_id
+$$;
+COMMENT ON FUNCTION @extschema@.durable_operations(text) IS
+	'the operations (checkpoints) of an execution, every run';
+
+CREATE FUNCTION @extschema@.durable_history(execution text)
+RETURNS TABLE (event_id bigint, run_no integer, at timestamptz, event text,
+			   op_id integer, "position" integer, name text, kind text, details jsonb)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT h.event_id, h.run_no, h.at, h.event, h.op_id, h.position, h.name, h.kind, h.details
+	  FROM durable.history h
+	 WHERE h.execution_id = durable.execution_id(execution)
+	 ORDER BY h.event_id
+$$;
+COMMENT ON FUNCTION @extschema@.durable_history(text) IS
+	'the ordered events of an execution, every run';
+
+CREATE FUNCTION @extschema@.durable_result(execution text)
+RETURNS jsonb LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e durable.executions;
+BEGIN
+	SELECT * INTO e FROM durable.executions WHERE id = durable.execution_id(execution);
+	IF e.status IS DISTINCT FROM 'SUCCEEDED' THEN
+		RAISE EXCEPTION 'execution "%" has not succeeded', execution
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('Its status is %s.', e.status),
+				  HINT = CASE WHEN e.status IN ('FAILED', 'TIMED_OUT', 'STOPPED')
+							  THEN 'See the error column of durable_status().'
+							  ELSE 'Wait until it finishes.' END;
+	END IF;
+	RETURN e.result;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.durable_result(text) IS
+	'the result of a SUCCEEDED execution; an error otherwise';
+
+/* Only the extension's functions write the tables; see the README. */
+REVOKE ALL ON FUNCTION durable.execution_id(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION durable.execution_id(text) TO PUBLIC;

@@ -1,0 +1,504 @@
+/*-------------------------------------------------------------------------
+ *
+ * api.c
+ *	  SQL functions used outside workflows: durable_start, durable_stop,
+ *	  durable_drive, durable_drive_pending, CALL durable_run and the
+ *	  resolver behind the status functions.
+ *
+ * IDENTIFICATION
+ *	  src/api.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+#include "utils/varlena.h"
+
+#include "durable.h"
+#include "durable_errcodes.h"
+
+static void
+not_inside_workflow(const char *fname)
+{
+	if (durable_current != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot be called inside a durable workflow or step", fname)));
+}
+
+static char *
+required_text(FunctionCallInfo fcinfo, int n, const char *what)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+/*
+ * resolve_controlled
+ *		The id of an execution given by id or name that the caller may
+ *		control.  Executions of other roles are reported as not existing, so
+ *		their ids and names leak nothing.  SPI must be connected.
+ */
+static void
+resolve_controlled(const char *execution, pg_uuid_t *id)
+{
+	Oid			owner;
+
+	if (!durable_storage_resolve(execution, id, &owner) ||
+		!durable_caller_controls(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("execution \"%s\" does not exist", execution),
+				 errhint("Give an execution id or name returned by durable_start; executions of roles whose privileges you lack are not visible.")));
+}
+
+/*
+ * start_search_path
+ *		The caller's search_path with pg_temp moved to the end, so that a
+ *		temporary object can never shadow what the workflow means.
+ */
+static char *
+start_search_path(void)
+{
+	char	   *raw = pstrdup(namespace_search_path);
+	List	   *elems;
+	ListCell   *lc;
+	StringInfoData buf;
+
+	if (!SplitIdentifierString(raw, ',', &elems))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid search_path \"%s\"", namespace_search_path)));
+	initStringInfo(&buf);
+	foreach(lc, elems)
+	{
+		const char *e = lfirst(lc);
+
+		if (strcmp(e, "pg_temp") == 0 || strncmp(e, "pg_temp_", 8) == 0)
+			continue;
+		appendStringInfo(&buf, "%s, ", quote_identifier(e));
+	}
+	appendStringInfoString(&buf, "pg_temp");
+	return buf.data;
+}
+
+/*
+ * start_options
+ *		execution_timeout (interval), retention (interval), tags (object).
+ */
+static void
+start_options(Jsonb *options, Interval **timeout, Interval **retention, Jsonb **tags)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	*timeout = NULL;
+	*retention = NULL;
+	*tags = durable_cstring_to_jsonb("{}");
+	if (options == NULL)
+		return;
+	if (!JB_ROOT_IS_OBJECT(options) || JB_ROOT_IS_SCALAR(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a jsonb object")));
+
+	it = JsonbIteratorInit(&options->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			continue;
+		}
+		if (tok != WJB_VALUE)
+			continue;
+		if (strcmp(key, "execution_timeout") == 0 || strcmp(key, "retention") == 0)
+		{
+			Interval   *iv;
+
+			if (v.type != jbvString)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"%s\"", key),
+						 errdetail("Expected an interval as a string, such as \"1 hour\".")));
+			iv = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+													   CStringGetDatum(pnstrdup(v.val.string.val, v.val.string.len)),
+													   ObjectIdGetDatum(InvalidOid),
+													   Int32GetDatum(-1)));
+			if (durable_interval_us(iv, key) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s must be positive", key)));
+			if (key[0] == 'e')
+				*timeout = iv;
+			else
+				*retention = iv;
+		}
+		else if (strcmp(key, "tags") == 0)
+		{
+			if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"tags\""),
+						 errdetail("Expected a jsonb object of business keys, such as {\"customer\": \"c-42\"}.")));
+			*tags = JsonbValueToJsonb(&v);
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\"", key),
+					 errhint("Valid options are execution_timeout, retention and tags.")));
+	}
+}
+
+PG_FUNCTION_INFO_V1(durable_start);
+
+/*
+ * durable_start(workflow text, input jsonb, name text, options jsonb) RETURNS uuid
+ *		Checks the workflow and stores a new execution, ready to run.  A
+ *		name is an idempotency key: starting it again with the same workflow
+ *		and input returns the same execution.
+ */
+Datum
+durable_start(PG_FUNCTION_ARGS)
+{
+	char	   *workflow = required_text(fcinfo, 0, "workflow");
+	Jsonb	   *input;
+	char	   *name = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	Jsonb	   *options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	char	   *qualified;
+	char	   *hash;
+	Interval   *timeout;
+	Interval   *retention;
+	Jsonb	   *tags;
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+	pg_uuid_t	existing;
+	Oid			owner = GetUserId();
+
+	if (durable_current != NULL && durable_current->in_replay)
+		ereport(ERROR,
+				(errcode(ERRCODE_DURABLE_WRITE_IN_WORKFLOW),
+				 errmsg("durable_start cannot be called in a workflow body"),
+				 errhint("Start executions from a durable_step, or use durable_child.")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("input must not be null"),
+				 errhint("Pass '{}' or the JSON null 'null'::jsonb.")));
+	input = PG_GETARG_JSONB_P(1);
+	if (name != NULL)
+	{
+		durable_check_name("execution name", name);
+		if (durable_parse_uuid(name, &existing))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("execution name must not have the form of a uuid"),
+					 errdetail("Executions are looked up by id or by name; a name like an id would be ambiguous.")));
+	}
+	durable_check_payload("input", input);
+	start_options(options, &timeout, &retention, &tags);
+	(void) durable_resolve_workflow(workflow, true, &qualified, &hash);
+
+	durable_uuid7(id);
+	SPI_connect();
+	if (name != NULL && !durable_storage_name_claim(name, id, owner, &existing))
+	{
+		Oid			existing_owner;
+		pg_uuid_t	found;
+
+		if (!durable_storage_resolve(durable_uuid_out(&existing), &found, &existing_owner) ||
+			!durable_caller_controls(existing_owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("execution name \"%s\" is already in use", name)));
+		if (!durable_storage_same_input(&existing, input, qualified))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("execution name \"%s\" is already used by execution %s with another workflow or input",
+							name, durable_uuid_out(&existing)),
+					 errhint("A name is an idempotency key: the same name starts the same execution. Choose a new name for new work.")));
+		SPI_finish();
+		*id = existing;
+		PG_RETURN_UUID_P(id);
+	}
+	durable_storage_insert_execution(id, name, qualified, hash, input, owner,
+									 start_search_path(), tags, timeout, retention,
+									 durable_clock_now());
+	SPI_finish();
+	PG_RETURN_UUID_P(id);
+}
+
+PG_FUNCTION_INFO_V1(durable_execution_id);
+
+/*
+ * durable.execution_id(execution text) RETURNS uuid
+ */
+Datum
+durable_execution_id(PG_FUNCTION_ARGS)
+{
+	char	   *execution = required_text(fcinfo, 0, "execution");
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+
+	SPI_connect();
+	resolve_controlled(execution, id);
+	SPI_finish();
+	PG_RETURN_UUID_P(id);
+}
+
+PG_FUNCTION_INFO_V1(durable_stop);
+
+/*
+ * durable_stop(execution text, reason text) RETURNS text
+ *		Marks an unfinished execution STOPPED and cancels what it waits on.
+ */
+Datum
+durable_stop(PG_FUNCTION_ARGS)
+{
+	char	   *execution = required_text(fcinfo, 0, "execution");
+	char	   *reason = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	pg_uuid_t	id;
+	DurableExecution ex;
+	TimestampTz now = durable_clock_now();
+	const char *keys[3] = {"message", "sqlstate", "reason"};
+	Jsonb	   *values[3];
+	Jsonb	   *error;
+
+	not_inside_workflow("durable_stop");
+	SPI_connect();
+	resolve_controlled(execution, &id);
+	if (!durable_storage_lock_execution(&id, &ex, CurrentMemoryContext))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("execution \"%s\" does not exist", execution)));
+	if (strcmp(ex.status, "PENDING") != 0 && strcmp(ex.status, "RUNNING") != 0 &&
+		strcmp(ex.status, "SUSPENDED") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("execution \"%s\" has already finished", execution),
+				 errdetail("Its status is %s.", ex.status)));
+
+	values[0] = durable_jsonb_string("execution stopped");
+	values[1] = durable_jsonb_string("57014");
+	values[2] = durable_jsonb_string(reason);
+	error = durable_jsonb_build(3, keys, values);
+	durable_storage_cancel_ops(&id, ex.run_no, now);
+	durable_storage_set_status(&id, "STOPPED", NULL, error, DT_NOBEGIN, now);
+	durable_storage_queue_delete(&id);
+	durable_storage_history(&id, ex.run_no, ex.owner, "stopped", NULL, error);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text("STOPPED"));
+}
+
+/*
+ * drive_until
+ *		Advances an execution until it suspends, finishes, or the deadline
+ *		passes; returns its status.
+ */
+static char *
+drive_until(const pg_uuid_t *id, TimestampTz deadline, bool *advanced)
+{
+	DurableDrive *d = durable_drive_begin(id);
+	char	   *volatile status = NULL;
+
+	*advanced = false;
+	if (d == NULL)
+		return NULL;
+	PG_TRY();
+	{
+		while (durable_drive_advance(d) == DA_CONTINUE &&
+			   durable_clock_now() < deadline)
+			*advanced = true;
+		*advanced = true;
+		status = pstrdup(d->ex.status);
+	}
+	PG_FINALLY();
+	{
+		durable_drive_end(d);
+	}
+	PG_END_TRY();
+	return status;
+}
+
+PG_FUNCTION_INFO_V1(durable_drive);
+
+/*
+ * durable_drive(execution text) RETURNS text
+ *		Drives one execution in this transaction until it suspends or
+ *		finishes.  A workflow failure is a FAILED status, not an error.
+ */
+Datum
+durable_drive(PG_FUNCTION_ARGS)
+{
+	char	   *execution = required_text(fcinfo, 0, "execution");
+	pg_uuid_t	id;
+	char	   *status;
+	bool		advanced;
+
+	not_inside_workflow("durable_drive");
+	SPI_connect();
+	resolve_controlled(execution, &id);
+	status = drive_until(&id, DT_NOEND, &advanced);
+	if (status == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("execution \"%s\" does not exist", execution)));
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(status));
+}
+
+static TimestampTz
+deadline_after(FunctionCallInfo fcinfo, int n)
+{
+	Interval   *iv;
+
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max_duration must not be null")));
+	iv = PG_GETARG_INTERVAL_P(n);
+	return durable_clock_now() + durable_interval_us(iv, "max_duration");
+}
+
+static bool
+caller_controls_all(void)
+{
+	Oid			admin = get_role_oid("durable_admin", true);
+
+	return superuser() ||
+		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
+}
+
+PG_FUNCTION_INFO_V1(durable_drive_pending);
+
+/*
+ * durable_drive_pending(max_duration interval) RETURNS integer
+ *		Drives every ready execution the caller may drive, in this
+ *		transaction, until none is ready or the time is up.
+ */
+Datum
+durable_drive_pending(PG_FUNCTION_ARGS)
+{
+	TimestampTz deadline = deadline_after(fcinfo, 0);
+	bool		all = caller_controls_all();
+	List	   *skip = NIL;
+	pg_uuid_t	id;
+	int			count = 0;
+
+	not_inside_workflow("durable_drive_pending");
+	SPI_connect();
+	while (durable_clock_now() < deadline &&
+		   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all, skip, &id))
+	{
+		pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+		bool		advanced;
+
+		*copy = id;
+		skip = lappend(skip, copy);
+		(void) drive_until(&id, deadline, &advanced);
+		if (advanced)
+			count++;
+	}
+	SPI_finish();
+	PG_RETURN_INT32(count);
+}
+
+PG_FUNCTION_INFO_V1(durable_run);
+
+/*
+ * CALL durable_run(max_duration interval)
+ *		Like durable_drive_pending, but commits after every operation, so
+ *		each replay starts in a fresh transaction (PL/pgSQL's fast path) and
+ *		every checkpoint is durable as soon as it is made.  Intermediate
+ *		commits do not wait for the WAL flush unless
+ *		durable.synchronous_commit is on; suspensions and terminal states
+ *		always do.
+ */
+Datum
+durable_run(PG_FUNCTION_ARGS)
+{
+	TimestampTz deadline = deadline_after(fcinfo, 0);
+	bool		all = caller_controls_all();
+	List	   *skip = NIL;
+	MemoryContext runcxt;
+	pg_uuid_t	id;
+
+	if (fcinfo->context == NULL || !IsA(fcinfo->context, CallContext) ||
+		((CallContext *) fcinfo->context)->atomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("durable_run must be called with CALL outside a transaction block"),
+				 errhint("Inside a transaction, use durable_drive_pending().")));
+	not_inside_workflow("durable_run");
+
+	/* survives the commits below */
+	runcxt = AllocSetContextCreate(TopMemoryContext, "durable run",
+								   ALLOCSET_SMALL_SIZES);
+	SPI_connect_ext(SPI_OPT_NONATOMIC);
+	PG_TRY();
+	{
+		while (durable_clock_now() < deadline &&
+			   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all, skip, &id))
+		{
+			DurableDrive *d;
+			pg_uuid_t  *copy = MemoryContextAlloc(runcxt, sizeof(pg_uuid_t));
+			MemoryContext old;
+
+			*copy = id;
+			old = MemoryContextSwitchTo(runcxt);
+			skip = lappend(skip, copy);
+			MemoryContextSwitchTo(old);
+
+			d = durable_drive_begin(&id);
+			if (d == NULL)
+				continue;
+			PG_TRY();
+			{
+				for (;;)
+				{
+					DurableAdvance r = durable_drive_advance(d);
+
+					if (r == DA_CONTINUE && !durable_synchronous_commit)
+						(void) set_config_option("synchronous_commit", "off",
+												 PGC_USERSET, PGC_S_SESSION,
+												 GUC_ACTION_LOCAL, true, 0, false);
+					SPI_commit();
+					if (r != DA_CONTINUE || durable_clock_now() >= deadline)
+						break;
+					/* take the lock again; give up if another driver moved it */
+					if (!durable_drive_relock(d))
+						break;
+				}
+			}
+			PG_FINALLY();
+			{
+				durable_drive_end(d);
+			}
+			PG_END_TRY();
+		}
+	}
+	PG_FINALLY();
+	{
+		MemoryContextDelete(runcxt);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	PG_RETURN_VOID();
+}

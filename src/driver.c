@@ -1,0 +1,732 @@
+/*-------------------------------------------------------------------------
+ *
+ * driver.c
+ *	  The replay loop.  durable_drive_advance() replays the workflow once,
+ *	  in a subtransaction that is rolled back unless the workflow finished,
+ *	  then performs the operation the replay yielded (a step attempt, a
+ *	  timer) and writes its checkpoint.  Callers decide where transactions
+ *	  end: durable_drive keeps one, CALL durable_run commits after every
+ *	  advance.
+ *
+ * IDENTIFICATION
+ *	  src/driver.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "common/md5.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "durable.h"
+#include "durable_errcodes.h"
+
+typedef enum ReplayResult
+{
+	RR_DONE,
+	RR_YIELD,
+	RR_ERROR
+} ReplayResult;
+
+const char *
+durable_op_kind_name(DurableOpKind kind)
+{
+	switch (kind)
+	{
+		case DOK_STEP:
+			return "step";
+		case DOK_WAIT:
+			return "wait";
+		case DOK_NOW:
+			return "now";
+		case DOK_RANDOM:
+			return "random";
+		case DOK_UUID:
+			return "uuid";
+		case DOK_LOG:
+			return "log";
+		case DOK_CHILD:
+			return "child";
+	}
+	return "unknown";
+}
+
+const char *
+durable_op_status_name(DurableOpStatus status)
+{
+	switch (status)
+	{
+		case DOS_STARTED:
+			return "STARTED";
+		case DOS_PENDING:
+			return "PENDING";
+		case DOS_SUCCEEDED:
+			return "SUCCEEDED";
+		case DOS_FAILED:
+			return "FAILED";
+		case DOS_CANCELLED:
+			return "CANCELLED";
+		case DOS_TIMED_OUT:
+			return "TIMED_OUT";
+	}
+	return "UNKNOWN";
+}
+
+/*
+ * durable_resolve_workflow
+ *		Resolves a workflow given as text like a function name in SQL and
+ *		checks it: one jsonb argument, returns jsonb, an ordinary function,
+ *		and (if asked) EXECUTE for the current role.  Optionally returns its
+ *		qualified name and the md5 of its definition.
+ */
+Oid
+durable_resolve_workflow(const char *workflow, bool check_execute,
+						 char **qualified, char **hash)
+{
+	List	   *names;
+	Oid			argtypes[1] = {JSONBOID};
+	Oid			fn;
+	HeapTuple	tup;
+	Form_pg_proc proc;
+
+	names = stringToQualifiedNameList(workflow);
+	fn = LookupFuncName(names, 1, argtypes, true);
+	if (!OidIsValid(fn))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("workflow function %s(jsonb) does not exist", workflow),
+				 errhint("A workflow is a function that takes one jsonb argument and returns jsonb.")));
+
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", fn);
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	if (proc->prokind != PROKIND_FUNCTION || proc->proretset ||
+		proc->prorettype != JSONBOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("function %s(jsonb) is not a workflow", workflow),
+				 errdetail("A workflow is a function that takes one jsonb argument and returns one jsonb value.")));
+
+	if (check_execute)
+	{
+		AclResult	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
+
+		if (aclresult != ACLCHECK_OK)
+			aclcheck_error(aclresult, OBJECT_FUNCTION, NameStr(proc->proname));
+	}
+
+	if (qualified != NULL)
+		*qualified = quote_qualified_identifier(get_namespace_name(proc->pronamespace),
+												NameStr(proc->proname));
+	if (hash != NULL)
+	{
+		bool		isnull;
+		Datum		src = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull);
+		char	   *def = isnull ? "" : TextDatumGetCString(src);
+		char	   *hex = palloc(33);
+		const char *errstr = NULL;
+
+		if (!pg_md5_hash(def, strlen(def), hex, &errstr))
+			elog(ERROR, "could not compute md5: %s", errstr ? errstr : "unknown error");
+		*hash = hex;
+	}
+	ReleaseSysCache(tup);
+	return fn;
+}
+
+/*
+ * durable_drive_begin
+ *		Locks the execution and sets up its drive state, in a context of its
+ *		own that outlives transactions.  NULL when there is no such execution.
+ */
+DurableDrive *
+durable_drive_begin(const pg_uuid_t *id)
+{
+	MemoryContext cxt;
+	DurableDrive *d;
+	HASHCTL		ctl;
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "durable drive",
+								ALLOCSET_DEFAULT_SIZES);
+	d = MemoryContextAllocZero(cxt, sizeof(DurableDrive));
+	d->cxt = cxt;
+	d->replay_cxt = AllocSetContextCreate(cxt, "durable replay",
+										  ALLOCSET_DEFAULT_SIZES);
+	if (!durable_storage_lock_execution(id, &d->ex, cxt))
+	{
+		MemoryContextDelete(cxt);
+		return NULL;
+	}
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(DurableOpKey);
+	ctl.entrysize = sizeof(DurableOp);
+	ctl.hcxt = cxt;
+	d->ops = hash_create("durable checkpoints", 64, &ctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	/* a new execution has no checkpoints: skip the load */
+	if (strcmp(d->ex.status, "PENDING") != 0)
+		durable_storage_load_ops(d);
+	return d;
+}
+
+/*
+ * durable_drive_relock
+ *		After a commit: locks the execution again and checks that nobody else
+ *		moved it meanwhile.  False when the drive state is stale.
+ */
+bool
+durable_drive_relock(DurableDrive *d)
+{
+	DurableExecution ex;
+
+	MemoryContextReset(d->replay_cxt);
+	if (!durable_storage_lock_execution(&d->ex.id, &ex, d->replay_cxt))
+		return false;
+	return ex.run_no == d->ex.run_no && strcmp(ex.status, d->ex.status) == 0;
+}
+
+void
+durable_drive_end(DurableDrive *d)
+{
+	if (durable_current == d)
+		durable_current = NULL;
+	MemoryContextDelete(d->cxt);
+}
+
+/*
+ * op_event
+ *		The history event for a checkpoint as it is now written.
+ */
+static const char *
+op_event(DurableOp *op)
+{
+	switch (op->status)
+	{
+		case DOS_SUCCEEDED:
+			return op->kind == DOK_LOG ? "log" : "operation_succeeded";
+		case DOS_FAILED:
+			return "operation_failed";
+		case DOS_PENDING:
+			return op->error != NULL ? "operation_retried" : "operation_started";
+		case DOS_STARTED:
+			return "operation_started";
+		case DOS_CANCELLED:
+			return "operation_cancelled";
+		case DOS_TIMED_OUT:
+			return "operation_timed_out";
+	}
+	return "operation";
+}
+
+static Jsonb *
+op_event_details(DurableOp *op)
+{
+	const char *keys[3] = {"attempt", "wake_at", "error"};
+	Jsonb	   *values[3] = {NULL, NULL, NULL};
+
+	if (op->kind == DOK_LOG)
+		return op->result;
+	if (op->kind == DOK_STEP && (op->attempt > 1 || op->status == DOS_PENDING))
+		values[0] = durable_jsonb_int(op->attempt);
+	if (op->status == DOS_PENDING && op->wake_at != DT_NOBEGIN)
+		values[1] = durable_jsonb_string(DatumGetCString(DirectFunctionCall1(timestamptz_out,
+																			 TimestampTzGetDatum(op->wake_at))));
+	values[2] = op->error;
+	if (values[0] == NULL && values[1] == NULL && values[2] == NULL)
+		return NULL;
+	return durable_jsonb_build(3, keys, values);
+}
+
+/*
+ * flush
+ *		Writes the checkpoints created or changed since the last flush, each
+ *		with its history event.
+ */
+static void
+flush(DurableDrive *d)
+{
+	ListCell   *lc;
+
+	foreach(lc, d->dirty)
+	{
+		DurableOp  *op = lfirst(lc);
+
+		durable_storage_write_op(d, op);
+		durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner,
+								op_event(op), op, op_event_details(op));
+	}
+	list_free(d->dirty);
+	d->dirty = NIL;
+}
+
+/*
+ * replay
+ *		Calls the workflow function once, as its owner, read-only, inside a
+ *		subtransaction that is rolled back unless the function returned
+ *		without yielding.
+ */
+static ReplayResult
+replay(DurableDrive *d, Datum *result, bool *isnull, ErrorData **error)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	DurableOwnerState st;
+	ReplayResult rr = RR_DONE;
+	ErrorData  *edata = NULL;
+	bool		timed_out = false;
+
+	d->yielded = false;
+	d->pending.kind = DPK_NONE;
+	d->ctx.parent_op_id = 0;
+	d->ctx.next_position = 0;
+	d->ctx_depth = 0;
+	d->raised_op = NULL;
+	d->replays++;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		LOCAL_FCINFO(fcinfo, 1);
+		FmgrInfo	flinfo;
+
+		durable_owner_enter(&st, d->ex.owner, d->ex.search_path, true);
+		d->in_replay = true;
+		durable_current = d;
+		if (durable_replay_timeout > 0)
+			durable_timeout_arm((int64) durable_replay_timeout * 1000);
+
+		fmgr_info(d->fn_oid, &flinfo);
+		InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
+		fcinfo->args[0].value = JsonbPGetDatum(d->ex.input);
+		fcinfo->args[0].isnull = false;
+		*result = FunctionCallInvoke(fcinfo);
+		*isnull = fcinfo->isnull;
+
+		if (durable_replay_timeout > 0)
+			durable_timeout_disarm();
+		d->in_replay = false;
+		durable_owner_exit(&st);
+
+		if (d->yielded || d->fatal != NULL)
+		{
+			/* a yield or fatal error was swallowed: discard what followed */
+			RollbackAndReleaseCurrentSubTransaction();
+			rr = d->fatal != NULL ? RR_ERROR : RR_YIELD;
+		}
+		else
+			ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		d->in_replay = false;
+		if (durable_replay_timeout > 0)
+			timed_out = durable_timeout_disarm();
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		if (d->fatal != NULL)
+			rr = RR_ERROR;
+		else if (d->yielded)
+			rr = RR_YIELD;
+		else if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !timed_out)
+			ReThrowError(edata);	/* a real cancel ends the drive */
+		else
+			rr = RR_ERROR;
+	}
+	PG_END_TRY();
+
+	if (rr != RR_ERROR)
+		return rr;
+
+	if (d->fatal != NULL)
+	{
+		*error = NULL;
+		return rr;
+	}
+	if (timed_out)
+	{
+		edata->sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
+		edata->message = psprintf("replay of the workflow ran longer than durable.replay_timeout (%d ms)",
+								  durable_replay_timeout);
+		edata->detail = pstrdup("A replay is the workflow body between two durable operations; it ran too long without reaching one.");
+		edata->hint = pstrdup("Move long computations into steps; check the workflow for endless loops.");
+	}
+	else if (edata->sqlerrcode == ERRCODE_READ_ONLY_SQL_TRANSACTION)
+	{
+		edata->detail = psprintf("The body raised: %s", edata->message);
+		edata->message = pstrdup("a workflow body cannot change the database");
+		edata->sqlerrcode = ERRCODE_DURABLE_WRITE_IN_WORKFLOW;
+		edata->hint = pstrdup("Replays of the workflow body are rolled back; put writes, nextval() and row locks in a durable_step.");
+	}
+	*error = edata;
+	return rr;
+}
+
+/*
+ * finish
+ *		Writes a terminal status.
+ */
+static DurableAdvance
+finish(DurableDrive *d, const char *status, Jsonb *result, Jsonb *error)
+{
+	TimestampTz now = durable_clock_now();
+	const char *keys[2] = {"status", "error"};
+	Jsonb	   *values[2];
+
+	flush(d);
+	durable_storage_cancel_ops(&d->ex.id, d->ex.run_no, now);
+	durable_storage_set_status(&d->ex.id, status, result, error, DT_NOBEGIN, now);
+	durable_storage_queue_delete(&d->ex.id);
+	values[0] = durable_jsonb_string(status);
+	values[1] = error;
+	durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner,
+							strcmp(status, "SUCCEEDED") == 0 ? "succeeded" :
+							strcmp(status, "FAILED") == 0 ? "failed" :
+							strcmp(status, "TIMED_OUT") == 0 ? "timed_out" : "finished",
+							NULL, durable_jsonb_build(2, keys, values));
+	d->ex.status = MemoryContextStrdup(d->cxt, status);
+	return DA_FINISHED;
+}
+
+static DurableAdvance
+fail(DurableDrive *d, ErrorData *edata)
+{
+	const char *opname = NULL;
+
+	if (d->raised_op != NULL && d->raised_op->error != NULL)
+	{
+		char	   *msg = durable_jsonb_get_text(d->raised_op->error, "message");
+
+		if (msg != NULL && edata->message != NULL && strcmp(msg, edata->message) == 0)
+			opname = d->raised_op->name;
+	}
+	return finish(d, "FAILED", NULL, durable_error_to_jsonb(edata, opname));
+}
+
+/*
+ * suspend
+ *		The execution sleeps until wake_at (or its deadline, if earlier).
+ */
+static DurableAdvance
+suspend(DurableDrive *d, TimestampTz wake_at, const char *opname)
+{
+	const char *keys[2] = {"wake_at", "operation"};
+	Jsonb	   *values[2];
+
+	flush(d);
+	if (d->ex.deadline != DT_NOBEGIN && d->ex.deadline < wake_at)
+		wake_at = d->ex.deadline;
+	durable_storage_set_status(&d->ex.id, "SUSPENDED", NULL, NULL, wake_at,
+							   durable_clock_now());
+	durable_storage_queue_set(&d->ex.id, d->ex.owner, wake_at);
+	values[0] = durable_jsonb_string(DatumGetCString(DirectFunctionCall1(timestamptz_out,
+																		 TimestampTzGetDatum(wake_at))));
+	values[1] = durable_jsonb_string(opname);
+	durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner, "suspended",
+							NULL, durable_jsonb_build(2, keys, values));
+	d->ex.status = MemoryContextStrdup(d->cxt, "SUSPENDED");
+	return DA_SUSPENDED;
+}
+
+/*
+ * perform_step
+ *		Runs one attempt of the pending step and checkpoints its outcome: a
+ *		result, a retry (a durable timer), or the failure the workflow sees.
+ */
+static DurableAdvance
+perform_step(DurableDrive *d)
+{
+	DurablePending *p = &d->pending;
+	DurableOp  *op = p->op;
+	int			attempt = op != NULL ? op->attempt + 1 : 1;
+	ErrorData  *err = NULL;
+	Jsonb	   *result;
+	TimestampTz started = durable_clock_now();
+	MemoryContext old;
+
+	d->in_step = true;
+	PG_TRY();
+	{
+		result = durable_step_run(p->sql, p->args, d->ex.owner, d->ex.search_path,
+								  p->retry.timeout, &err);
+	}
+	PG_FINALLY();
+	{
+		d->in_step = false;
+	}
+	PG_END_TRY();
+
+	/* a result over the limits is a failure that no retry can mend */
+	if (err == NULL && result != NULL)
+	{
+		Size		size = VARSIZE(result);
+
+		if (size > (Size) durable_max_payload_size ||
+			d->ckpt_bytes + size > (int64) durable_max_execution_bytes * 1024)
+		{
+			err = palloc0(sizeof(ErrorData));
+			err->sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
+			err->message = size > (Size) durable_max_payload_size ?
+				psprintf("step result is too large (%zu bytes; durable.max_payload_size is %d)",
+						 size, durable_max_payload_size) :
+				psprintf("checkpoints of this run would exceed durable.max_execution_bytes (%d kB)",
+						 durable_max_execution_bytes);
+			err->hint = pstrdup("Keep large data in tables and return keys from steps.");
+		}
+	}
+
+	if (op == NULL)
+	{
+		op = durable_op_create(d, &p->key, DOK_STEP, p->name, DOS_STARTED);
+		op->started_at = started;
+	}
+	else
+		durable_op_mark_dirty(d, op);
+	op->attempt = attempt;
+
+	old = MemoryContextSwitchTo(d->cxt);
+	if (err == NULL)
+	{
+		op->status = DOS_SUCCEEDED;
+		op->result = result ? (Jsonb *) datumCopy(JsonbPGetDatum(result), false, -1) : NULL;
+		op->error = NULL;
+		op->wake_at = DT_NOBEGIN;
+		op->finished_at = durable_clock_now();
+		d->ckpt_bytes += result ? VARSIZE(result) : 0;
+	}
+	else if (attempt < p->retry.max_attempts &&
+			 err->sqlerrcode != ERRCODE_DURABLE_LIMIT_EXCEEDED &&
+			 durable_retry_allows(&p->retry, err->sqlerrcode))
+	{
+		op->status = DOS_PENDING;
+		op->error = durable_error_to_jsonb(err, NULL);
+		op->wake_at = durable_clock_now() + durable_retry_delay(&p->retry, attempt);
+	}
+	else
+	{
+		ErrorData	failed;
+
+		memset(&failed, 0, sizeof(failed));
+		failed.sqlerrcode = ERRCODE_DURABLE_STEP_FAILED;
+		failed.message = psprintf("step \"%s\" failed: %s", p->name, err->message);
+		failed.detail = psprintf("Attempt %d of %d raised SQLSTATE %s%s%s",
+								 attempt, p->retry.max_attempts,
+								 unpack_sql_state(err->sqlerrcode),
+								 err->detail ? ": " : ".",
+								 err->detail ? err->detail : "");
+		failed.hint = err->hint;
+		op->status = DOS_FAILED;
+		op->error = durable_error_to_jsonb(&failed, NULL);
+		op->wake_at = DT_NOBEGIN;
+		op->finished_at = durable_clock_now();
+	}
+	MemoryContextSwitchTo(old);
+
+	if (op->status == DOS_PENDING && op->wake_at > durable_clock_now())
+		return suspend(d, op->wake_at, op->name);
+	flush(d);
+	return DA_CONTINUE;
+}
+
+/*
+ * perform
+ *		Performs what the replay yielded.
+ */
+static DurableAdvance
+perform(DurableDrive *d)
+{
+	DurablePending *p = &d->pending;
+	DurableOp  *op;
+
+	switch (p->kind)
+	{
+		case DPK_STEP:
+			return perform_step(d);
+
+		case DPK_WAIT:
+			op = durable_op_create(d, &p->key, DOK_WAIT, p->name, DOS_PENDING);
+			op->wake_at = p->wake_at;
+			if (p->wake_at > durable_clock_now())
+				return suspend(d, p->wake_at, p->name);
+			flush(d);
+			return DA_CONTINUE;
+
+		case DPK_SLEEP:
+			return suspend(d, p->wake_at, p->name);
+
+		case DPK_CONTINUE_AS_NEW:
+			{
+				const char *keys[1] = {"next_run_no"};
+				Jsonb	   *values[1];
+				MemoryContext old;
+
+				flush(d);
+				values[0] = durable_jsonb_int(d->ex.run_no + 1);
+				durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner,
+										"continued_as_new", NULL,
+										durable_jsonb_build(1, keys, values));
+				durable_storage_new_run(&d->ex.id, d->ex.run_no + 1, p->input,
+										durable_clock_now());
+				old = MemoryContextSwitchTo(d->cxt);
+				d->ex.run_no++;
+				d->ex.input = (Jsonb *) datumCopy(JsonbPGetDatum(p->input), false, -1);
+				hash_destroy(d->ops);
+				{
+					HASHCTL		ctl;
+
+					memset(&ctl, 0, sizeof(ctl));
+					ctl.keysize = sizeof(DurableOpKey);
+					ctl.entrysize = sizeof(DurableOp);
+					ctl.hcxt = d->cxt;
+					d->ops = hash_create("durable checkpoints", 64, &ctl,
+										 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+				}
+				d->max_op_id = 0;
+				d->ckpt_bytes = 0;
+				MemoryContextSwitchTo(old);
+				return DA_CONTINUE;
+			}
+
+		case DPK_NONE:
+			break;
+	}
+	elog(ERROR, "durable replay yielded without a pending operation");
+	return DA_FINISHED;			/* keep compiler quiet */
+}
+
+/*
+ * durable_drive_advance
+ *		One replay of the execution and the operation it yields.  Runs in the
+ *		caller's transaction; SPI must be connected.
+ */
+DurableAdvance
+durable_drive_advance(DurableDrive *d)
+{
+	MemoryContext oldcxt;
+	DurableAdvance res;
+	Datum		result;
+	bool		isnull = true;
+	ErrorData  *error = NULL;
+	ReplayResult rr;
+	TimestampTz now = durable_clock_now();
+
+	if (strcmp(d->ex.status, "PENDING") != 0 &&
+		strcmp(d->ex.status, "RUNNING") != 0 &&
+		strcmp(d->ex.status, "SUSPENDED") != 0)
+		return DA_FINISHED;
+
+	MemoryContextReset(d->replay_cxt);
+	oldcxt = MemoryContextSwitchTo(d->replay_cxt);
+
+	if (strcmp(d->ex.status, "RUNNING") != 0)
+	{
+		durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner,
+								strcmp(d->ex.status, "PENDING") == 0 ? "started" : "resumed",
+								NULL, NULL);
+		durable_storage_set_status(&d->ex.id, "RUNNING", NULL, NULL, DT_NOBEGIN, now);
+		d->ex.status = MemoryContextStrdup(d->cxt, "RUNNING");
+	}
+
+	if (d->ex.deadline != DT_NOBEGIN && now >= d->ex.deadline)
+	{
+		ErrorData	timeout;
+
+		memset(&timeout, 0, sizeof(timeout));
+		timeout.sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
+		timeout.message = pstrdup("execution timed out");
+		timeout.detail = pstrdup("It ran past the execution_timeout given to durable_start.");
+		res = finish(d, "TIMED_OUT", NULL, durable_error_to_jsonb(&timeout, NULL));
+		MemoryContextSwitchTo(oldcxt);
+		return res;
+	}
+
+	if (!OidIsValid(d->fn_oid))
+	{
+		ErrorData  *edata = NULL;
+
+		PG_TRY();
+		{
+			d->fn_oid = durable_resolve_workflow(d->ex.workflow, false, NULL, NULL);
+			if (pg_proc_aclcheck(d->fn_oid, d->ex.owner, ACL_EXECUTE) != ACLCHECK_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("permission denied for workflow function %s", d->ex.workflow),
+						 errdetail("The owner of the execution lost EXECUTE on it.")));
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(d->replay_cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			d->fn_oid = InvalidOid;
+		}
+		PG_END_TRY();
+		if (edata != NULL)
+		{
+			res = fail(d, edata);
+			MemoryContextSwitchTo(oldcxt);
+			return res;
+		}
+	}
+
+	rr = replay(d, &result, &isnull, &error);
+	if (d->fatal != NULL)
+		res = finish(d, "FAILED", NULL, d->fatal);
+	else if (rr == RR_ERROR)
+	{
+		flush(d);
+		res = fail(d, error);
+	}
+	else if (rr == RR_DONE)
+	{
+		Jsonb	   *jb = isnull ? NULL : DatumGetJsonbP(result);
+
+		if (jb != NULL && VARSIZE(jb) > (Size) durable_max_payload_size)
+		{
+			ErrorData	big;
+
+			memset(&big, 0, sizeof(big));
+			big.sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
+			big.message = psprintf("workflow result is too large (%zu bytes; durable.max_payload_size is %d)",
+								   (Size) VARSIZE(jb), durable_max_payload_size);
+			res = fail(d, &big);
+		}
+		else
+			res = finish(d, "SUCCEEDED", jb, NULL);
+	}
+	else
+	{
+		flush(d);
+		res = perform(d);
+	}
+
+	MemoryContextSwitchTo(oldcxt);
+	return res;
+}

@@ -1,0 +1,297 @@
+/*-------------------------------------------------------------------------
+ *
+ * durable.h
+ *	  Types and entry points shared by the modules of the durable extension.
+ *
+ * The data flows one way: the SQL entry points (api.c) hand an execution to
+ * the driver (driver.c); the driver replays the workflow function, whose
+ * primitives (ops.c) look up checkpoints and record the first operation
+ * that has none; the driver performs it (step.c for SQL) and writes its
+ * checkpoint through storage.c, the only module that names a table.
+ *
+ * IDENTIFICATION
+ *	  src/durable.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DURABLE_H
+#define DURABLE_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+#include "utils/elog.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/uuid.h"
+
+/* ----------------------------------------------------------------
+ * settings (guc.c)
+ * ----------------------------------------------------------------
+ */
+extern int	durable_max_payload_size;	/* bytes */
+extern int	durable_max_operations;		/* per run */
+extern int	durable_max_execution_bytes;	/* kB of checkpoints per run */
+extern int	durable_replay_timeout;		/* ms */
+extern int	durable_max_wait;			/* seconds */
+extern char *durable_clock_offset_string;
+extern bool durable_synchronous_commit;
+extern int	durable_max_workers;
+
+extern void durable_define_settings(void);
+extern TimestampTz durable_clock_now(void);
+
+/* ----------------------------------------------------------------
+ * operations and their checkpoints
+ * ----------------------------------------------------------------
+ */
+typedef enum DurableOpKind
+{
+	DOK_STEP,
+	DOK_WAIT,
+	DOK_NOW,
+	DOK_RANDOM,
+	DOK_UUID,
+	DOK_LOG,
+	DOK_CHILD
+} DurableOpKind;
+
+typedef enum DurableOpStatus
+{
+	DOS_STARTED,
+	DOS_PENDING,
+	DOS_SUCCEEDED,
+	DOS_FAILED,
+	DOS_CANCELLED,
+	DOS_TIMED_OUT
+} DurableOpStatus;
+
+/* Where an operation sits: its context (0 = top level) and position in it. */
+typedef struct DurableOpKey
+{
+	int32		parent_op_id;
+	int32		position;
+} DurableOpKey;
+
+/* One checkpoint, as loaded from storage or created by this drive. */
+typedef struct DurableOp
+{
+	DurableOpKey key;			/* hash key: must be first */
+	int32		op_id;
+	DurableOpKind kind;
+	char	   *name;
+	DurableOpStatus status;
+	int32		attempt;
+	Jsonb	   *result;			/* NULL means SQL NULL */
+	Jsonb	   *error;
+	TimestampTz wake_at;		/* DT_NOBEGIN when none */
+	TimestampTz started_at;
+	TimestampTz finished_at;	/* DT_NOBEGIN when none */
+	bool		stored;			/* a row exists in storage */
+	bool		dirty;			/* memory differs from storage */
+} DurableOp;
+
+/* Retry options of steps (and later HTTP). */
+typedef enum DurableJitter
+{
+	DJ_NONE,
+	DJ_FULL,
+	DJ_HALF
+} DurableJitter;
+
+typedef struct DurableRetryOptions
+{
+	int			max_attempts;
+	int64		initial_delay;	/* microseconds */
+	int64		max_delay;		/* microseconds */
+	double		backoff_rate;
+	DurableJitter jitter;
+	List	   *retry_on;		/* of char *, SQLSTATEs or classes */
+	List	   *no_retry_on;
+	int64		timeout;		/* microseconds per attempt, 0 = none */
+	bool		at_most_once;
+} DurableRetryOptions;
+
+/* What a replay asks the driver to do next. */
+typedef enum DurablePendingKind
+{
+	DPK_NONE,
+	DPK_STEP,					/* run step SQL (a new attempt) */
+	DPK_WAIT,					/* start a timer */
+	DPK_SLEEP,					/* an operation waits on a timer not yet due */
+	DPK_CONTINUE_AS_NEW			/* end the run, start the next one */
+} DurablePendingKind;
+
+typedef struct DurablePending
+{
+	DurablePendingKind kind;
+	DurableOpKey key;
+	DurableOp  *op;				/* existing checkpoint, or NULL */
+	char	   *name;
+	char	   *sql;
+	Jsonb	   *args;
+	DurableRetryOptions retry;
+	TimestampTz wake_at;
+	Jsonb	   *input;			/* continue-as-new */
+} DurablePending;
+
+/* An execution's row, the part the driver needs. */
+typedef struct DurableExecution
+{
+	pg_uuid_t	id;
+	char	   *name;
+	char	   *workflow;		/* qualified name */
+	char	   *status;
+	Oid			owner;
+	char	   *search_path;
+	int32		run_no;
+	Jsonb	   *input;
+	TimestampTz deadline;		/* DT_NOBEGIN when none */
+} DurableExecution;
+
+/* A context of durable_child on the replay's context stack. */
+typedef struct DurableContext
+{
+	int32		parent_op_id;
+	int32		next_position;
+} DurableContext;
+
+/* The state of one execution being driven; lives across transactions. */
+typedef struct DurableDrive
+{
+	MemoryContext cxt;			/* owns everything below */
+	MemoryContext replay_cxt;	/* reset before every replay */
+	DurableExecution ex;
+	Oid			fn_oid;
+	HTAB	   *ops;			/* DurableOpKey -> DurableOp */
+	int32		max_op_id;
+	int64		ckpt_bytes;		/* result bytes checkpointed this run */
+
+	/* replay state */
+	bool		in_replay;
+	bool		in_step;
+	bool		yielded;
+	DurableContext ctx;			/* current context */
+	int			ctx_depth;
+	DurablePending pending;
+	Jsonb	   *fatal;			/* nondeterminism, limits: ends the run */
+	List	   *dirty;			/* DurableOps to write after the replay */
+	DurableOp  *raised_op;		/* the last checkpointed failure raised */
+	int			replays;
+} DurableDrive;
+
+/* the execution being replayed in this backend, or NULL */
+extern DurableDrive *durable_current;
+
+/* ----------------------------------------------------------------
+ * driver.c
+ * ----------------------------------------------------------------
+ */
+typedef enum DurableAdvance
+{
+	DA_CONTINUE,				/* an operation was performed; replay again */
+	DA_SUSPENDED,				/* waiting on a timer */
+	DA_FINISHED					/* terminal status written */
+} DurableAdvance;
+
+extern DurableDrive *durable_drive_begin(const pg_uuid_t *id);
+extern DurableAdvance durable_drive_advance(DurableDrive *d);
+extern bool durable_drive_relock(DurableDrive *d);
+extern void durable_drive_end(DurableDrive *d);
+extern const char *durable_op_kind_name(DurableOpKind kind);
+extern const char *durable_op_status_name(DurableOpStatus status);
+extern Oid	durable_resolve_workflow(const char *workflow, bool check_execute,
+									 char **qualified, char **hash);
+
+/* ----------------------------------------------------------------
+ * ops.c
+ * ----------------------------------------------------------------
+ */
+extern void durable_raise_op_error(Jsonb *error);
+extern DurableOp *durable_op_create(DurableDrive *d, const DurableOpKey *key,
+									DurableOpKind kind, const char *name,
+									DurableOpStatus status);
+extern void durable_op_mark_dirty(DurableDrive *d, DurableOp *op);
+
+/* ----------------------------------------------------------------
+ * step.c
+ * ----------------------------------------------------------------
+ */
+typedef struct DurableOwnerState
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} DurableOwnerState;
+
+extern void durable_owner_enter(DurableOwnerState *st, Oid owner,
+								const char *search_path, bool read_only);
+extern void durable_owner_exit(DurableOwnerState *st);
+extern Jsonb *durable_step_run(const char *sql, Jsonb *arg, Oid owner,
+							   const char *search_path, int64 timeout_us,
+							   ErrorData **error);
+extern void durable_timeout_arm(int64 timeout_us);
+extern bool durable_timeout_disarm(void);
+extern Jsonb *durable_datum_to_jsonb(Datum value, Oid typid);
+
+/* ----------------------------------------------------------------
+ * options.c
+ * ----------------------------------------------------------------
+ */
+extern void durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts);
+extern bool durable_retry_allows(const DurableRetryOptions *opts, int sqlerrcode);
+extern int64 durable_retry_delay(const DurableRetryOptions *opts, int attempt);
+
+/* ----------------------------------------------------------------
+ * util.c
+ * ----------------------------------------------------------------
+ */
+extern void durable_uuid7(pg_uuid_t *uuid);
+extern char *durable_uuid_out(const pg_uuid_t *uuid);
+extern bool durable_parse_uuid(const char *text, pg_uuid_t *uuid);
+extern void durable_check_name(const char *what, const char *name);
+extern void durable_check_payload(const char *what, Jsonb *value);
+extern Jsonb *durable_error_to_jsonb(ErrorData *edata, const char *operation);
+extern Jsonb *durable_cstring_to_jsonb(const char *json);
+extern char *durable_jsonb_get_text(Jsonb *obj, const char *key);
+extern Jsonb *durable_jsonb_build(int nkeys, const char **keys, Jsonb **values);
+extern Jsonb *durable_jsonb_string(const char *s);
+extern Jsonb *durable_jsonb_int(int64 v);
+extern int64 durable_interval_us(Interval *iv, const char *what);
+extern bool durable_caller_controls(Oid owner);
+
+/* ----------------------------------------------------------------
+ * storage.c
+ * ----------------------------------------------------------------
+ */
+extern bool durable_storage_resolve(const char *execution, pg_uuid_t *id, Oid *owner);
+extern bool durable_storage_name_claim(const char *name, const pg_uuid_t *id,
+									   Oid owner, pg_uuid_t *existing);
+extern void durable_storage_insert_execution(const pg_uuid_t *id, const char *name,
+											 const char *workflow, const char *hash,
+											 Jsonb *input, Oid owner,
+											 const char *search_path, Jsonb *tags,
+											 Interval *timeout, Interval *retention,
+											 TimestampTz now);
+extern bool durable_storage_same_input(const pg_uuid_t *id, Jsonb *input,
+									   const char *workflow);
+extern bool durable_storage_lock_execution(const pg_uuid_t *id, DurableExecution *ex,
+										   MemoryContext cxt);
+extern void durable_storage_load_ops(DurableDrive *d);
+extern void durable_storage_write_op(DurableDrive *d, DurableOp *op);
+extern void durable_storage_history(const pg_uuid_t *id, int32 run_no, Oid owner,
+									const char *event, const DurableOp *op,
+									Jsonb *details);
+extern void durable_storage_set_status(const pg_uuid_t *id, const char *status,
+									   Jsonb *result, Jsonb *error,
+									   TimestampTz wake_at, TimestampTz now);
+extern void durable_storage_new_run(const pg_uuid_t *id, int32 run_no, Jsonb *input,
+									TimestampTz now);
+extern void durable_storage_queue_set(const pg_uuid_t *id, Oid owner, TimestampTz due_at);
+extern void durable_storage_queue_delete(const pg_uuid_t *id);
+extern void durable_storage_cancel_ops(const pg_uuid_t *id, int32 run_no, TimestampTz now);
+extern bool durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
+										List *skip, pg_uuid_t *id);
+
+#endif							/* DURABLE_H */

@@ -1,0 +1,162 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *	  The settings of the durable extension, and the durable clock.
+ *
+ * IDENTIFICATION
+ *	  src/guc.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include <limits.h>
+
+#include "durable.h"
+
+int			durable_max_payload_size = 1024 * 1024;
+int			durable_max_operations = 10000;
+int			durable_max_execution_bytes = 100 * 1024;
+int			durable_replay_timeout = 10000;
+int			durable_max_wait = 366 * 24 * 3600;
+char	   *durable_clock_offset_string = NULL;
+int			durable_max_workers = 0;
+bool		durable_synchronous_commit = false;
+
+/* durable.clock_offset, parsed by its check hook */
+static int64 clock_offset_us = 0;
+
+static bool
+check_clock_offset(char **newval, void **extra, GucSource source)
+{
+	Interval   *iv;
+	int64	   *parsed;
+
+	if (*newval == NULL || **newval == '\0')
+	{
+		parsed = malloc(sizeof(int64));
+		if (parsed == NULL)
+			return false;
+		*parsed = 0;
+		*extra = parsed;
+		return true;
+	}
+
+	iv = (Interval *) DatumGetPointer(DirectFunctionCall3(interval_in,
+														  CStringGetDatum(*newval),
+														  ObjectIdGetDatum(InvalidOid),
+														  Int32GetDatum(-1)));
+	if (iv->month != 0)
+	{
+		GUC_check_errdetail("The offset must be given in days, hours, minutes and seconds, not months or years.");
+		return false;
+	}
+	parsed = malloc(sizeof(int64));
+	if (parsed == NULL)
+		return false;
+	*parsed = iv->time + (int64) iv->day * USECS_PER_DAY;
+	*extra = parsed;
+	return true;
+}
+
+static void
+assign_clock_offset(const char *newval, void *extra)
+{
+	clock_offset_us = *(int64 *) extra;
+}
+
+/*
+ * durable_clock_now
+ *		clock_timestamp() plus durable.clock_offset: the time every durable
+ *		timer reads, so that tests move time instead of sleeping.
+ */
+TimestampTz
+durable_clock_now(void)
+{
+	return GetCurrentTimestamp() + clock_offset_us;
+}
+
+void
+durable_define_settings(void)
+{
+	DefineCustomStringVariable("durable.clock_offset",
+							   "Moves the durable clock forward by this interval.",
+							   "Every durable timer reads clock_timestamp() plus this offset; tests use it instead of sleeping.",
+							   &durable_clock_offset_string,
+							   "0",
+							   PGC_SUSET, 0,
+							   check_clock_offset, assign_clock_offset, NULL);
+
+	DefineCustomIntVariable("durable.max_payload_size",
+							"Largest input, step result or workflow result, in bytes.",
+							NULL,
+							&durable_max_payload_size,
+							1024 * 1024, 1024, MaxAllocSize / 2,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.max_operations",
+							"Most operations one run of an execution may checkpoint.",
+							"Replay cost grows with the square of this number; long loops belong in durable_child or durable_continue_as_new.",
+							&durable_max_operations,
+							10000, 1, 1000000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.max_execution_bytes",
+							"Most bytes of checkpointed results one run of an execution may hold.",
+							NULL,
+							&durable_max_execution_bytes,
+							100 * 1024, 64, INT_MAX / 1024,
+							PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.replay_timeout",
+							"Longest time one replay of a workflow body may run; 0 disables.",
+							"A workflow body that never reaches a durable operation fails when it runs past this.",
+							&durable_replay_timeout,
+							10000, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.max_wait",
+							"Longest durable timer, retry delay or wait.",
+							NULL,
+							&durable_max_wait,
+							366 * 24 * 3600, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("durable.synchronous_commit",
+							 "Whether intermediate checkpoints wait for the WAL flush.",
+							 "Suspensions and terminal states always wait. A lost asynchronous commit loses a step's effects together with its checkpoint, so the step runs again: still exactly once for the database.",
+							 &durable_synchronous_commit,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.max_workers",
+							"Number of background workers that drive executions.",
+							"Reserved for the worker runtime; with 0, executions are driven by durable_drive, durable_drive_pending and durable_run.",
+							&durable_max_workers,
+							0, 0, 64,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+}
+
+PG_FUNCTION_INFO_V1(durable_clock);
+
+/*
+ * durable_clock() RETURNS timestamptz
+ */
+Datum
+durable_clock(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(durable_clock_now());
+}

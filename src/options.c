@@ -1,0 +1,279 @@
+/*-------------------------------------------------------------------------
+ *
+ * options.c
+ *	  Retry options of durable operations: parsing and validation of the
+ *	  options object, which errors are retried, and the backoff delay.
+ *
+ * Options: max_attempts (total attempts, default 3), initial_delay
+ * (interval, default 1 s), max_delay (default 5 min), backoff_rate
+ * (default 2), jitter (none, full, half; default full), retry_on and
+ * no_retry_on (arrays of SQLSTATEs or two-character classes), timeout
+ * (interval per attempt), semantics (at_least_once or at_most_once).
+ *
+ * IDENTIFICATION
+ *	  src/options.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/pg_prng.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "durable.h"
+#include "durable_errcodes.h"
+
+static void
+options_error(const char *key, const char *expected)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for option \"%s\"", key),
+			 errdetail("Expected %s.", expected)));
+}
+
+static int64
+option_interval(const char *key, JsonbValue *v)
+{
+	char	   *text;
+	Interval   *iv;
+
+	if (v->type != jbvString)
+		options_error(key, "an interval as a string, such as \"2 seconds\"");
+	text = pnstrdup(v->val.string.val, v->val.string.len);
+	iv = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(text),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+	return durable_interval_us(iv, key);
+}
+
+static double
+option_number(const char *key, JsonbValue *v)
+{
+	if (v->type != jbvNumeric)
+		options_error(key, "a number");
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+											  NumericGetDatum(v->val.numeric)));
+}
+
+static bool
+valid_sqlstate_or_class(const char *s, int len)
+{
+	int			i;
+
+	if (len != 2 && len != 5)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
+			return false;
+	return true;
+}
+
+static List *
+option_codes(const char *key, JsonbValue *v)
+{
+	List	   *codes = NIL;
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		options_error(key, "an array of SQLSTATEs or SQLSTATE classes, such as [\"40001\", \"23\"]");
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (elem.type != jbvString ||
+			!valid_sqlstate_or_class(elem.val.string.val, elem.val.string.len))
+			options_error(key, "an array of SQLSTATEs (five characters) or SQLSTATE classes (two characters)");
+		codes = lappend(codes, pnstrdup(elem.val.string.val, elem.val.string.len));
+	}
+	return codes;
+}
+
+/*
+ * durable_parse_retry_options
+ *		Fills opts from a jsonb object; unknown keys and bad values are errors.
+ */
+void
+durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	opts->max_attempts = 3;
+	opts->initial_delay = USECS_PER_SEC;
+	opts->max_delay = 5 * 60 * USECS_PER_SEC;
+	opts->backoff_rate = 2.0;
+	opts->jitter = DJ_FULL;
+	opts->retry_on = NIL;
+	opts->no_retry_on = NIL;
+	opts->timeout = 0;
+	opts->at_most_once = false;
+
+	if (options == NULL)
+		return;
+	if (!JB_ROOT_IS_OBJECT(options) || JB_ROOT_IS_SCALAR(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a jsonb object")));
+
+	it = JsonbIteratorInit(&options->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			continue;
+		}
+		if (tok != WJB_VALUE)
+			continue;
+
+		if (strcmp(key, "max_attempts") == 0)
+		{
+			double		n = option_number(key, &v);
+
+			if (n < 1 || n > 1000 || n != (int) n)
+				options_error(key, "a whole number from 1 to 1000");
+			opts->max_attempts = (int) n;
+		}
+		else if (strcmp(key, "initial_delay") == 0)
+			opts->initial_delay = option_interval(key, &v);
+		else if (strcmp(key, "max_delay") == 0)
+			opts->max_delay = option_interval(key, &v);
+		else if (strcmp(key, "backoff_rate") == 0)
+		{
+			opts->backoff_rate = option_number(key, &v);
+			if (opts->backoff_rate < 1.0 || opts->backoff_rate > 100.0)
+				options_error(key, "a number from 1 to 100");
+		}
+		else if (strcmp(key, "jitter") == 0)
+		{
+			char	   *s;
+
+			if (v.type != jbvString)
+				options_error(key, "one of \"none\", \"full\", \"half\"");
+			s = pnstrdup(v.val.string.val, v.val.string.len);
+			if (strcmp(s, "none") == 0)
+				opts->jitter = DJ_NONE;
+			else if (strcmp(s, "full") == 0)
+				opts->jitter = DJ_FULL;
+			else if (strcmp(s, "half") == 0)
+				opts->jitter = DJ_HALF;
+			else
+				options_error(key, "one of \"none\", \"full\", \"half\"");
+		}
+		else if (strcmp(key, "retry_on") == 0)
+			opts->retry_on = option_codes(key, &v);
+		else if (strcmp(key, "no_retry_on") == 0)
+			opts->no_retry_on = option_codes(key, &v);
+		else if (strcmp(key, "timeout") == 0)
+		{
+			opts->timeout = option_interval(key, &v);
+			if (opts->timeout == 0)
+				options_error(key, "a positive interval");
+		}
+		else if (strcmp(key, "semantics") == 0)
+		{
+			char	   *s;
+
+			if (v.type != jbvString)
+				options_error(key, "\"at_least_once\" or \"at_most_once\"");
+			s = pnstrdup(v.val.string.val, v.val.string.len);
+			if (strcmp(s, "at_least_once") == 0)
+				opts->at_most_once = false;
+			else if (strcmp(s, "at_most_once") == 0)
+				opts->at_most_once = true;
+			else
+				options_error(key, "\"at_least_once\" or \"at_most_once\"");
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\"", key),
+					 errhint("Valid options are max_attempts, initial_delay, max_delay, backoff_rate, jitter, retry_on, no_retry_on, timeout and semantics.")));
+	}
+
+	if (opts->max_delay < opts->initial_delay)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_delay must not be less than initial_delay")));
+	if (opts->max_delay > (int64) durable_max_wait * USECS_PER_SEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
+				 errmsg("max_delay is longer than durable.max_wait")));
+}
+
+static bool
+codes_match(List *codes, int sqlerrcode)
+{
+	ListCell   *lc;
+	const char *state = unpack_sql_state(sqlerrcode);
+
+	foreach(lc, codes)
+	{
+		const char *c = lfirst(lc);
+
+		if (strncmp(c, state, strlen(c)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * durable_retry_allows
+ *		Whether an attempt that failed with this SQLSTATE may be retried:
+ *		never the unrecoverable code; always serialization failures and
+ *		deadlocks; otherwise per no_retry_on and retry_on (default: all).
+ */
+bool
+durable_retry_allows(const DurableRetryOptions *opts, int sqlerrcode)
+{
+	if (sqlerrcode == ERRCODE_DURABLE_UNRECOVERABLE)
+		return false;
+	if (sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+		sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED)
+		return true;
+	if (codes_match(opts->no_retry_on, sqlerrcode))
+		return false;
+	if (opts->retry_on != NIL)
+		return codes_match(opts->retry_on, sqlerrcode);
+	return true;
+}
+
+/*
+ * durable_retry_delay
+ *		The delay before attempt + 1, after attempt failed: initial_delay *
+ *		backoff_rate ^ (attempt - 1), capped at max_delay, then jittered.
+ */
+int64
+durable_retry_delay(const DurableRetryOptions *opts, int attempt)
+{
+	double		delay = (double) opts->initial_delay;
+	int			i;
+
+	for (i = 1; i < attempt && delay < (double) opts->max_delay; i++)
+		delay *= opts->backoff_rate;
+	if (delay > (double) opts->max_delay)
+		delay = (double) opts->max_delay;
+
+	switch (opts->jitter)
+	{
+		case DJ_NONE:
+			break;
+		case DJ_FULL:
+			delay = delay * pg_prng_double(&pg_global_prng_state);
+			break;
+		case DJ_HALF:
+			delay = delay / 2 + delay / 2 * pg_prng_double(&pg_global_prng_state);
+			break;
+	}
+	return (int64) delay;
+}

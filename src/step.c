@@ -1,0 +1,329 @@
+/*-------------------------------------------------------------------------
+ *
+ * step.c
+ *	  Running user code safely: entering and leaving the owner's role,
+ *	  search_path and security-restricted mode with every setting change
+ *	  undone; running a step's SQL with a cached plan in a subtransaction of
+ *	  its own, under a private timeout; converting its first value to jsonb.
+ *	  Nothing here knows about executions or tables.
+ *
+ * IDENTIFICATION
+ *	  src/step.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "storage/latch.h"
+#include "tcop/cmdtag.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/resowner.h"
+#include "utils/timeout.h"
+
+#include "durable.h"
+#include "durable_errcodes.h"
+
+/* step plans kept per backend; the cache is emptied when it gets this big */
+#define STEP_PLAN_CACHE_SIZE 1024
+
+typedef struct StepPlan
+{
+	uint64		key;			/* hash of search_path and SQL */
+	char	   *text;			/* search_path, NUL, SQL: checked on hit */
+	Size		textlen;
+	SPIPlanPtr	plan;
+	long		tcount;			/* 1 when every statement is a SELECT */
+} StepPlan;
+
+static HTAB *step_plans = NULL;
+static MemoryContext step_plan_cxt = NULL;
+
+static TimeoutId durable_timeout_id = MAX_TIMEOUTS;
+static volatile sig_atomic_t durable_timeout_fired = false;
+
+/*
+ * durable_owner_enter
+ *		Runs what follows as the execution's owner, with its search_path, in
+ *		security-restricted mode, and (for replays) read-only.  Every setting
+ *		changed from here on is undone by durable_owner_exit, and by
+ *		subtransaction abort.
+ */
+void
+durable_owner_enter(DurableOwnerState *st, Oid owner, const char *search_path,
+					bool read_only)
+{
+	GetUserIdAndSecContext(&st->save_userid, &st->save_sec_context);
+	st->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", search_path, PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	if (read_only)
+		(void) set_config_option("transaction_read_only", "on", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	SetUserIdAndSecContext(owner, st->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+void
+durable_owner_exit(DurableOwnerState *st)
+{
+	SetUserIdAndSecContext(st->save_userid, st->save_sec_context);
+	AtEOXact_GUC(false, st->save_nestlevel);
+}
+
+/*
+ * The private timeout of step attempts and replays.  statement_timeout is
+ * not armed in background workers and belongs to the caller's statement in
+ * a backend, so steps get their own timer, which cancels like it.
+ */
+static void
+durable_timeout_handler(void)
+{
+	durable_timeout_fired = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+void
+durable_timeout_arm(int64 timeout_us)
+{
+	if (durable_timeout_id == MAX_TIMEOUTS)
+		durable_timeout_id = RegisterTimeout(USER_TIMEOUT, durable_timeout_handler);
+	durable_timeout_fired = false;
+	enable_timeout_after(durable_timeout_id,
+						 (int) Min((timeout_us + 999) / 1000, (int64) INT_MAX));
+}
+
+/*
+ * durable_timeout_disarm
+ *		Stops the timer; true when it fired.  A cancel it raised that nothing
+ *		has seen yet is withdrawn, so it cannot hit the next statement.
+ */
+bool
+durable_timeout_disarm(void)
+{
+	bool		fired;
+
+	if (durable_timeout_id == MAX_TIMEOUTS)
+		return false;
+	disable_timeout(durable_timeout_id, false);
+	fired = durable_timeout_fired;
+	if (fired)
+		QueryCancelPending = false;
+	durable_timeout_fired = false;
+	return fired;
+}
+
+/*
+ * durable_datum_to_jsonb
+ *		A value of any type as jsonb: jsonb as is, json parsed, anything else
+ *		through to_jsonb().
+ */
+Jsonb *
+durable_datum_to_jsonb(Datum value, Oid typid)
+{
+	FmgrInfo	flinfo;
+	FuncExpr   *fexpr;
+
+	if (typid == JSONBOID)
+		return DatumGetJsonbPCopy(value);
+	if (typid == JSONOID)
+		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												  CStringGetDatum(TextDatumGetCString(value))));
+
+	/* to_jsonb(anyelement) reads its argument type from the call expression */
+	fmgr_info(F_TO_JSONB, &flinfo);
+	fexpr = makeFuncExpr(F_TO_JSONB, JSONBOID,
+						 list_make1(makeNullConst(typid, -1, InvalidOid)),
+						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	flinfo.fn_expr = (Node *) fexpr;
+	return DatumGetJsonbP(FunctionCall1(&flinfo, value));
+}
+
+/*
+ * step_plan
+ *		The cached plan of a step's SQL with $1 jsonb, prepared under the
+ *		current search_path (plans are keyed by it).
+ */
+static StepPlan *
+step_plan(const char *sql, const char *search_path)
+{
+	Size		splen = strlen(search_path);
+	Size		sqllen = strlen(sql);
+	Size		textlen = splen + 1 + sqllen;
+	char	   *text = palloc(textlen);
+	uint64		key;
+	StepPlan   *entry;
+	bool		found;
+	Oid			argtypes[1] = {JSONBOID};
+	SPIPlanPtr	plan;
+	List	   *sources;
+	ListCell   *lc;
+	long		tcount = 1;
+
+	memcpy(text, search_path, splen + 1);
+	memcpy(text + splen + 1, sql, sqllen);
+	key = hash_bytes_extended((const unsigned char *) text, textlen, 0);
+
+	if (step_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		step_plan_cxt = AllocSetContextCreate(TopMemoryContext, "durable step plans",
+											  ALLOCSET_DEFAULT_SIZES);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(StepPlan);
+		ctl.hcxt = step_plan_cxt;
+		step_plans = hash_create("durable step plans", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	entry = (StepPlan *) hash_search(step_plans, &key, HASH_FIND, NULL);
+	if (entry != NULL && entry->textlen == textlen &&
+		memcmp(entry->text, text, textlen) == 0)
+		return entry;
+
+	plan = SPI_prepare(sql, 1, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	sources = SPI_plan_get_plan_sources(plan);
+	foreach(lc, sources)
+	{
+		CachedPlanSource *ps = lfirst(lc);
+
+		/* LIMIT 1 only where it cannot cut a data change short */
+		if (ps->commandTag != CMDTAG_SELECT)
+			tcount = 0;
+	}
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+
+	if (hash_get_num_entries(step_plans) >= STEP_PLAN_CACHE_SIZE)
+	{
+		HASH_SEQ_STATUS status;
+		StepPlan   *old;
+
+		hash_seq_init(&status, step_plans);
+		while ((old = hash_seq_search(&status)) != NULL)
+		{
+			SPI_freeplan(old->plan);
+			pfree(old->text);
+			hash_search(step_plans, &old->key, HASH_REMOVE, NULL);
+		}
+	}
+
+	entry = (StepPlan *) hash_search(step_plans, &key, HASH_ENTER, &found);
+	if (found)
+	{
+		SPI_freeplan(entry->plan);
+		pfree(entry->text);
+	}
+	entry->text = MemoryContextAlloc(step_plan_cxt, textlen);
+	memcpy(entry->text, text, textlen);
+	entry->textlen = textlen;
+	entry->plan = plan;
+	entry->tcount = tcount;
+	return entry;
+}
+
+/*
+ * durable_step_run
+ *		Runs sql with $1 = arg as owner, in a subtransaction, and returns the
+ *		first column of the first row as jsonb (NULL when there is none).
+ *		An error becomes *error and the subtransaction is rolled back; a
+ *		cancel that is not the step's own timeout is raised again.
+ */
+Jsonb *
+durable_step_run(const char *sql, Jsonb *arg, Oid owner, const char *search_path,
+				 int64 timeout_us, ErrorData **error)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	DurableOwnerState st;
+	Jsonb	   *volatile result = NULL;
+
+	*error = NULL;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		StepPlan   *sp;
+		Datum		values[1];
+		char		nulls[1];
+		int			rc;
+
+		durable_owner_enter(&st, owner, search_path, false);
+		if (timeout_us > 0)
+			durable_timeout_arm(timeout_us);
+		sp = step_plan(sql, search_path);
+		values[0] = arg != NULL ? JsonbPGetDatum(arg) : (Datum) 0;
+		nulls[0] = arg != NULL ? ' ' : 'n';
+		rc = SPI_execute_plan(sp->plan, values, nulls, false, sp->tcount);
+		if (rc < 0)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		if (SPI_tuptable != NULL && SPI_processed > 0)
+		{
+			bool		isnull;
+			Datum		v = SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (!isnull)
+			{
+				MemoryContext c = MemoryContextSwitchTo(oldcxt);
+
+				result = durable_datum_to_jsonb(v, SPI_gettypeid(SPI_tuptable->tupdesc, 1));
+				MemoryContextSwitchTo(c);
+			}
+		}
+		SPI_freetuptable(SPI_tuptable);
+		if (timeout_us > 0)
+			durable_timeout_disarm();
+		durable_owner_exit(&st);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		bool		fired = false;
+
+		if (timeout_us > 0)
+			fired = durable_timeout_disarm();
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		{
+			if (!fired)
+				ReThrowError(edata);
+			edata->sqlerrcode = ERRCODE_DURABLE_STEP_TIMEOUT;
+			edata->message = psprintf("step attempt timed out after " INT64_FORMAT " ms",
+									  timeout_us / 1000);
+			edata->detail = NULL;
+			edata->hint = pstrdup("Raise the step's \"timeout\" option if it needs longer.");
+		}
+		*error = edata;
+		result = NULL;
+	}
+	PG_END_TRY();
+	return result;
+}

@@ -1,0 +1,300 @@
+/*-------------------------------------------------------------------------
+ *
+ * util.c
+ *	  Small helpers: UUIDv7, name and payload checks, jsonb building and
+ *	  reading, errors as jsonb, and who may control an execution.
+ *
+ * IDENTIFICATION
+ *	  src/util.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/time.h>
+
+#include "catalog/pg_authid.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "durable.h"
+#include "durable_errcodes.h"
+
+/* longest operation or execution name, in bytes */
+#define DURABLE_MAX_NAME_LENGTH 200
+
+/*
+ * durable_uuid7
+ *		A new UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, 12 bits of
+ *		sub-millisecond time so ids made in one backend keep their order,
+ *		and 62 random bits.
+ */
+void
+durable_uuid7(pg_uuid_t *uuid)
+{
+	struct timeval tv;
+	uint64		ms;
+	uint32		sub;
+
+	gettimeofday(&tv, NULL);
+	ms = (uint64) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	sub = (uint32) ((tv.tv_usec % 1000) * 4096 / 1000);
+
+	if (!pg_strong_random(uuid->data + 8, 8))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random values")));
+
+	uuid->data[0] = (unsigned char) (ms >> 40);
+	uuid->data[1] = (unsigned char) (ms >> 32);
+	uuid->data[2] = (unsigned char) (ms >> 24);
+	uuid->data[3] = (unsigned char) (ms >> 16);
+	uuid->data[4] = (unsigned char) (ms >> 8);
+	uuid->data[5] = (unsigned char) ms;
+	uuid->data[6] = (unsigned char) (0x70 | ((sub >> 8) & 0x0f));
+	uuid->data[7] = (unsigned char) (sub & 0xff);
+	uuid->data[8] = (uuid->data[8] & 0x3f) | 0x80;
+}
+
+char *
+durable_uuid_out(const pg_uuid_t *uuid)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(uuid)));
+}
+
+/*
+ * durable_parse_uuid
+ *		True when text is a uuid in canonical form (8-4-4-4-12 hex digits).
+ *		Anything else is taken for an execution name.
+ */
+bool
+durable_parse_uuid(const char *text, pg_uuid_t *uuid)
+{
+	int			i,
+				j = 0;
+
+	if (strlen(text) != 36)
+		return false;
+	for (i = 0; i < 36; i++)
+	{
+		char		c = text[i];
+
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (c != '-')
+				return false;
+			continue;
+		}
+		if (!isxdigit((unsigned char) c))
+			return false;
+		j++;
+	}
+	memcpy(uuid, DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(text))),
+		   sizeof(pg_uuid_t));
+	return true;
+}
+
+/*
+ * durable_check_name
+ *		Names of executions and operations: not empty, at most 200 bytes, no
+ *		control characters.
+ */
+void
+durable_check_name(const char *what, const char *name)
+{
+	const unsigned char *p;
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	if (name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", what)));
+	if (strlen(name) > DURABLE_MAX_NAME_LENGTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
+				 errmsg("%s is too long", what),
+				 errdetail("It has %zu bytes; the limit is %d.",
+						   strlen(name), DURABLE_MAX_NAME_LENGTH)));
+	for (p = (const unsigned char *) name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain control characters", what)));
+}
+
+/*
+ * durable_check_payload
+ *		An input or result larger than durable.max_payload_size is an error.
+ */
+void
+durable_check_payload(const char *what, Jsonb *value)
+{
+	if (value != NULL && VARSIZE_ANY(value) > (Size) durable_max_payload_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
+				 errmsg("%s is too large", what),
+				 errdetail("It takes %zu bytes; the limit is %d bytes.",
+						   (Size) VARSIZE_ANY(value), durable_max_payload_size),
+				 errhint("Raise durable.max_payload_size, or keep large data in tables and pass keys.")));
+}
+
+Jsonb *
+durable_cstring_to_jsonb(const char *json)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+static void
+append_json_field(StringInfo buf, bool *first, const char *key, const char *value)
+{
+	if (value == NULL)
+		return;
+	if (!*first)
+		appendStringInfoString(buf, ", ");
+	*first = false;
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+	escape_json(buf, value);
+}
+
+/*
+ * durable_error_to_jsonb
+ *		{message, sqlstate, detail, hint, operation}, the fields that are set.
+ */
+Jsonb *
+durable_error_to_jsonb(ErrorData *edata, const char *operation)
+{
+	StringInfoData buf;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	append_json_field(&buf, &first, "message", edata->message ? edata->message : "");
+	append_json_field(&buf, &first, "sqlstate", unpack_sql_state(edata->sqlerrcode));
+	append_json_field(&buf, &first, "detail", edata->detail);
+	append_json_field(&buf, &first, "hint", edata->hint);
+	append_json_field(&buf, &first, "operation", operation);
+	appendStringInfoChar(&buf, '}');
+	return durable_cstring_to_jsonb(buf.data);
+}
+
+/*
+ * durable_jsonb_build
+ *		An object of the given keys and values; NULL values are left out.
+ */
+Jsonb *
+durable_jsonb_build(int nkeys, const char **keys, Jsonb **values)
+{
+	StringInfoData buf;
+	bool		first = true;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (i = 0; i < nkeys; i++)
+	{
+		if (values[i] == NULL)
+			continue;
+		if (!first)
+			appendStringInfoString(&buf, ", ");
+		first = false;
+		escape_json(&buf, keys[i]);
+		appendStringInfoString(&buf, ": ");
+		appendStringInfoString(&buf, JsonbToCString(NULL, &values[i]->root,
+													VARSIZE(values[i])));
+	}
+	appendStringInfoChar(&buf, '}');
+	return durable_cstring_to_jsonb(buf.data);
+}
+
+Jsonb *
+durable_jsonb_string(const char *s)
+{
+	StringInfoData buf;
+
+	if (s == NULL)
+		return NULL;
+	initStringInfo(&buf);
+	escape_json(&buf, s);
+	return durable_cstring_to_jsonb(buf.data);
+}
+
+Jsonb *
+durable_jsonb_int(int64 v)
+{
+	char		num[32];
+
+	snprintf(num, sizeof(num), INT64_FORMAT, v);
+	return durable_cstring_to_jsonb(num);
+}
+
+/*
+ * durable_jsonb_get_text
+ *		The value of a top-level key as text: strings unquoted, other values
+ *		as JSON; NULL when absent or JSON null.
+ */
+char *
+durable_jsonb_get_text(Jsonb *obj, const char *key)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	if (obj == NULL || !JB_ROOT_IS_OBJECT(obj))
+		return NULL;
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(&obj->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	if (v->type == jbvString)
+		return pnstrdup(v->val.string.val, v->val.string.len);
+	if (v->type == jbvBinary)
+		return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+	return JsonbToCString(NULL, &JsonbValueToJsonb(v)->root, 0);
+}
+
+/*
+ * durable_interval_us
+ *		An interval as microseconds (a month counts 30 days); negative
+ *		intervals are an error.
+ */
+int64
+durable_interval_us(Interval *iv, const char *what)
+{
+	int64		us;
+
+	us = iv->time + (int64) iv->day * USECS_PER_DAY +
+		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	if (us < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", what)));
+	return us;
+}
+
+/*
+ * durable_caller_controls
+ *		The current role may see and steer executions of this owner: it has
+ *		the owner's privileges, or those of durable_admin.
+ */
+bool
+durable_caller_controls(Oid owner)
+{
+	Oid			admin;
+
+	if (superuser() || has_privs_of_role(GetUserId(), owner))
+		return true;
+	admin = get_role_oid("durable_admin", true);
+	return OidIsValid(admin) && has_privs_of_role(GetUserId(), admin);
+}
