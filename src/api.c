@@ -310,12 +310,13 @@ durable_stop(PG_FUNCTION_ARGS)
 /*
  * drive_until
  *		Advances an execution until it suspends, finishes, or the deadline
- *		passes; returns its status.
+ *		passes; returns its status.  NULL when it does not exist, or when
+ *		another session drives it and wait is false.
  */
 static char *
-drive_until(const pg_uuid_t *id, TimestampTz deadline, bool *advanced)
+drive_until(const pg_uuid_t *id, bool wait, TimestampTz deadline, bool *advanced)
 {
-	DurableDrive *d = durable_drive_begin(id);
+	DurableDrive *d = durable_drive_begin(id, wait);
 	char	   *volatile status = NULL;
 
 	*advanced = false;
@@ -355,7 +356,7 @@ durable_drive(PG_FUNCTION_ARGS)
 	not_inside_workflow("durable_drive");
 	SPI_connect();
 	resolve_controlled(execution, &id);
-	status = drive_until(&id, DT_NOEND, &advanced);
+	status = drive_until(&id, true, DT_NOEND, &advanced);
 	if (status == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -412,7 +413,7 @@ durable_drive_pending(PG_FUNCTION_ARGS)
 
 		*copy = id;
 		skip = lappend(skip, copy);
-		(void) drive_until(&id, deadline, &advanced);
+		(void) drive_until(&id, false, deadline, &advanced);
 		if (advanced)
 			count++;
 	}
@@ -466,7 +467,7 @@ durable_run(PG_FUNCTION_ARGS)
 			skip = lappend(skip, copy);
 			MemoryContextSwitchTo(old);
 
-			d = durable_drive_begin(&id);
+			d = durable_drive_begin(&id, false);
 			if (d == NULL)
 				continue;
 			PG_TRY();

@@ -20,11 +20,13 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "common/md5.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "parser/parse_func.h"
+#include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -153,16 +155,39 @@ durable_resolve_workflow(const char *workflow, bool check_execute,
 }
 
 /*
+ * The drive lock: a session-level advisory lock on the execution, held for
+ * the whole drive, across the commits of CALL durable_run, so that two
+ * drivers never run one execution at once.  Its fourth field keeps it apart
+ * from the advisory locks of SQL (which use 1 and 2).
+ */
+#define DURABLE_LOCKTAG_FIELD4 0x44
+
+static void
+drive_locktag(const pg_uuid_t *id, LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId,
+						 hash_bytes(id->data, 8), hash_bytes(id->data + 8, 8),
+						 DURABLE_LOCKTAG_FIELD4);
+}
+
+/*
  * durable_drive_begin
- *		Locks the execution and sets up its drive state, in a context of its
- *		own that outlives transactions.  NULL when there is no such execution.
+ *		Takes the drive lock (waiting for it if wait, else giving up when
+ *		another session holds it), locks the execution's row and sets up
+ *		its drive state, in a context of its own that outlives transactions.
+ *		NULL when there is no such execution or its lock is busy.
  */
 DurableDrive *
-durable_drive_begin(const pg_uuid_t *id)
+durable_drive_begin(const pg_uuid_t *id, bool wait)
 {
 	MemoryContext cxt;
 	DurableDrive *d;
 	HASHCTL		ctl;
+	LOCKTAG		tag;
+
+	drive_locktag(id, &tag);
+	if (LockAcquire(&tag, ExclusiveLock, true, !wait) == LOCKACQUIRE_NOT_AVAIL)
+		return NULL;
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "durable drive",
 								ALLOCSET_DEFAULT_SIZES);
@@ -170,9 +195,23 @@ durable_drive_begin(const pg_uuid_t *id)
 	d->cxt = cxt;
 	d->replay_cxt = AllocSetContextCreate(cxt, "durable replay",
 										  ALLOCSET_DEFAULT_SIZES);
-	if (!durable_storage_lock_execution(id, &d->ex, cxt))
+	PG_TRY();
 	{
-		MemoryContextDelete(cxt);
+		if (!durable_storage_lock_execution(id, &d->ex, cxt))
+		{
+			MemoryContextDelete(cxt);
+			d = NULL;
+		}
+	}
+	PG_CATCH();
+	{
+		LockRelease(&tag, ExclusiveLock, true);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (d == NULL)
+	{
+		LockRelease(&tag, ExclusiveLock, true);
 		return NULL;
 	}
 
@@ -191,8 +230,9 @@ durable_drive_begin(const pg_uuid_t *id)
 
 /*
  * durable_drive_relock
- *		After a commit: locks the execution again and checks that nobody else
- *		moved it meanwhile.  False when the drive state is stale.
+ *		After a commit: locks the execution's row again.  The drive lock kept
+ *		other drivers away; durable_stop may have finished it meanwhile.
+ *		False when the drive state is stale.
  */
 bool
 durable_drive_relock(DurableDrive *d)
@@ -208,8 +248,12 @@ durable_drive_relock(DurableDrive *d)
 void
 durable_drive_end(DurableDrive *d)
 {
+	LOCKTAG		tag;
+
 	if (durable_current == d)
 		durable_current = NULL;
+	drive_locktag(&d->ex.id, &tag);
+	LockRelease(&tag, ExclusiveLock, true);
 	MemoryContextDelete(d->cxt);
 }
 

@@ -195,7 +195,7 @@ typedef enum DurableAdvance
 	DA_FINISHED					/* terminal status written */
 } DurableAdvance;
 
-extern DurableDrive *durable_drive_begin(const pg_uuid_t *id);
+extern DurableDrive *durable_drive_begin(const pg_uuid_t *id, bool wait);
 extern DurableAdvance durable_drive_advance(DurableDrive *d);
 extern bool durable_drive_relock(DurableDrive *d);
 extern void durable_drive_end(DurableDrive *d);

@@ -41,6 +41,7 @@ typedef enum StorageQuery
 	Q_NAME_GET,
 	Q_INSERT_EXECUTION,
 	Q_SAME_INPUT,
+	Q_LOCK_QUEUE,
 	Q_LOCK_EXECUTION,
 	Q_LOAD_OPS,
 	Q_INSERT_OP,
@@ -92,6 +93,10 @@ static const StorageStatement statements[Q_COUNT] = {
 		"SELECT input IS NOT DISTINCT FROM $2 AND workflow = $3 "
 		"FROM durable.executions WHERE id = $1",
 		3, {UUIDOID, JSONBOID, TEXTOID}
+	},
+	[Q_LOCK_QUEUE] = {
+		"SELECT 1 FROM durable.queue WHERE execution_id = $1 FOR UPDATE",
+		1, {UUIDOID}
 	},
 	[Q_LOCK_EXECUTION] = {
 		"SELECT name, workflow, status, owner, search_path, run_no, input, deadline "
@@ -356,8 +361,11 @@ durable_storage_same_input(const pg_uuid_t *id, Jsonb *input, const char *workfl
 
 /*
  * durable_storage_lock_execution
- *		Locks an execution's row for this transaction and reads it into ex,
- *		allocated in cxt.  False when it does not exist.
+ *		Locks an execution's queue row (if any) and then its row for this
+ *		transaction, and reads it into ex, allocated in cxt.  False when it
+ *		does not exist.  Every path locks in this order (claims take the
+ *		queue row first), so a stop racing a drive waits instead of
+ *		deadlocking.
  */
 bool
 durable_storage_lock_execution(const pg_uuid_t *id, DurableExecution *ex,
@@ -369,6 +377,7 @@ durable_storage_lock_execution(const pg_uuid_t *id, DurableExecution *ex,
 	MemoryContext old;
 
 	values[0] = UUIDPGetDatum(id);
+	(void) run(Q_LOCK_QUEUE, values, NULL, 0);
 	if (run(Q_LOCK_EXECUTION, values, NULL, 0) != 1)
 		return false;
 
