@@ -392,7 +392,8 @@ PG_FUNCTION_INFO_V1(durable_drive_pending);
 /*
  * durable_drive_pending(max_duration interval) RETURNS integer
  *		Drives every ready execution the caller may drive, in this
- *		transaction, until none is ready or the time is up.
+ *		transaction, until none is ready or the time is up; returns how many
+ *		drives advanced an execution.
  */
 Datum
 durable_drive_pending(PG_FUNCTION_ARGS)
@@ -408,12 +409,19 @@ durable_drive_pending(PG_FUNCTION_ARGS)
 	while (durable_clock_now() < deadline &&
 		   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all, skip, &id))
 	{
-		pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
 		bool		advanced;
 
-		*copy = id;
-		skip = lappend(skip, copy);
-		(void) drive_until(&id, false, deadline, &advanced);
+		/*
+		 * A drive leaves the execution finished or sleeping until a later
+		 * time; only one that another session is driving must be skipped.
+		 */
+		if (drive_until(&id, false, deadline, &advanced) == NULL)
+		{
+			pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+
+			*copy = id;
+			skip = lappend(skip, copy);
+		}
 		if (advanced)
 			count++;
 	}
@@ -458,18 +466,20 @@ durable_run(PG_FUNCTION_ARGS)
 		while (durable_clock_now() < deadline &&
 			   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all, skip, &id))
 		{
-			DurableDrive *d;
-			pg_uuid_t  *copy = MemoryContextAlloc(runcxt, sizeof(pg_uuid_t));
-			MemoryContext old;
+			DurableDrive *d = durable_drive_begin(&id, false);
 
-			*copy = id;
-			old = MemoryContextSwitchTo(runcxt);
-			skip = lappend(skip, copy);
-			MemoryContextSwitchTo(old);
-
-			d = durable_drive_begin(&id, false);
 			if (d == NULL)
+			{
+				/* another session drives it: skip it from now on */
+				MemoryContext old = MemoryContextSwitchTo(runcxt);
+				pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+
+				*copy = id;
+				skip = lappend(skip, copy);
+				MemoryContextSwitchTo(old);
+				SPI_commit();
 				continue;
+			}
 			PG_TRY();
 			{
 				for (;;)
