@@ -8,19 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}"
 export LANG=C.UTF-8 LC_ALL=C.UTF-8   # same UTF8 cluster on every machine
 
-# initdb/postgres refuse to run as root: run the server side as postgres.
-as_pg() {
-    if [ "$(id -un)" = postgres ]; then
-        "$@"
-    elif [ "$(id -u)" -eq 0 ]; then
-        runuser -u postgres -- "$@"
-    else
-        sudo -u postgres -- "$@"
-    fi
-}
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -- "$@"; fi
-}
+. "$ROOT/test/lib.sh"
 
 TMP="$(mktemp -d /tmp/durable-demo.XXXXXX)"
 PGDATA="$TMP/data"

@@ -39,16 +39,6 @@ not_inside_workflow(const char *fname)
 				 errmsg("%s cannot be called inside a durable workflow or step", fname)));
 }
 
-static char *
-required_text(FunctionCallInfo fcinfo, int n, const char *what)
-{
-	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
-	return text_to_cstring(PG_GETARG_TEXT_PP(n));
-}
-
 /*
  * resolve_controlled
  *		The id of an execution given by id or name that the caller may
@@ -105,45 +95,20 @@ start_search_path(void)
 static void
 start_options(Jsonb *options, Interval **timeout, Interval **retention, Jsonb **tags)
 {
-	JsonbIterator *it;
+	JsonbIterator *it = NULL;
 	JsonbValue	v;
-	JsonbIteratorToken tok;
 	char	   *key = NULL;
 
 	*timeout = NULL;
 	*retention = NULL;
 	*tags = durable_cstring_to_jsonb("{}");
-	if (options == NULL)
-		return;
-	if (!JB_ROOT_IS_OBJECT(options) || JB_ROOT_IS_SCALAR(options))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options must be a jsonb object")));
-
-	it = JsonbIteratorInit(&options->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	while (durable_options_next(options, &it, &key, &v))
 	{
-		if (tok == WJB_KEY)
-		{
-			key = pnstrdup(v.val.string.val, v.val.string.len);
-			continue;
-		}
-		if (tok != WJB_VALUE)
-			continue;
 		if (strcmp(key, "execution_timeout") == 0 || strcmp(key, "retention") == 0)
 		{
 			Interval   *iv;
 
-			if (v.type != jbvString)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for option \"%s\"", key),
-						 errdetail("Expected an interval as a string, such as \"1 hour\".")));
-			iv = DatumGetIntervalP(DirectFunctionCall3(interval_in,
-													   CStringGetDatum(pnstrdup(v.val.string.val, v.val.string.len)),
-													   ObjectIdGetDatum(InvalidOid),
-													   Int32GetDatum(-1)));
-			if (durable_interval_us(iv, key) == 0)
+			if (durable_option_interval(key, &v, &iv) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("%s must be positive", key)));
@@ -180,7 +145,7 @@ PG_FUNCTION_INFO_V1(durable_start);
 Datum
 durable_start(PG_FUNCTION_ARGS)
 {
-	char	   *workflow = required_text(fcinfo, 0, "workflow");
+	char	   *workflow = durable_text_arg(fcinfo, 0, "workflow");
 	Jsonb	   *input;
 	char	   *name = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	Jsonb	   *options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
@@ -254,7 +219,7 @@ PG_FUNCTION_INFO_V1(durable_execution_id);
 Datum
 durable_execution_id(PG_FUNCTION_ARGS)
 {
-	char	   *execution = required_text(fcinfo, 0, "execution");
+	char	   *execution = durable_text_arg(fcinfo, 0, "execution");
 	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
 
 	SPI_connect();
@@ -272,7 +237,7 @@ PG_FUNCTION_INFO_V1(durable_stop);
 Datum
 durable_stop(PG_FUNCTION_ARGS)
 {
-	char	   *execution = required_text(fcinfo, 0, "execution");
+	char	   *execution = durable_text_arg(fcinfo, 0, "execution");
 	char	   *reason = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	pg_uuid_t	id;
 	DurableExecution ex;
@@ -348,7 +313,7 @@ PG_FUNCTION_INFO_V1(durable_drive);
 Datum
 durable_drive(PG_FUNCTION_ARGS)
 {
-	char	   *execution = required_text(fcinfo, 0, "execution");
+	char	   *execution = durable_text_arg(fcinfo, 0, "execution");
 	pg_uuid_t	id;
 	char	   *status;
 	bool		advanced;

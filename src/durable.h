@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "utils/elog.h"
 #include "utils/hsearch.h"
@@ -239,6 +240,10 @@ extern Jsonb *durable_datum_to_jsonb(Datum value, Oid typid);
  * options.c
  * ----------------------------------------------------------------
  */
+extern bool durable_options_next(Jsonb *options, JsonbIterator **it, char **key,
+								 JsonbValue *value);
+extern int64 durable_option_interval(const char *key, JsonbValue *v,
+									 Interval **parsed);
 extern void durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts);
 extern bool durable_retry_allows(const DurableRetryOptions *opts, int sqlerrcode);
 extern int64 durable_retry_delay(const DurableRetryOptions *opts, int attempt);
@@ -250,6 +255,7 @@ extern int64 durable_retry_delay(const DurableRetryOptions *opts, int attempt);
 extern void durable_uuid7(pg_uuid_t *uuid);
 extern char *durable_uuid_out(const pg_uuid_t *uuid);
 extern bool durable_parse_uuid(const char *text, pg_uuid_t *uuid);
+extern char *durable_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern void durable_check_name(const char *what, const char *name);
 extern void durable_check_payload(const char *what, Jsonb *value);
 extern Jsonb *durable_error_to_jsonb(ErrorData *edata, const char *operation);

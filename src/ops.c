@@ -116,16 +116,6 @@ enter_op(const char *fname)
 	return d;
 }
 
-static char *
-text_arg(FunctionCallInfo fcinfo, int n, const char *what)
-{
-	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
-	return text_to_cstring(PG_GETARG_TEXT_PP(n));
-}
-
 /*
  * fatal
  *		An error that ends the run whatever the workflow does with it
@@ -290,8 +280,8 @@ Datum
 durable_step(PG_FUNCTION_ARGS)
 {
 	DurableDrive *d = enter_op("durable_step");
-	char	   *name = text_arg(fcinfo, 0, "step name");
-	char	   *sql = text_arg(fcinfo, 1, "step SQL");
+	char	   *name = durable_text_arg(fcinfo, 0, "step name");
+	char	   *sql = durable_text_arg(fcinfo, 1, "step SQL");
 	Jsonb	   *options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 	DurableOpKey key;
 	DurableOp  *op;
@@ -398,7 +388,7 @@ Datum
 durable_wait(PG_FUNCTION_ARGS)
 {
 	DurableDrive *d = enter_op("durable_wait");
-	char	   *name = text_arg(fcinfo, 0, "wait name");
+	char	   *name = durable_text_arg(fcinfo, 0, "wait name");
 	int64		us;
 
 	durable_check_name("wait name", name);
@@ -421,7 +411,7 @@ Datum
 durable_wait_until(PG_FUNCTION_ARGS)
 {
 	DurableDrive *d = enter_op("durable_wait_until");
-	char	   *name = text_arg(fcinfo, 0, "wait name");
+	char	   *name = durable_text_arg(fcinfo, 0, "wait name");
 	TimestampTz at;
 
 	durable_check_name("wait name", name);
@@ -549,8 +539,8 @@ Datum
 durable_log(PG_FUNCTION_ARGS)
 {
 	DurableDrive *d = enter_op("durable_log");
-	char	   *level = text_arg(fcinfo, 0, "log level");
-	char	   *message = text_arg(fcinfo, 1, "log message");
+	char	   *level = durable_text_arg(fcinfo, 0, "log level");
+	char	   *message = durable_text_arg(fcinfo, 1, "log message");
 	DurableOpKey key;
 	DurableOp  *op;
 	const char *keys[3] = {"level", "message", "details"};
@@ -621,8 +611,8 @@ Datum
 durable_child(PG_FUNCTION_ARGS)
 {
 	DurableDrive *d = enter_op("durable_child");
-	char	   *name = text_arg(fcinfo, 0, "child name");
-	char	   *workflow = text_arg(fcinfo, 1, "child workflow");
+	char	   *name = durable_text_arg(fcinfo, 0, "child name");
+	char	   *workflow = durable_text_arg(fcinfo, 1, "child workflow");
 	Jsonb	   *input = PG_ARGISNULL(2) ? durable_cstring_to_jsonb("{}") : PG_GETARG_JSONB_P(2);
 	DurableOpKey key;
 	DurableOp  *op;

@@ -36,19 +36,61 @@ options_error(const char *key, const char *expected)
 			 errdetail("Expected %s.", expected)));
 }
 
-static int64
-option_interval(const char *key, JsonbValue *v)
+/*
+ * durable_option_interval
+ *		An option given as an interval string, in microseconds (the interval
+ *		itself in *parsed, if wanted); negative intervals are an error.
+ */
+int64
+durable_option_interval(const char *key, JsonbValue *v, Interval **parsed)
 {
-	char	   *text;
 	Interval   *iv;
 
 	if (v->type != jbvString)
 		options_error(key, "an interval as a string, such as \"2 seconds\"");
-	text = pnstrdup(v->val.string.val, v->val.string.len);
-	iv = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(text),
+	iv = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+											   CStringGetDatum(pnstrdup(v->val.string.val,
+																		v->val.string.len)),
 											   ObjectIdGetDatum(InvalidOid),
 											   Int32GetDatum(-1)));
+	if (parsed != NULL)
+		*parsed = iv;
 	return durable_interval_us(iv, key);
+}
+
+/*
+ * durable_options_next
+ *		Walks the top-level keys of an options object: *it starts NULL; each
+ *		call returns the next key and its value, false at the end.  NULL
+ *		options are an empty object; anything but an object is an error.
+ */
+bool
+durable_options_next(Jsonb *options, JsonbIterator **it, char **key, JsonbValue *value)
+{
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+
+	if (options == NULL)
+		return false;
+	if (*it == NULL)
+	{
+		if (!JB_ROOT_IS_OBJECT(options) || JB_ROOT_IS_SCALAR(options))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("options must be a jsonb object")));
+		*it = JsonbIteratorInit(&options->root);
+	}
+	while ((tok = JsonbIteratorNext(it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			*key = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE)
+		{
+			*value = v;
+			return true;
+		}
+	}
+	return false;
 }
 
 static double
@@ -103,9 +145,8 @@ option_codes(const char *key, JsonbValue *v)
 void
 durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts)
 {
-	JsonbIterator *it;
+	JsonbIterator *it = NULL;
 	JsonbValue	v;
-	JsonbIteratorToken tok;
 	char	   *key = NULL;
 
 	opts->max_attempts = 3;
@@ -118,24 +159,8 @@ durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts)
 	opts->timeout = 0;
 	opts->at_most_once = false;
 
-	if (options == NULL)
-		return;
-	if (!JB_ROOT_IS_OBJECT(options) || JB_ROOT_IS_SCALAR(options))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options must be a jsonb object")));
-
-	it = JsonbIteratorInit(&options->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	while (durable_options_next(options, &it, &key, &v))
 	{
-		if (tok == WJB_KEY)
-		{
-			key = pnstrdup(v.val.string.val, v.val.string.len);
-			continue;
-		}
-		if (tok != WJB_VALUE)
-			continue;
-
 		if (strcmp(key, "max_attempts") == 0)
 		{
 			double		n = option_number(key, &v);
@@ -145,9 +170,9 @@ durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts)
 			opts->max_attempts = (int) n;
 		}
 		else if (strcmp(key, "initial_delay") == 0)
-			opts->initial_delay = option_interval(key, &v);
+			opts->initial_delay = durable_option_interval(key, &v, NULL);
 		else if (strcmp(key, "max_delay") == 0)
-			opts->max_delay = option_interval(key, &v);
+			opts->max_delay = durable_option_interval(key, &v, NULL);
 		else if (strcmp(key, "backoff_rate") == 0)
 		{
 			opts->backoff_rate = option_number(key, &v);
@@ -176,7 +201,7 @@ durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts)
 			opts->no_retry_on = option_codes(key, &v);
 		else if (strcmp(key, "timeout") == 0)
 		{
-			opts->timeout = option_interval(key, &v);
+			opts->timeout = durable_option_interval(key, &v, NULL);
 			if (opts->timeout == 0)
 				options_error(key, "a positive interval");
 		}

@@ -102,6 +102,20 @@ durable_parse_uuid(const char *text, pg_uuid_t *uuid)
 }
 
 /*
+ * durable_text_arg
+ *		A text argument that must not be NULL, as a C string.
+ */
+char *
+durable_text_arg(FunctionCallInfo fcinfo, int n, const char *what)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+/*
  * durable_check_name
  *		Names of executions and operations: not empty, at most 200 bytes, no
  *		control characters.

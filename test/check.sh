@@ -21,20 +21,7 @@ failed=0
 WORK=""   # scratch dir, owned by the invoking user (our own output files)
 TREE=""   # $WORK/tree: the postgres-owned copy of the repo the tests run in
 
-# Run a command as the postgres OS user: initdb/postgres refuse to run as root.
-as_pg() {
-    if [ "$(id -un)" = postgres ]; then
-        "$@"
-    elif [ "$(id -u)" -eq 0 ]; then
-        runuser -u postgres -- "$@"
-    else
-        sudo -u postgres -- "$@"
-    fi
-}
-# Root-only steps (chown, rm of postgres-owned files) when we are not root.
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -- "$@"; fi
-}
+. "$ROOT/test/lib.sh"
 
 # Stop any server a killed/timed-out test left behind, then drop the copy.
 cleanup() {
