@@ -316,7 +316,9 @@ durable_drive(PG_FUNCTION_ARGS)
 	char	   *execution = durable_text_arg(fcinfo, 0, "execution");
 	pg_uuid_t	id;
 	char	   *status;
+	text	   *result;
 	bool		advanced;
+	MemoryContext callercxt = CurrentMemoryContext;
 
 	not_inside_workflow("durable_drive");
 	SPI_connect();
@@ -326,8 +328,11 @@ durable_drive(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("execution \"%s\" does not exist", execution)));
+	/* SPI_finish frees what was allocated since SPI_connect */
+	MemoryContextSwitchTo(callercxt);
+	result = cstring_to_text(status);
 	SPI_finish();
-	PG_RETURN_TEXT_P(cstring_to_text(status));
+	PG_RETURN_TEXT_P(result);
 }
 
 static TimestampTz
