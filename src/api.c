@@ -207,6 +207,7 @@ durable_start(PG_FUNCTION_ARGS)
 	durable_storage_insert_execution(id, name, qualified, hash, input, owner,
 									 start_search_path(), tags, timeout, retention,
 									 durable_clock_now());
+	durable_wake_at_commit();
 	SPI_finish();
 	PG_RETURN_UUID_P(id);
 }
@@ -452,21 +453,7 @@ durable_run(PG_FUNCTION_ARGS)
 			}
 			PG_TRY();
 			{
-				for (;;)
-				{
-					DurableAdvance r = durable_drive_advance(d);
-
-					if (r == DA_CONTINUE && !durable_synchronous_commit)
-						(void) set_config_option("synchronous_commit", "off",
-												 PGC_USERSET, PGC_S_SESSION,
-												 GUC_ACTION_LOCAL, true, 0, false);
-					SPI_commit();
-					if (r != DA_CONTINUE || durable_clock_now() >= deadline)
-						break;
-					/* take the lock again; give up if another driver moved it */
-					if (!durable_drive_relock(d))
-						break;
-				}
+				(void) durable_drive_committing(d, deadline, SPI_commit);
 			}
 			PG_FINALLY();
 			{

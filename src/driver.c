@@ -29,6 +29,7 @@
 #include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -773,4 +774,32 @@ durable_drive_advance(DurableDrive *d)
 
 	MemoryContextSwitchTo(oldcxt);
 	return res;
+}
+
+/*
+ * durable_drive_committing
+ *		Advances an execution with a commit after every operation, until it
+ *		suspends, finishes or the deadline passes.  commit() ends the
+ *		current transaction and starts the next.  Intermediate commits do
+ *		not wait for the WAL flush unless durable.synchronous_commit is on;
+ *		suspensions and terminal states always do.
+ */
+DurableAdvance
+durable_drive_committing(DurableDrive *d, TimestampTz deadline, void (*commit) (void))
+{
+	for (;;)
+	{
+		DurableAdvance r = durable_drive_advance(d);
+
+		if (r == DA_CONTINUE && !durable_synchronous_commit)
+			(void) set_config_option("synchronous_commit", "off",
+									 PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_LOCAL, true, 0, false);
+		commit();
+		if (r != DA_CONTINUE || durable_clock_now() >= deadline)
+			return r;
+		/* take the row locks again; stop if durable_stop finished it */
+		if (!durable_drive_relock(d))
+			return DA_FINISHED;
+	}
 }

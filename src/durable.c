@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "durable.h"
@@ -21,12 +22,17 @@ void		_PG_init(void);
 
 /*
  * _PG_init
- *		Defines the settings.  Loading from shared_preload_libraries is the
- *		supported way (the workers need it); loading on first use works too.
+ *		Defines the settings; when preloaded, also the shared memory and the
+ *		background workers.  Loading on first use works too, without workers.
  */
 void
 _PG_init(void)
 {
 	durable_define_settings();
 	MarkGUCPrefixReserved("durable");
+	if (process_shared_preload_libraries_in_progress)
+	{
+		durable_shmem_init();
+		durable_register_workers();
+	}
 }

@@ -199,6 +199,8 @@ typedef enum DurableAdvance
 extern DurableDrive *durable_drive_begin(const pg_uuid_t *id, bool wait);
 extern DurableAdvance durable_drive_advance(DurableDrive *d);
 extern bool durable_drive_relock(DurableDrive *d);
+extern DurableAdvance durable_drive_committing(DurableDrive *d, TimestampTz deadline,
+												void (*commit) (void));
 extern void durable_drive_end(DurableDrive *d);
 extern const char *durable_op_kind_name(DurableOpKind kind);
 extern const char *durable_op_status_name(DurableOpStatus status);
@@ -297,7 +299,39 @@ extern void durable_storage_new_run(const pg_uuid_t *id, int32 run_no, Jsonb *in
 extern void durable_storage_queue_set(const pg_uuid_t *id, Oid owner, TimestampTz due_at);
 extern void durable_storage_queue_delete(const pg_uuid_t *id);
 extern void durable_storage_cancel_ops(const pg_uuid_t *id, int32 run_no, TimestampTz now);
+extern bool durable_storage_next_due(TimestampTz *due_at);
 extern bool durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 										List *skip, pg_uuid_t *id);
+
+/* ----------------------------------------------------------------
+ * shmem.c and worker.c
+ * ----------------------------------------------------------------
+ */
+#include "port/atomics.h"
+#include "storage/spin.h"
+
+typedef struct DurableWorkerSlot
+{
+	slock_t		mutex;			/* protects pid, procno, driving, execution */
+	pid_t		pid;
+	int			procno;			/* -1 when no worker runs in the slot */
+	pg_atomic_uint32 idle;		/* 1 while it may sleep: a waker clears it */
+	bool		driving;
+	pg_uuid_t	execution;		/* what it drives, when driving */
+} DurableWorkerSlot;
+
+typedef struct DurableShared
+{
+	int			nslots;
+	DurableWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} DurableShared;
+
+extern char *durable_database;
+
+extern void durable_shmem_init(void);
+extern DurableWorkerSlot *durable_worker_slot(int n);
+extern void durable_wake_worker(void);
+extern void durable_wake_at_commit(void);
+extern void durable_register_workers(void);
 
 #endif							/* DURABLE_H */

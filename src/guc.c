@@ -26,7 +26,8 @@ int			durable_max_execution_bytes = 100 * 1024;
 int			durable_replay_timeout = 10000;
 int			durable_max_wait = 366 * 24 * 3600;
 char	   *durable_clock_offset_string = NULL;
-int			durable_max_workers = 0;
+int			durable_max_workers = 2;
+char	   *durable_database = NULL;
 bool		durable_synchronous_commit = false;
 
 /* durable.clock_offset, parsed by its check hook */
@@ -143,11 +144,19 @@ durable_define_settings(void)
 
 	DefineCustomIntVariable("durable.max_workers",
 							"Number of background workers that drive executions.",
-							"Reserved for the worker runtime; with 0, executions are driven by durable_drive, durable_drive_pending and durable_run.",
+							"With 0, executions are driven by durable_drive, durable_drive_pending and CALL durable_run.",
 							&durable_max_workers,
-							0, 0, 64,
+							2, 0, 64,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("durable.database",
+							   "Database whose executions the background workers drive.",
+							   NULL,
+							   &durable_database,
+							   "postgres",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
 }
 
 PG_FUNCTION_INFO_V1(durable_clock);

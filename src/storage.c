@@ -53,6 +53,7 @@ typedef enum StorageQuery
 	Q_QUEUE_DELETE,
 	Q_CANCEL_OPS,
 	Q_CLAIM_READY,
+	Q_NEXT_DUE,
 	Q_COUNT
 } StorageQuery;
 
@@ -168,6 +169,10 @@ static const StorageStatement statements[Q_COUNT] = {
 		"AND execution_id <> ALL ($4) "
 		"ORDER BY due_at, execution_id LIMIT 1 FOR UPDATE SKIP LOCKED",
 		4, {TIMESTAMPTZOID, BOOLOID, OIDOID, UUIDARRAYOID}
+	},
+	[Q_NEXT_DUE] = {
+		"SELECT due_at FROM durable.queue ORDER BY due_at LIMIT 1",
+		0, {InvalidOid}
 	},
 };
 
@@ -647,5 +652,20 @@ durable_storage_claim_ready(TimestampTz now, Oid caller, bool all, List *skip,
 	if (run(Q_CLAIM_READY, values, NULL, 1) != 1)
 		return false;
 	*id = *DatumGetUUIDP(get_col(1, &isnull));
+	return true;
+}
+
+/*
+ * durable_storage_next_due
+ *		The earliest due time in the queue; false when it is empty.
+ */
+bool
+durable_storage_next_due(TimestampTz *due_at)
+{
+	bool		isnull;
+
+	if (run(Q_NEXT_DUE, NULL, NULL, 1) != 1)
+		return false;
+	*due_at = DatumGetTimestampTz(get_col(1, &isnull));
 	return true;
 }
