@@ -250,7 +250,7 @@ durable_stop(PG_FUNCTION_ARGS)
 	not_inside_workflow("durable_stop");
 	SPI_connect();
 	resolve_controlled(execution, &id);
-	if (!durable_storage_lock_execution(&id, &ex, CurrentMemoryContext))
+	if (!durable_storage_lock_execution(&id, &ex, CurrentMemoryContext, false))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("execution \"%s\" does not exist", execution)));
@@ -276,13 +276,14 @@ durable_stop(PG_FUNCTION_ARGS)
 /*
  * drive_until
  *		Advances an execution until it suspends, finishes, or the deadline
- *		passes; returns its status.  NULL when it does not exist, or when
- *		another session drives it and wait is false.
+ *		passes; returns its status.  NULL when it does not exist, or when it
+ *		was claimed from the queue and another session drives it (an
+ *		execution named by the caller is waited for instead).
  */
 static char *
-drive_until(const pg_uuid_t *id, bool wait, TimestampTz deadline, bool *advanced)
+drive_until(const pg_uuid_t *id, bool claimed, TimestampTz deadline, bool *advanced)
 {
-	DurableDrive *d = durable_drive_begin(id, wait);
+	DurableDrive *d = durable_drive_begin(id, !claimed, claimed);
 	char	   *volatile status = NULL;
 
 	*advanced = false;
@@ -324,7 +325,7 @@ durable_drive(PG_FUNCTION_ARGS)
 	not_inside_workflow("durable_drive");
 	SPI_connect();
 	resolve_controlled(execution, &id);
-	status = drive_until(&id, true, DT_NOEND, &advanced);
+	status = drive_until(&id, false, DT_NOEND, &advanced);
 	if (status == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -371,30 +372,37 @@ durable_drive_pending(PG_FUNCTION_ARGS)
 {
 	TimestampTz deadline = deadline_after(fcinfo, 0);
 	bool		all = caller_controls_all();
-	List	   *skip = NIL;
 	pg_uuid_t	id;
 	int			count = 0;
+	bool		drove = true;
 
 	not_inside_workflow("durable_drive_pending");
 	SPI_connect();
-	while (durable_clock_now() < deadline &&
-		   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all, skip, &id))
+
+	/*
+	 * Passes over the queue until one drives nothing: a drive leaves its
+	 * execution finished or sleeping, and one that sleeps briefly may be due
+	 * again by the next pass.
+	 */
+	while (drove && durable_clock_now() < deadline)
 	{
-		bool		advanced;
+		DurableQueueCursor cursor;
 
-		/*
-		 * A drive leaves the execution finished or sleeping until a later
-		 * time; only one that another session is driving must be skipped.
-		 */
-		if (drive_until(&id, false, deadline, &advanced) == NULL)
+		DURABLE_QUEUE_CURSOR_RESET(&cursor);
+		drove = false;
+		while (durable_clock_now() < deadline &&
+			   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all,
+										   &cursor, &id))
 		{
-			pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+			bool		advanced;
 
-			*copy = id;
-			skip = lappend(skip, copy);
+			(void) drive_until(&id, true, deadline, &advanced);
+			if (advanced)
+			{
+				count++;
+				drove = true;
+			}
 		}
-		if (advanced)
-			count++;
 	}
 	SPI_finish();
 	PG_RETURN_INT32(count);
@@ -416,9 +424,8 @@ durable_run(PG_FUNCTION_ARGS)
 {
 	TimestampTz deadline = deadline_after(fcinfo, 0);
 	bool		all = caller_controls_all();
-	List	   *skip = NIL;
-	MemoryContext runcxt;
 	pg_uuid_t	id;
+	bool		drove = true;
 
 	if (fcinfo->context == NULL || !IsA(fcinfo->context, CallContext) ||
 		((CallContext *) fcinfo->context)->atomic)
@@ -428,26 +435,22 @@ durable_run(PG_FUNCTION_ARGS)
 				 errhint("Inside a transaction, use durable_drive_pending().")));
 	not_inside_workflow("durable_run");
 
-	/* survives the commits below */
-	runcxt = AllocSetContextCreate(TopMemoryContext, "durable run",
-								   ALLOCSET_SMALL_SIZES);
 	SPI_connect_ext(SPI_OPT_NONATOMIC);
-	PG_TRY();
+	while (drove && durable_clock_now() < deadline)
 	{
+		DurableQueueCursor cursor;
+
+		DURABLE_QUEUE_CURSOR_RESET(&cursor);
+		drove = false;
 		while (durable_clock_now() < deadline &&
-			   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all, skip, &id))
+			   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all,
+										   &cursor, &id))
 		{
-			DurableDrive *d = durable_drive_begin(&id, false);
+			DurableDrive *d = durable_drive_begin(&id, false, true);
 
 			if (d == NULL)
 			{
-				/* another session drives it: skip it from now on */
-				MemoryContext old = MemoryContextSwitchTo(runcxt);
-				pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
-
-				*copy = id;
-				skip = lappend(skip, copy);
-				MemoryContextSwitchTo(old);
+				/* another session drives it; let go of its queue row */
 				SPI_commit();
 				continue;
 			}
@@ -460,13 +463,9 @@ durable_run(PG_FUNCTION_ARGS)
 				durable_drive_end(d);
 			}
 			PG_END_TRY();
+			drove = true;
 		}
 	}
-	PG_FINALLY();
-	{
-		MemoryContextDelete(runcxt);
-	}
-	PG_END_TRY();
 	SPI_finish();
 	PG_RETURN_VOID();
 }

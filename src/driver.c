@@ -174,12 +174,13 @@ drive_locktag(const pg_uuid_t *id, LOCKTAG *tag)
 /*
  * durable_drive_begin
  *		Takes the drive lock (waiting for it if wait, else giving up when
- *		another session holds it), locks the execution's row and sets up
+ *		another session holds it), locks the execution's queue row (unless
+ *		queue_locked: a claim just locked it) and row, and sets up
  *		its drive state, in a context of its own that outlives transactions.
  *		NULL when there is no such execution or its lock is busy.
  */
 DurableDrive *
-durable_drive_begin(const pg_uuid_t *id, bool wait)
+durable_drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked)
 {
 	MemoryContext cxt;
 	DurableDrive *d;
@@ -198,7 +199,7 @@ durable_drive_begin(const pg_uuid_t *id, bool wait)
 										  ALLOCSET_DEFAULT_SIZES);
 	PG_TRY();
 	{
-		if (!durable_storage_lock_execution(id, &d->ex, cxt))
+		if (!durable_storage_lock_execution(id, &d->ex, cxt, queue_locked))
 		{
 			MemoryContextDelete(cxt);
 			d = NULL;
@@ -231,19 +232,15 @@ durable_drive_begin(const pg_uuid_t *id, bool wait)
 
 /*
  * durable_drive_relock
- *		After a commit: locks the execution's row again.  The drive lock kept
- *		other drivers away; durable_stop may have finished it meanwhile.
- *		False when the drive state is stale.
+ *		After a commit: locks the execution's queue row again.  The drive
+ *		lock kept other drivers away; only durable_stop can have finished
+ *		the execution meanwhile, and it deletes that row.  False when the
+ *		drive must end.
  */
 bool
 durable_drive_relock(DurableDrive *d)
 {
-	DurableExecution ex;
-
-	MemoryContextReset(d->replay_cxt);
-	if (!durable_storage_lock_execution(&d->ex.id, &ex, d->replay_cxt))
-		return false;
-	return ex.run_no == d->ex.run_no && strcmp(ex.status, d->ex.status) == 0;
+	return durable_storage_lock_queue(&d->ex.id);
 }
 
 void
@@ -435,6 +432,28 @@ replay(DurableDrive *d, Datum *result, bool *isnull, ErrorData **error)
 }
 
 /*
+ * has_open_ops
+ *		Whether an operation of the run is still STARTED or PENDING.
+ */
+static bool
+has_open_ops(DurableDrive *d)
+{
+	HASH_SEQ_STATUS status;
+	DurableOp  *op;
+
+	hash_seq_init(&status, d->ops);
+	while ((op = hash_seq_search(&status)) != NULL)
+	{
+		if (op->status == DOS_STARTED || op->status == DOS_PENDING)
+		{
+			hash_seq_term(&status);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * finish
  *		Writes a terminal status.
  */
@@ -446,7 +465,8 @@ finish(DurableDrive *d, const char *status, Jsonb *result, Jsonb *error)
 	Jsonb	   *values[2];
 
 	flush(d);
-	durable_storage_cancel_ops(&d->ex.id, d->ex.run_no, now);
+	if (has_open_ops(d))
+		durable_storage_cancel_ops(&d->ex.id, d->ex.run_no, now);
 	durable_storage_set_status(&d->ex.id, status, result, error, DT_NOBEGIN, now);
 	durable_storage_queue_delete(&d->ex.id);
 	values[0] = durable_jsonb_string(status);

@@ -196,7 +196,8 @@ typedef enum DurableAdvance
 	DA_FINISHED					/* terminal status written */
 } DurableAdvance;
 
-extern DurableDrive *durable_drive_begin(const pg_uuid_t *id, bool wait);
+extern DurableDrive *durable_drive_begin(const pg_uuid_t *id, bool wait,
+										 bool queue_locked);
 extern DurableAdvance durable_drive_advance(DurableDrive *d);
 extern bool durable_drive_relock(DurableDrive *d);
 extern DurableAdvance durable_drive_committing(DurableDrive *d, TimestampTz deadline,
@@ -284,8 +285,9 @@ extern void durable_storage_insert_execution(const pg_uuid_t *id, const char *na
 											 TimestampTz now);
 extern bool durable_storage_same_input(const pg_uuid_t *id, Jsonb *input,
 									   const char *workflow);
+extern bool durable_storage_lock_queue(const pg_uuid_t *id);
 extern bool durable_storage_lock_execution(const pg_uuid_t *id, DurableExecution *ex,
-										   MemoryContext cxt);
+										   MemoryContext cxt, bool queue_locked);
 extern void durable_storage_load_ops(DurableDrive *d);
 extern void durable_storage_write_op(DurableDrive *d, DurableOp *op);
 extern void durable_storage_history(const pg_uuid_t *id, int32 run_no, Oid owner,
@@ -300,8 +302,18 @@ extern void durable_storage_queue_set(const pg_uuid_t *id, Oid owner, TimestampT
 extern void durable_storage_queue_delete(const pg_uuid_t *id);
 extern void durable_storage_cancel_ops(const pg_uuid_t *id, int32 run_no, TimestampTz now);
 extern bool durable_storage_next_due(TimestampTz *due_at);
+/* where a pass over the ready queue has got to */
+typedef struct DurableQueueCursor
+{
+	TimestampTz due_at;
+	pg_uuid_t	id;
+} DurableQueueCursor;
+
+#define DURABLE_QUEUE_CURSOR_RESET(c) \
+	do { (c)->due_at = DT_NOBEGIN; memset(&(c)->id, 0, sizeof(pg_uuid_t)); } while (0)
+
 extern bool durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
-										List *skip, pg_uuid_t *id);
+										DurableQueueCursor *cursor, pg_uuid_t *id);
 
 /* ----------------------------------------------------------------
  * shmem.c and worker.c
@@ -330,7 +342,7 @@ extern char *durable_database;
 
 extern void durable_shmem_init(void);
 extern DurableWorkerSlot *durable_worker_slot(int n);
-extern void durable_wake_worker(void);
+extern void durable_wake_workers(int n);
 extern void durable_wake_at_commit(void);
 extern void durable_register_workers(void);
 

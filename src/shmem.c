@@ -31,8 +31,8 @@ static DurableShared *durable_shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-/* wake a worker when the current transaction commits */
-static bool wake_at_commit = false;
+/* workers to wake when the current transaction commits */
+static int	wakes_at_commit = 0;
 static bool xact_callback_registered = false;
 
 static Size
@@ -100,18 +100,18 @@ durable_worker_slot(int n)
 }
 
 /*
- * durable_wake_worker
- *		Sets the latch of one idle worker, if any.  Busy workers look for
+ * durable_wake_workers
+ *		Sets the latches of up to n idle workers.  Busy workers look for
  *		ready executions again before they sleep.
  */
 void
-durable_wake_worker(void)
+durable_wake_workers(int n)
 {
 	int			i;
 
 	if (durable_shared == NULL)
 		return;
-	for (i = 0; i < durable_shared->nslots; i++)
+	for (i = 0; i < durable_shared->nslots && n > 0; i++)
 	{
 		DurableWorkerSlot *slot = &durable_shared->slots[i];
 		uint32		expected = 1;
@@ -126,7 +126,7 @@ durable_wake_worker(void)
 			if (procno >= 0)
 			{
 				SetLatch(&ProcGlobal->allProcs[procno].procLatch);
-				return;
+				n--;
 			}
 		}
 	}
@@ -139,14 +139,14 @@ durable_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			if (wake_at_commit)
-				durable_wake_worker();
-			wake_at_commit = false;
+			if (wakes_at_commit > 0)
+				durable_wake_workers(wakes_at_commit);
+			wakes_at_commit = 0;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
-			wake_at_commit = false;
+			wakes_at_commit = 0;
 			break;
 		default:
 			break;
@@ -155,7 +155,9 @@ durable_xact_callback(XactEvent event, void *arg)
 
 /*
  * durable_wake_at_commit
- *		Asks for a worker to be woken when this transaction commits.
+ *		Asks for a worker to be woken when this transaction commits; a
+ *		transaction that makes many executions ready wakes as many idle
+ *		workers.
  */
 void
 durable_wake_at_commit(void)
@@ -167,5 +169,6 @@ durable_wake_at_commit(void)
 		RegisterXactCallback(durable_xact_callback, NULL);
 		xact_callback_registered = true;
 	}
-	wake_at_commit = true;
+	if (wakes_at_commit < durable_shared->nslots)
+		wakes_at_commit++;
 }

@@ -22,7 +22,6 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -164,11 +163,11 @@ static const StorageStatement statements[Q_COUNT] = {
 		3, {UUIDOID, INT4OID, TIMESTAMPTZOID}
 	},
 	[Q_CLAIM_READY] = {
-		"SELECT execution_id FROM durable.queue "
+		"SELECT execution_id, due_at FROM durable.queue "
 		"WHERE due_at <= $1 AND ($2 OR pg_has_role($3, owner, 'USAGE')) "
-		"AND execution_id <> ALL ($4) "
+		"AND (due_at, execution_id) > ($4, $5) "
 		"ORDER BY due_at, execution_id LIMIT 1 FOR UPDATE SKIP LOCKED",
-		4, {TIMESTAMPTZOID, BOOLOID, OIDOID, UUIDARRAYOID}
+		5, {TIMESTAMPTZOID, BOOLOID, OIDOID, TIMESTAMPTZOID, UUIDOID}
 	},
 	[Q_NEXT_DUE] = {
 		"SELECT due_at FROM durable.queue ORDER BY due_at LIMIT 1",
@@ -366,15 +365,15 @@ durable_storage_same_input(const pg_uuid_t *id, Jsonb *input, const char *workfl
 
 /*
  * durable_storage_lock_execution
- *		Locks an execution's queue row (if any) and then its row for this
- *		transaction, and reads it into ex, allocated in cxt.  False when it
- *		does not exist.  Every path locks in this order (claims take the
- *		queue row first), so a stop racing a drive waits instead of
- *		deadlocking.
+ *		Locks an execution's queue row (if any, unless the caller holds it)
+ *		and then its row for this transaction, and reads it into ex,
+ *		allocated in cxt.  False when it does not exist.  Every path locks
+ *		in this order (claims take the queue row first), so a stop racing a
+ *		drive waits instead of deadlocking.
  */
 bool
 durable_storage_lock_execution(const pg_uuid_t *id, DurableExecution *ex,
-							   MemoryContext cxt)
+							   MemoryContext cxt, bool queue_locked)
 {
 	Datum		values[1];
 	bool		isnull;
@@ -382,7 +381,8 @@ durable_storage_lock_execution(const pg_uuid_t *id, DurableExecution *ex,
 	MemoryContext old;
 
 	values[0] = UUIDPGetDatum(id);
-	(void) run(Q_LOCK_QUEUE, values, NULL, 0);
+	if (!queue_locked)
+		(void) durable_storage_lock_queue(id);
 	if (run(Q_LOCK_EXECUTION, values, NULL, 0) != 1)
 		return false;
 
@@ -401,6 +401,20 @@ durable_storage_lock_execution(const pg_uuid_t *id, DurableExecution *ex,
 	ex->deadline = isnull ? DT_NOBEGIN : DatumGetTimestampTz(v);
 	MemoryContextSwitchTo(old);
 	return true;
+}
+
+/*
+ * durable_storage_lock_queue
+ *		Locks an execution's queue row; false when it has none (it finished,
+ *		or waits on no timer).
+ */
+bool
+durable_storage_lock_queue(const pg_uuid_t *id)
+{
+	Datum		values[1];
+
+	values[0] = UUIDPGetDatum(id);
+	return run(Q_LOCK_QUEUE, values, NULL, 0) == 1;
 }
 
 static DurableOpKind
@@ -627,31 +641,29 @@ durable_storage_cancel_ops(const pg_uuid_t *id, int32 run_no, TimestampTz now)
 /*
  * durable_storage_claim_ready
  *		Locks the next ready execution the caller may drive (all of them if
- *		all), oldest due first, skipping those locked by other drivers and
- *		those in skip.  False when there is none.
+ *		all), oldest due first, after the cursor, skipping those locked by
+ *		other drivers; moves the cursor to it.  False when there is none.
+ *		The cursor keeps a pass from walking again over the index entries of
+ *		executions it has finished; a new pass (a reset cursor) finds those
+ *		committed behind it.
  */
 bool
-durable_storage_claim_ready(TimestampTz now, Oid caller, bool all, List *skip,
-							pg_uuid_t *id)
+durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
+							DurableQueueCursor *cursor, pg_uuid_t *id)
 {
-	Datum		values[4];
-	Datum	   *elems;
-	int			n = list_length(skip);
-	int			i = 0;
-	ListCell   *lc;
+	Datum		values[5];
 	bool		isnull;
 
-	elems = palloc(sizeof(Datum) * (n + 1));
-	foreach(lc, skip)
-		elems[i++] = UUIDPGetDatum(lfirst(lc));
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = BoolGetDatum(all);
 	values[2] = ObjectIdGetDatum(caller);
-	values[3] = PointerGetDatum(construct_array(elems, n, UUIDOID, UUID_LEN, false,
-												TYPALIGN_CHAR));
+	values[3] = TimestampTzGetDatum(cursor->due_at);
+	values[4] = UUIDPGetDatum(&cursor->id);
 	if (run(Q_CLAIM_READY, values, NULL, 1) != 1)
 		return false;
 	*id = *DatumGetUUIDP(get_col(1, &isnull));
+	cursor->id = *id;
+	cursor->due_at = DatumGetTimestampTz(get_col(2, &isnull));
 	return true;
 }
 

@@ -42,8 +42,6 @@ PGDLLEXPORT void durable_worker_main(Datum main_arg) pg_attribute_noreturn();
 
 static DurableWorkerSlot *my_slot = NULL;
 static DurableDrive *worker_drive = NULL;
-/* lives across the commits of a pass; reset at the start of each */
-static MemoryContext pass_cxt = NULL;
 
 /*
  * durable_register_workers
@@ -108,6 +106,8 @@ worker_end(void)
 	PopActiveSnapshot();
 	SPI_finish();
 	CommitTransactionCommand();
+	/* table statistics, which autovacuum reads (pg_net #254) */
+	pgstat_report_stat(false);
 }
 
 static void
@@ -126,10 +126,10 @@ static bool
 worker_pass(long *sleep_ms)
 {
 	volatile bool worked = false;
-	List	   *volatile skip = NIL;
+	DurableQueueCursor cursor;
 
 	*sleep_ms = DURABLE_IDLE_MS;
-	MemoryContextReset(pass_cxt);
+	DURABLE_QUEUE_CURSOR_RESET(&cursor);
 	PG_TRY();
 	{
 		pg_uuid_t	id;
@@ -139,21 +139,12 @@ worker_pass(long *sleep_ms)
 		if (OidIsValid(get_extension_oid("durable", true)))
 		{
 			while (durable_storage_claim_ready(durable_clock_now(), InvalidOid, true,
-											   skip, &id))
+											   &cursor, &id))
 			{
-				DurableDrive *d = durable_drive_begin(&id, false);
+				DurableDrive *d = durable_drive_begin(&id, false, true);
 
 				if (d == NULL)
-				{
-					/* another session drives it; the list outlives commits */
-					MemoryContext old = MemoryContextSwitchTo(pass_cxt);
-					pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
-
-					*copy = id;
-					skip = lappend(skip, copy);
-					MemoryContextSwitchTo(old);
-					continue;
-				}
+					continue;	/* another session drives it */
 				pg_atomic_write_u32(&my_slot->idle, 0);
 				worker_drive = d;
 				set_slot(true, &id);
@@ -220,8 +211,6 @@ durable_worker_main(Datum main_arg)
 	SpinLockRelease(&my_slot->mutex);
 	before_shmem_exit(worker_detach, 0);
 	pgstat_report_appname("durable worker");
-	pass_cxt = AllocSetContextCreate(TopMemoryContext, "durable worker pass",
-									 ALLOCSET_SMALL_SIZES);
 
 	for (;;)
 	{
