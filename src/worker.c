@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -24,6 +25,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
@@ -90,14 +92,28 @@ worker_detach(int code, Datum arg)
 	pg_atomic_write_u32(&my_slot->idle, 0);
 }
 
-/* the transaction bracket of every worker transaction */
-static void
+/*
+ * The transaction bracket of every worker transaction.  It takes a share
+ * lock on the extension first: DROP EXTENSION locks the extension before
+ * its tables, so it waits for this transaction to end instead of
+ * deadlocking with it table by table, and the next transaction waits for
+ * the DROP and then finds no extension.
+ */
+static bool
 worker_begin(void)
 {
+	Oid			ext;
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	ext = get_extension_oid("durable", true);
+	if (!OidIsValid(ext))
+		return false;
+	LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
+	/* a DROP that held the lock has committed: look again */
+	return OidIsValid(get_extension_oid("durable", true));
 }
 
 static void
@@ -114,7 +130,10 @@ static void
 worker_commit(void)
 {
 	worker_end();
-	worker_begin();
+	if (!worker_begin())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"durable\" was dropped while an execution was being driven")));
 }
 
 /*
@@ -135,8 +154,7 @@ worker_pass(long *sleep_ms)
 		pg_uuid_t	id;
 		TimestampTz due;
 
-		worker_begin();
-		if (OidIsValid(get_extension_oid("durable", true)))
+		if (worker_begin())
 		{
 			while (durable_storage_claim_ready(durable_clock_now(), InvalidOid, true,
 											   &cursor, &id))

@@ -95,6 +95,32 @@ my $slept = $node->safe_psql('postgres', q{
 ok($late >= 0 && $slept >= 2 && $slept < 2.5,
 	"the timer fired on time (after $slept s, $late s after its due time)");
 
+# DROP EXTENSION while the workers are busy neither hangs nor fails, and
+# the workers neither crash nor stop: they idle until it is created again
+$node->safe_psql('postgres', q{
+CREATE FUNCTION wf_busy(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE r jsonb;
+BEGIN
+  FOR i IN 1..3 LOOP r := durable_step('s' || i, 'SELECT pg_sleep(0.01)'); END LOOP;
+  RETURN r;
+END $$;
+SELECT count(durable_start('wf_busy', '{}')) FROM generate_series(1, 200);
+});
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) > 0 FROM durable.operations o JOIN durable.executions e ON e.id = o.execution_id WHERE e.workflow = 'public.wf_busy'"),
+	'the workers are busy');
+my ($ret, $out, $err) = $node->psql('postgres', 'DROP EXTENSION durable CASCADE',
+	timeout => 60);
+is($ret, 0, "DROP EXTENSION while the workers are busy succeeds $err");
+is($node->safe_psql('postgres',
+	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'durable worker'"),
+	'2', 'both workers are still there');
+$node->safe_psql('postgres', "CREATE EXTENSION durable");
+$node->safe_psql('postgres', "SELECT durable_start('wf3', '{\"k\": \"again\"}', name => 'again')");
+ok($node->poll_query_until('postgres',
+	"SELECT status = 'SUCCEEDED' FROM durable_status('again')"),
+	'after CREATE EXTENSION the workers drive executions again');
+
 # nothing unexpected in the server log
 my $log = slurp_file($node->logfile);
 unlike($log, qr/WARNING|terminated by signal|PANIC/, 'no warning or crash in the server log');
