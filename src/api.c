@@ -274,27 +274,23 @@ durable_stop(PG_FUNCTION_ARGS)
 }
 
 /*
- * drive_until
- *		Advances an execution until it suspends, finishes, or the deadline
- *		passes; returns its status.  NULL when it does not exist, or when it
- *		was claimed from the queue and another session drives it (an
- *		execution named by the caller is waited for instead).
+ * drive_one
+ *		Drives an execution named by the caller until it suspends or
+ *		finishes (waiting if another session drives it); returns its status,
+ *		or NULL when it does not exist.
  */
 static char *
-drive_until(const pg_uuid_t *id, bool claimed, TimestampTz deadline, bool *advanced)
+drive_one(const pg_uuid_t *id)
 {
-	DurableDrive *d = durable_drive_begin(id, !claimed, claimed);
+	DurableDrive *d = durable_drive_begin(id, true, false);
 	char	   *volatile status = NULL;
 
-	*advanced = false;
 	if (d == NULL)
 		return NULL;
 	PG_TRY();
 	{
-		while (durable_drive_advance(d) == DA_CONTINUE &&
-			   durable_clock_now() < deadline)
-			*advanced = true;
-		*advanced = true;
+		while (durable_drive_advance(d) == DA_CONTINUE)
+			;
 		status = pstrdup(d->ex.status);
 	}
 	PG_FINALLY();
@@ -319,13 +315,12 @@ durable_drive(PG_FUNCTION_ARGS)
 	pg_uuid_t	id;
 	char	   *status;
 	text	   *result;
-	bool		advanced;
 	MemoryContext callercxt = CurrentMemoryContext;
 
 	not_inside_workflow("durable_drive");
 	SPI_connect();
 	resolve_controlled(execution, &id);
-	status = drive_until(&id, false, DT_NOEND, &advanced);
+	status = drive_one(&id);
 	if (status == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -359,6 +354,64 @@ caller_controls_all(void)
 		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
 }
 
+/*
+ * drive_ready
+ *		Drives every ready execution the caller may control, oldest due
+ *		first, until none is ready or the deadline passes; returns how many
+ *		drives it made.  With commit, a commit follows every operation (and
+ *		lets go of a queue row another session's execution holds); without,
+ *		all runs in the caller's transaction.  Passes over the queue repeat
+ *		until one drives nothing: a drive leaves its execution finished or
+ *		sleeping, and one that sleeps briefly may be due by the next pass.
+ */
+static int
+drive_ready(TimestampTz deadline, void (*commit) (void))
+{
+	bool		all = caller_controls_all();
+	int			count = 0;
+	bool		drove = true;
+	pg_uuid_t	id;
+
+	while (drove && durable_clock_now() < deadline)
+	{
+		DurableQueueCursor cursor;
+
+		DURABLE_QUEUE_CURSOR_RESET(&cursor);
+		drove = false;
+		while (durable_clock_now() < deadline &&
+			   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all,
+										   &cursor, &id))
+		{
+			DurableDrive *d = durable_drive_begin(&id, false, true);
+
+			if (d == NULL)
+			{
+				/* another session drives it */
+				if (commit != NULL)
+					commit();
+				continue;
+			}
+			PG_TRY();
+			{
+				if (commit != NULL)
+					(void) durable_drive_committing(d, deadline, commit);
+				else
+					while (durable_drive_advance(d) == DA_CONTINUE &&
+						   durable_clock_now() < deadline)
+						;
+			}
+			PG_FINALLY();
+			{
+				durable_drive_end(d);
+			}
+			PG_END_TRY();
+			count++;
+			drove = true;
+		}
+	}
+	return count;
+}
+
 PG_FUNCTION_INFO_V1(durable_drive_pending);
 
 /*
@@ -371,39 +424,11 @@ Datum
 durable_drive_pending(PG_FUNCTION_ARGS)
 {
 	TimestampTz deadline = deadline_after(fcinfo, 0);
-	bool		all = caller_controls_all();
-	pg_uuid_t	id;
-	int			count = 0;
-	bool		drove = true;
+	int			count;
 
 	not_inside_workflow("durable_drive_pending");
 	SPI_connect();
-
-	/*
-	 * Passes over the queue until one drives nothing: a drive leaves its
-	 * execution finished or sleeping, and one that sleeps briefly may be due
-	 * again by the next pass.
-	 */
-	while (drove && durable_clock_now() < deadline)
-	{
-		DurableQueueCursor cursor;
-
-		DURABLE_QUEUE_CURSOR_RESET(&cursor);
-		drove = false;
-		while (durable_clock_now() < deadline &&
-			   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all,
-										   &cursor, &id))
-		{
-			bool		advanced;
-
-			(void) drive_until(&id, true, deadline, &advanced);
-			if (advanced)
-			{
-				count++;
-				drove = true;
-			}
-		}
-	}
+	count = drive_ready(deadline, NULL);
 	SPI_finish();
 	PG_RETURN_INT32(count);
 }
@@ -423,9 +448,6 @@ Datum
 durable_run(PG_FUNCTION_ARGS)
 {
 	TimestampTz deadline = deadline_after(fcinfo, 0);
-	bool		all = caller_controls_all();
-	pg_uuid_t	id;
-	bool		drove = true;
 
 	if (fcinfo->context == NULL || !IsA(fcinfo->context, CallContext) ||
 		((CallContext *) fcinfo->context)->atomic)
@@ -436,36 +458,7 @@ durable_run(PG_FUNCTION_ARGS)
 	not_inside_workflow("durable_run");
 
 	SPI_connect_ext(SPI_OPT_NONATOMIC);
-	while (drove && durable_clock_now() < deadline)
-	{
-		DurableQueueCursor cursor;
-
-		DURABLE_QUEUE_CURSOR_RESET(&cursor);
-		drove = false;
-		while (durable_clock_now() < deadline &&
-			   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all,
-										   &cursor, &id))
-		{
-			DurableDrive *d = durable_drive_begin(&id, false, true);
-
-			if (d == NULL)
-			{
-				/* another session drives it; let go of its queue row */
-				SPI_commit();
-				continue;
-			}
-			PG_TRY();
-			{
-				(void) durable_drive_committing(d, deadline, SPI_commit);
-			}
-			PG_FINALLY();
-			{
-				durable_drive_end(d);
-			}
-			PG_END_TRY();
-			drove = true;
-		}
-	}
+	(void) drive_ready(deadline, SPI_commit);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
