@@ -172,6 +172,23 @@ drive_locktag(const pg_uuid_t *id, LOCKTAG *tag)
 }
 
 /*
+ * new_ops_hash
+ *		An empty table of checkpoints, keyed by context and position.
+ */
+static HTAB *
+new_ops_hash(MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(DurableOpKey);
+	ctl.entrysize = sizeof(DurableOp);
+	ctl.hcxt = cxt;
+	return hash_create("durable checkpoints", 64, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/*
  * durable_drive_begin
  *		Takes the drive lock (waiting for it if wait, else giving up when
  *		another session holds it), locks the execution's queue row (unless
@@ -184,7 +201,6 @@ durable_drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked)
 {
 	MemoryContext cxt;
 	DurableDrive *d;
-	HASHCTL		ctl;
 	LOCKTAG		tag;
 
 	drive_locktag(id, &tag);
@@ -217,12 +233,7 @@ durable_drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked)
 		return NULL;
 	}
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(DurableOpKey);
-	ctl.entrysize = sizeof(DurableOp);
-	ctl.hcxt = cxt;
-	d->ops = hash_create("durable checkpoints", 64, &ctl,
-						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	d->ops = new_ops_hash(cxt);
 
 	/* a new execution has no checkpoints: skip the load */
 	if (strcmp(d->ex.status, "PENDING") != 0)
@@ -343,7 +354,6 @@ replay(DurableDrive *d, Datum *result, bool *isnull, ErrorData **error)
 	d->ctx.next_position = 0;
 	d->ctx_depth = 0;
 	d->raised_op = NULL;
-	d->replays++;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
@@ -663,16 +673,7 @@ perform(DurableDrive *d)
 				d->ex.run_no++;
 				d->ex.input = (Jsonb *) datumCopy(JsonbPGetDatum(p->input), false, -1);
 				hash_destroy(d->ops);
-				{
-					HASHCTL		ctl;
-
-					memset(&ctl, 0, sizeof(ctl));
-					ctl.keysize = sizeof(DurableOpKey);
-					ctl.entrysize = sizeof(DurableOp);
-					ctl.hcxt = d->cxt;
-					d->ops = hash_create("durable checkpoints", 64, &ctl,
-										 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-				}
+				d->ops = new_ops_hash(d->cxt);
 				d->max_op_id = 0;
 				d->ckpt_bytes = 0;
 				MemoryContextSwitchTo(old);
@@ -818,7 +819,7 @@ durable_drive_committing(DurableDrive *d, TimestampTz deadline, void (*commit) (
 		commit();
 		if (r != DA_CONTINUE || durable_clock_now() >= deadline)
 			return r;
-		/* take the row locks again; stop if durable_stop finished it */
+		/* lock the queue row again; stop if durable_stop finished it */
 		if (!durable_drive_relock(d))
 			return DA_FINISHED;
 	}

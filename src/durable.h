@@ -179,7 +179,6 @@ typedef struct DurableDrive
 	Jsonb	   *fatal;			/* nondeterminism, limits: ends the run */
 	List	   *dirty;			/* DurableOps to write after the replay */
 	DurableOp  *raised_op;		/* the last checkpointed failure raised */
-	int			replays;
 } DurableDrive;
 
 /* the execution being replayed in this backend, or NULL */
@@ -324,12 +323,10 @@ extern bool durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 
 typedef struct DurableWorkerSlot
 {
-	slock_t		mutex;			/* protects pid, procno, driving, execution */
+	slock_t		mutex;			/* protects pid and procno */
 	pid_t		pid;
 	int			procno;			/* -1 when no worker runs in the slot */
 	pg_atomic_uint32 idle;		/* 1 while it may sleep: a waker clears it */
-	bool		driving;
-	pg_uuid_t	execution;		/* what it drives, when driving */
 } DurableWorkerSlot;
 
 typedef struct DurableShared

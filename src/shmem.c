@@ -2,7 +2,7 @@
  *
  * shmem.c
  *	  Shared memory of the durable extension: one slot per background
- *	  worker (its latch, whether it is idle, the execution it drives), and
+ *	  worker (its latch and whether it is idle), and
  *	  the commit-time wake-ups that backends send them.
  *
  * A backend that makes an execution ready (durable_start) asks for a wake
@@ -72,7 +72,6 @@ durable_shmem_startup(void)
 			slot->pid = 0;
 			slot->procno = -1;
 			pg_atomic_init_u32(&slot->idle, 0);
-			slot->driving = false;
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);

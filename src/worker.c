@@ -72,22 +72,11 @@ durable_register_workers(void)
 }
 
 static void
-set_slot(bool driving, const pg_uuid_t *execution)
-{
-	SpinLockAcquire(&my_slot->mutex);
-	my_slot->driving = driving;
-	if (execution != NULL)
-		my_slot->execution = *execution;
-	SpinLockRelease(&my_slot->mutex);
-}
-
-static void
 worker_detach(int code, Datum arg)
 {
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->pid = 0;
 	my_slot->procno = -1;
-	my_slot->driving = false;
 	SpinLockRelease(&my_slot->mutex);
 	pg_atomic_write_u32(&my_slot->idle, 0);
 }
@@ -165,12 +154,13 @@ worker_pass(long *sleep_ms)
 					continue;	/* another session drives it */
 				pg_atomic_write_u32(&my_slot->idle, 0);
 				worker_drive = d;
-				set_slot(true, &id);
-				pgstat_report_activity(STATE_RUNNING, "durable: driving an execution");
+				/* pg_stat_activity shows which execution this worker drives */
+				pgstat_report_activity(STATE_RUNNING,
+									   psprintf("durable: driving execution %s",
+												durable_uuid_out(&id)));
 				(void) durable_drive_committing(d, DT_NOEND, worker_commit);
 				worker_drive = NULL;
 				durable_drive_end(d);
-				set_slot(false, NULL);
 				worked = true;
 			}
 			if (durable_storage_next_due(&due))
@@ -195,7 +185,6 @@ worker_pass(long *sleep_ms)
 			durable_drive_end(worker_drive);
 			worker_drive = NULL;
 		}
-		set_slot(false, NULL);
 		RESUME_INTERRUPTS();
 		*sleep_ms = DURABLE_ERROR_PAUSE_MS;
 		worked = false;
@@ -225,7 +214,6 @@ durable_worker_main(Datum main_arg)
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->pid = MyProcPid;
 	my_slot->procno = MyProc->pgprocno;
-	my_slot->driving = false;
 	SpinLockRelease(&my_slot->mutex);
 	before_shmem_exit(worker_detach, 0);
 	pgstat_report_appname("durable worker");

@@ -109,6 +109,9 @@ SELECT count(durable_start('wf_busy', '{}')) FROM generate_series(1, 200);
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) > 0 FROM durable.operations o JOIN durable.executions e ON e.id = o.execution_id WHERE e.workflow = 'public.wf_busy'"),
 	'the workers are busy');
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) > 0 FROM pg_stat_activity a JOIN durable.executions e ON a.query = 'durable: driving execution ' || e.id WHERE a.backend_type = 'durable worker' AND e.workflow = 'public.wf_busy'"),
+	'pg_stat_activity shows the execution a worker drives');
 my ($ret, $out, $err) = $node->psql('postgres', 'DROP EXTENSION durable CASCADE',
 	timeout => 60);
 is($ret, 0, "DROP EXTENSION while the workers are busy succeeds $err");
