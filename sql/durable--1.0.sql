@@ -40,7 +40,8 @@ CREATE TABLE durable.executions (
 	search_path		text NOT NULL,
 	parent_id		uuid,
 	redrive_count	integer NOT NULL DEFAULT 0,
-	crash_count		integer NOT NULL DEFAULT 0,
+	crash_count		integer NOT NULL DEFAULT 0,	/* crashes in a row, see durable.max_crashes */
+	crash_marker	bigint,					/* progress at the last crash */
 	execution_timeout interval,
 	deadline		timestamptz,
 	retention		interval,
@@ -243,6 +244,30 @@ CREATE PROCEDURE @extschema@.durable_run(max_duration interval DEFAULT '10 secon
 LANGUAGE c AS 'MODULE_PATHNAME', 'durable_run';
 COMMENT ON PROCEDURE @extschema@.durable_run(interval) IS
 	'drive every ready execution the caller may drive, committing after each operation';
+
+CREATE FUNCTION @extschema@.durable_await(execution text, timeout interval DEFAULT NULL)
+RETURNS text LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_await';
+COMMENT ON FUNCTION @extschema@.durable_await(text, interval) IS
+	'wait until an execution finishes or the timeout passes; returns its status';
+
+CREATE FUNCTION durable.stats_counters(
+	OUT started bigint, OUT succeeded bigint, OUT failed bigint, OUT timed_out bigint,
+	OUT stopped bigint, OUT continued bigint, OUT steps bigint, OUT retries bigint,
+	OUT timers_fired bigint, OUT crashes bigint, OUT claims bigint,
+	OUT claim_wait_us bigint, OUT claim_wait_max_us bigint,
+	OUT workers integer, OUT since timestamptz)
+RETURNS record LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_stats';
+
+CREATE VIEW durable.stats AS
+	SELECT started, succeeded, failed, timed_out, stopped, continued, steps, retries,
+		   timers_fired, crashes, claims,
+		   round(claim_wait_us::numeric / nullif(claims, 0) / 1000, 3) AS wake_to_run_avg_ms,
+		   round(claim_wait_max_us::numeric / 1000, 3) AS wake_to_run_max_ms,
+		   workers, since
+	  FROM durable.stats_counters();
+COMMENT ON VIEW durable.stats IS
+	'counters kept in shared memory since the server started (NULL unless preloaded)';
+GRANT SELECT ON durable.stats TO PUBLIC;
 
 /* Resolves an execution id or name to the id of an execution the caller may see. */
 CREATE FUNCTION durable.execution_id(execution text)

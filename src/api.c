@@ -208,6 +208,16 @@ durable_start(PG_FUNCTION_ARGS)
 									 start_search_path(), tags, timeout, retention,
 									 durable_clock_now());
 	durable_wake_at_commit();
+	durable_count(DC_STARTED, 1);
+	{
+		DurableExecution ex;
+
+		memset(&ex, 0, sizeof(ex));
+		ex.id = *id;
+		ex.name = name;
+		ex.workflow = qualified;
+		durable_status_changed(&ex, "PENDING");
+	}
 	SPI_finish();
 	PG_RETURN_UUID_P(id);
 }
@@ -250,6 +260,8 @@ durable_stop(PG_FUNCTION_ARGS)
 	not_inside_workflow("durable_stop");
 	SPI_connect();
 	resolve_controlled(execution, &id);
+	/* a worker running one of its steps abandons it and lets go of the rows */
+	(void) durable_request_stop(&id);
 	if (!durable_storage_lock_execution(&id, &ex, CurrentMemoryContext, false))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -269,6 +281,7 @@ durable_stop(PG_FUNCTION_ARGS)
 	durable_storage_set_status(&id, "STOPPED", NULL, error, DT_NOBEGIN, now);
 	durable_storage_queue_delete(&id);
 	durable_storage_history(&id, ex.run_no, ex.owner, "stopped", NULL, error);
+	durable_status_changed(&ex, "STOPPED");
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text("STOPPED"));
 }

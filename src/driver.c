@@ -479,6 +479,7 @@ finish(DurableDrive *d, const char *status, Jsonb *result, Jsonb *error)
 		durable_storage_cancel_ops(&d->ex.id, d->ex.run_no, now);
 	durable_storage_set_status(&d->ex.id, status, result, error, DT_NOBEGIN, now);
 	durable_storage_queue_delete(&d->ex.id);
+	durable_status_changed(&d->ex, status);
 	values[0] = durable_jsonb_string(status);
 	values[1] = error;
 	durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner,
@@ -506,6 +507,25 @@ fail(DurableDrive *d, ErrorData *edata)
 }
 
 /*
+ * durable_drive_fail
+ *		Ends the execution FAILED with an error of the engine's own (not
+ *		the workflow's), such as a crash loop.
+ */
+void
+durable_drive_fail(DurableDrive *d, int sqlerrcode, const char *message,
+				   const char *detail, const char *hint)
+{
+	ErrorData	edata;
+
+	memset(&edata, 0, sizeof(edata));
+	edata.sqlerrcode = sqlerrcode;
+	edata.message = pstrdup(message);
+	edata.detail = detail ? pstrdup(detail) : NULL;
+	edata.hint = hint ? pstrdup(hint) : NULL;
+	(void) finish(d, "FAILED", NULL, durable_error_to_jsonb(&edata, NULL));
+}
+
+/*
  * suspend
  *		The execution sleeps until wake_at (or its deadline, if earlier).
  */
@@ -521,6 +541,7 @@ suspend(DurableDrive *d, TimestampTz wake_at, const char *opname)
 	durable_storage_set_status(&d->ex.id, "SUSPENDED", NULL, NULL, wake_at,
 							   durable_clock_now());
 	durable_storage_queue_set(&d->ex.id, d->ex.owner, wake_at);
+	durable_status_changed(&d->ex, "SUSPENDED");
 	values[0] = durable_jsonb_string(DatumGetCString(DirectFunctionCall1(timestamptz_out,
 																		 TimestampTzGetDatum(wake_at))));
 	values[1] = durable_jsonb_string(opname);
@@ -546,6 +567,7 @@ perform_step(DurableDrive *d)
 	TimestampTz started = durable_clock_now();
 	MemoryContext old;
 
+	durable_count(DC_STEPS, 1);
 	d->in_step = true;
 	PG_TRY();
 	{
@@ -603,6 +625,7 @@ perform_step(DurableDrive *d)
 		op->status = DOS_PENDING;
 		op->error = durable_error_to_jsonb(err, NULL);
 		op->wake_at = durable_clock_now() + durable_retry_delay(&p->retry, attempt);
+		durable_count(DC_RETRIES, 1);
 	}
 	else
 	{
@@ -669,6 +692,7 @@ perform(DurableDrive *d)
 										durable_jsonb_build(1, keys, values));
 				durable_storage_new_run(&d->ex.id, d->ex.run_no + 1, p->input,
 										durable_clock_now());
+				durable_count(DC_CONTINUED, 1);
 				old = MemoryContextSwitchTo(d->cxt);
 				d->ex.run_no++;
 				d->ex.input = (Jsonb *) datumCopy(JsonbPGetDatum(p->input), false, -1);
@@ -717,6 +741,9 @@ durable_drive_advance(DurableDrive *d)
 								strcmp(d->ex.status, "PENDING") == 0 ? "started" : "resumed",
 								NULL, NULL);
 		durable_storage_set_status(&d->ex.id, "RUNNING", NULL, NULL, DT_NOBEGIN, now);
+		if (strcmp(d->ex.status, "SUSPENDED") == 0)
+			durable_count(DC_TIMERS_FIRED, 1);
+		durable_status_changed(&d->ex, "RUNNING");
 		d->ex.status = MemoryContextStrdup(d->cxt, "RUNNING");
 	}
 

@@ -22,8 +22,10 @@ void		_PG_init(void);
 
 /*
  * _PG_init
- *		Defines the settings; when preloaded, also the shared memory and the
- *		background workers.  Loading on first use works too, without workers.
+ *		Defines the settings; when preloaded, also the shared memory, the
+ *		launcher of the background workers and the utility hook that lets
+ *		DROP DATABASE through.  Loading on first use works too, without
+ *		workers.
  */
 void
 _PG_init(void)
@@ -33,6 +35,7 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 	{
 		durable_shmem_init();
-		durable_register_workers();
+		durable_register_launcher();
+		durable_utility_hook_init();
 	}
 }

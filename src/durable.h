@@ -202,6 +202,8 @@ extern bool durable_drive_relock(DurableDrive *d);
 extern DurableAdvance durable_drive_committing(DurableDrive *d, TimestampTz deadline,
 												void (*commit) (void));
 extern void durable_drive_end(DurableDrive *d);
+extern void durable_drive_fail(DurableDrive *d, int sqlerrcode, const char *message,
+							   const char *detail, const char *hint);
 extern const char *durable_op_kind_name(DurableOpKind kind);
 extern const char *durable_op_status_name(DurableOpStatus status);
 extern Oid	durable_resolve_workflow(const char *workflow, bool check_execute,
@@ -301,6 +303,8 @@ extern void durable_storage_queue_set(const pg_uuid_t *id, Oid owner, TimestampT
 extern void durable_storage_queue_delete(const pg_uuid_t *id);
 extern void durable_storage_cancel_ops(const pg_uuid_t *id, int32 run_no, TimestampTz now);
 extern bool durable_storage_next_due(TimestampTz *due_at);
+extern bool durable_storage_status(const pg_uuid_t *id, char **status, bool *mine);
+extern int	durable_storage_note_crash(const pg_uuid_t *id);
 /* where a pass over the ready queue has got to */
 typedef struct DurableQueueCursor
 {
@@ -315,32 +319,85 @@ extern bool durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 										DurableQueueCursor *cursor, pg_uuid_t *id);
 
 /* ----------------------------------------------------------------
- * shmem.c and worker.c
+ * shmem.c, launcher.c and worker.c
  * ----------------------------------------------------------------
  */
 #include "port/atomics.h"
+#include "storage/condition_variable.h"
 #include "storage/spin.h"
 
 typedef struct DurableWorkerSlot
 {
-	slock_t		mutex;			/* protects pid and procno */
+	slock_t		mutex;			/* protects the fields up to idle */
 	pid_t		pid;
 	int			procno;			/* -1 when no worker runs in the slot */
+	bool		driving;		/* an execution is being driven ... */
+	pg_uuid_t	execution;		/* ... this one */
+	bool		stop_requested; /* durable_stop wants that drive abandoned */
 	pg_atomic_uint32 idle;		/* 1 while it may sleep: a waker clears it */
 } DurableWorkerSlot;
 
+/* counters of the durable.stats view */
+typedef enum DurableCounter
+{
+	DC_STARTED,
+	DC_SUCCEEDED,
+	DC_FAILED,
+	DC_TIMED_OUT,
+	DC_STOPPED,
+	DC_CONTINUED,				/* runs ended by durable_continue_as_new */
+	DC_STEPS,					/* step attempts run */
+	DC_RETRIES,					/* step attempts that scheduled a retry */
+	DC_TIMERS_FIRED,			/* suspended executions resumed */
+	DC_CRASHES,					/* server crashes charged to executions */
+	DC_CLAIMS,					/* ready executions claimed by a worker */
+	DC_CLAIM_WAIT_US,			/* sum of due-to-claim times */
+	DC_CLAIM_WAIT_MAX_US,		/* the longest of them */
+	DC_COUNT
+} DurableCounter;
+
 typedef struct DurableShared
 {
-	int			nslots;
+	int			nslots;			/* max_worker_processes at server start */
+	slock_t		mutex;			/* protects launcher_procno */
+	int			launcher_procno;	/* -1 when the launcher is not running */
+	pg_atomic_uint32 paused;	/* commands that need the database alone */
+	ConditionVariable finished_cv;	/* broadcast when executions finish */
+	pg_atomic_uint64 counters[DC_COUNT];
+	TimestampTz stats_since;
 	DurableWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } DurableShared;
 
 extern char *durable_database;
+extern int	durable_max_crashes;
+extern int	durable_notify;
+
+typedef enum DurableNotify
+{
+	DURABLE_NOTIFY_NONE,
+	DURABLE_NOTIFY_TERMINAL,
+	DURABLE_NOTIFY_ALL
+} DurableNotify;
 
 extern void durable_shmem_init(void);
+extern DurableShared *durable_shmem(void);
 extern DurableWorkerSlot *durable_worker_slot(int n);
 extern void durable_wake_workers(int n);
 extern void durable_wake_at_commit(void);
-extern void durable_register_workers(void);
+extern void durable_wake_launcher(void);
+extern void durable_launcher_at_end(bool pause);
+extern void durable_register_xact_callback(void);
+extern bool durable_request_stop(const pg_uuid_t *id);
+
+/* observe.c: counters (added at commit), NOTIFY, durable_await */
+extern void durable_count(DurableCounter c, int64 n);
+extern void durable_count_claim(TimestampTz due_at, TimestampTz now);
+extern void durable_observe_commit(void);
+extern void durable_observe_abort(void);
+extern void durable_status_changed(const DurableExecution *ex, const char *status);
+
+/* launcher.c */
+extern void durable_register_launcher(void);
+extern void durable_utility_hook_init(void);
 
 #endif							/* DURABLE_H */

@@ -41,5 +41,7 @@
 #define ERRCODE_DURABLE_STEP_TIMEOUT		MAKE_SQLSTATE('W','F','0','1','1')
 /* a durable operation was called outside a workflow, or inside a step */
 #define ERRCODE_DURABLE_NOT_IN_WORKFLOW		MAKE_SQLSTATE('W','F','0','1','2')
+/* the execution crashed the server durable.max_crashes times in a row */
+#define ERRCODE_DURABLE_CRASH_LOOP			MAKE_SQLSTATE('W','F','0','1','3')
 
 #endif							/* DURABLE_ERRCODES_H */

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "postmaster/postmaster.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -28,6 +29,15 @@ int			durable_max_wait = 366 * 24 * 3600;
 char	   *durable_clock_offset_string = NULL;
 int			durable_max_workers = 2;
 char	   *durable_database = NULL;
+int			durable_max_crashes = 3;
+int			durable_notify = DURABLE_NOTIFY_TERMINAL;
+
+static const struct config_enum_entry notify_options[] = {
+	{"none", DURABLE_NOTIFY_NONE, false},
+	{"terminal", DURABLE_NOTIFY_TERMINAL, false},
+	{"all", DURABLE_NOTIFY_ALL, false},
+	{NULL, 0, false}
+};
 bool		durable_synchronous_commit = false;
 
 /* durable.clock_offset, parsed by its check hook */
@@ -144,19 +154,37 @@ durable_define_settings(void)
 
 	DefineCustomIntVariable("durable.max_workers",
 							"Number of background workers that drive executions.",
-							"With 0, executions are driven by durable_drive, durable_drive_pending and CALL durable_run.",
+							"Takes effect at reload; each worker uses one of max_worker_processes. "
+							"With 0, executions are driven by durable_tick, durable_drive, "
+							"durable_drive_pending and CALL durable_run.",
 							&durable_max_workers,
-							2, 0, 64,
-							PGC_POSTMASTER, 0,
+							2, 0, MAX_BACKENDS,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
 	DefineCustomStringVariable("durable.database",
 							   "Database whose executions the background workers drive.",
-							   NULL,
+							   "Takes effect at reload.",
 							   &durable_database,
 							   "postgres",
-							   PGC_POSTMASTER, 0,
+							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.max_crashes",
+							"Server crashes an execution may cause before it fails.",
+							"Counts crashes while a worker drove the execution with no progress in between.",
+							&durable_max_crashes,
+							3, 1, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("durable.notify",
+							 "Which status changes send NOTIFY durable_status.",
+							 "none, terminal (finished executions) or all.",
+							 &durable_notify,
+							 DURABLE_NOTIFY_TERMINAL, notify_options,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 }
 
 PG_FUNCTION_INFO_V1(durable_clock);

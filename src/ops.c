@@ -679,6 +679,9 @@ durable_child(PG_FUNCTION_ARGS)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		/* a cancel (durable_stop, an administrator) ends the drive */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !d->yielded && d->fatal == NULL)
+			ReThrowError(edata);
 	}
 	PG_END_TRY();
 

@@ -1,13 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * shmem.c
- *	  Shared memory of the durable extension: one slot per background
- *	  worker (its latch and whether it is idle), and
- *	  the commit-time wake-ups that backends send them.
+ *	  Shared memory of the durable extension: one slot per possible
+ *	  background worker (its latch, whether it is idle, the execution it
+ *	  drives), the launcher's latch, the counters of durable.stats, and the
+ *	  condition variable durable_await sleeps on; and the commit-time
+ *	  wake-ups that backends send the workers.
  *
  * A backend that makes an execution ready (durable_start) asks for a wake
  * at commit; a transaction callback then sets the latch of an idle worker
  * once the commit is visible, never before it and never on rollback.
+ *
+ * There are max_worker_processes slots, fixed at server start, so that
+ * durable.max_workers can change at reload up to that many.
  *
  * IDENTIFICATION
  *	  src/shmem.c
@@ -15,6 +20,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <signal.h>
 
 #include "access/xact.h"
 #include "miscadmin.h"
@@ -24,6 +31,7 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "utils/timestamp.h"
 
 #include "durable.h"
 
@@ -33,13 +41,16 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* workers to wake when the current transaction commits */
 static int	wakes_at_commit = 0;
+/* launcher paused by this transaction; launcher to wake at its end */
+static bool paused_here = false;
+static bool wake_launcher_at_end = false;
 static bool xact_callback_registered = false;
 
 static Size
 durable_shmem_size(void)
 {
 	return add_size(offsetof(DurableShared, slots),
-					mul_size(sizeof(DurableWorkerSlot), durable_max_workers));
+					mul_size(sizeof(DurableWorkerSlot), max_worker_processes));
 }
 
 static void
@@ -63,14 +74,23 @@ durable_shmem_startup(void)
 	durable_shared = ShmemInitStruct("durable", durable_shmem_size(), &found);
 	if (!found)
 	{
-		durable_shared->nslots = durable_max_workers;
-		for (i = 0; i < durable_max_workers; i++)
+		durable_shared->nslots = max_worker_processes;
+		SpinLockInit(&durable_shared->mutex);
+		durable_shared->launcher_procno = -1;
+		pg_atomic_init_u32(&durable_shared->paused, 0);
+		ConditionVariableInit(&durable_shared->finished_cv);
+		for (i = 0; i < DC_COUNT; i++)
+			pg_atomic_init_u64(&durable_shared->counters[i], 0);
+		durable_shared->stats_since = GetCurrentTimestamp();
+		for (i = 0; i < durable_shared->nslots; i++)
 		{
 			DurableWorkerSlot *slot = &durable_shared->slots[i];
 
 			SpinLockInit(&slot->mutex);
 			slot->pid = 0;
 			slot->procno = -1;
+			slot->driving = false;
+			slot->stop_requested = false;
 			pg_atomic_init_u32(&slot->idle, 0);
 		}
 	}
@@ -90,12 +110,26 @@ durable_shmem_init(void)
 	shmem_startup_hook = durable_shmem_startup;
 }
 
+/* NULL when the library was not preloaded */
+DurableShared *
+durable_shmem(void)
+{
+	return durable_shared;
+}
+
 DurableWorkerSlot *
 durable_worker_slot(int n)
 {
 	if (durable_shared == NULL || n < 0 || n >= durable_shared->nslots)
 		return NULL;
 	return &durable_shared->slots[n];
+}
+
+static void
+set_proc_latch(int procno)
+{
+	if (procno >= 0)
+		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 }
 
 /*
@@ -124,16 +158,96 @@ durable_wake_workers(int n)
 			SpinLockRelease(&slot->mutex);
 			if (procno >= 0)
 			{
-				SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+				set_proc_latch(procno);
 				n--;
 			}
 		}
 	}
 }
 
+void
+durable_wake_launcher(void)
+{
+	int			procno;
+
+	if (durable_shared == NULL)
+		return;
+	SpinLockAcquire(&durable_shared->mutex);
+	procno = durable_shared->launcher_procno;
+	SpinLockRelease(&durable_shared->mutex);
+	set_proc_latch(procno);
+}
+
+/*
+ * durable_request_stop
+ *		If a worker is driving execution id, asks it to abandon that drive
+ *		(a query cancel, which it recognises by the flag set here); true if
+ *		one was.  The drive's transaction rolls back, releasing the rows
+ *		that durable_stop then waits for.
+ */
+bool
+durable_request_stop(const pg_uuid_t *id)
+{
+	int			i;
+	bool		found = false;
+
+	if (durable_shared == NULL)
+		return false;
+	for (i = 0; i < durable_shared->nslots; i++)
+	{
+		DurableWorkerSlot *slot = &durable_shared->slots[i];
+		pid_t		pid = 0;
+
+		SpinLockAcquire(&slot->mutex);
+		if (slot->driving && slot->pid != 0 &&
+			memcmp(&slot->execution, id, sizeof(pg_uuid_t)) == 0)
+		{
+			slot->stop_requested = true;
+			pid = slot->pid;
+		}
+		SpinLockRelease(&slot->mutex);
+		if (pid != 0)
+		{
+			(void) kill(pid, SIGINT);
+			found = true;
+		}
+	}
+	return found;
+}
+
+/*
+ * durable_launcher_at_end
+ *		Wakes the launcher when this transaction ends; with pause, keeps it
+ *		from starting workers until then.
+ */
+void
+durable_launcher_at_end(bool pause)
+{
+	if (durable_shared == NULL)
+		return;
+	durable_register_xact_callback();
+	if (pause && !paused_here)
+	{
+		pg_atomic_fetch_add_u32(&durable_shared->paused, 1);
+		paused_here = true;
+	}
+	wake_launcher_at_end = true;
+}
+
 static void
 durable_xact_callback(XactEvent event, void *arg)
 {
+	if (wake_launcher_at_end &&
+		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		 event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT))
+	{
+		if (paused_here)
+			pg_atomic_fetch_sub_u32(&durable_shared->paused, 1);
+		paused_here = false;
+		wake_launcher_at_end = false;
+		durable_wake_launcher();
+	}
+
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
@@ -141,14 +255,30 @@ durable_xact_callback(XactEvent event, void *arg)
 			if (wakes_at_commit > 0)
 				durable_wake_workers(wakes_at_commit);
 			wakes_at_commit = 0;
+			durable_observe_commit();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			wakes_at_commit = 0;
+			durable_observe_abort();
 			break;
 		default:
 			break;
+	}
+}
+
+/*
+ * durable_register_xact_callback
+ *		Registers the commit/abort callback once per backend.
+ */
+void
+durable_register_xact_callback(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(durable_xact_callback, NULL);
+		xact_callback_registered = true;
 	}
 }
 
@@ -161,13 +291,9 @@ durable_xact_callback(XactEvent event, void *arg)
 void
 durable_wake_at_commit(void)
 {
-	if (durable_shared == NULL || durable_shared->nslots == 0)
+	if (durable_shared == NULL || durable_max_workers == 0)
 		return;
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(durable_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
-	if (wakes_at_commit < durable_shared->nslots)
+	durable_register_xact_callback();
+	if (wakes_at_commit < Min(durable_max_workers, durable_shared->nslots))
 		wakes_at_commit++;
 }

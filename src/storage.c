@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -53,6 +54,8 @@ typedef enum StorageQuery
 	Q_CANCEL_OPS,
 	Q_CLAIM_READY,
 	Q_NEXT_DUE,
+	Q_STATUS,
+	Q_NOTE_CRASH,
 	Q_COUNT
 } StorageQuery;
 
@@ -172,6 +175,26 @@ static const StorageStatement statements[Q_COUNT] = {
 	[Q_NEXT_DUE] = {
 		"SELECT due_at FROM durable.queue ORDER BY due_at LIMIT 1",
 		0, {InvalidOid}
+	},
+	[Q_STATUS] = {
+		"SELECT status, xmin FROM durable.executions WHERE id = $1",
+		1, {UUIDOID}
+	},
+	/*
+	 * A crash while the execution was driven: count it, unless the run
+	 * progressed (more checkpoints or attempts) since the last crash, which
+	 * starts the count again.
+	 */
+	[Q_NOTE_CRASH] = {
+		"UPDATE durable.executions e SET "
+		"crash_count = CASE WHEN e.crash_marker = m.marker THEN e.crash_count + 1 ELSE 1 END, "
+		"crash_marker = m.marker "
+		"FROM (SELECT count(*) + coalesce(sum(o.attempt), 0) AS marker "
+		"      FROM durable.executions x JOIN durable.operations o "
+		"      ON o.execution_id = x.id AND o.run_no = x.run_no WHERE x.id = $1) m "
+		"WHERE e.id = $1 AND e.status IN ('PENDING', 'RUNNING', 'SUSPENDED') "
+		"RETURNING e.crash_count",
+		1, {UUIDOID}
 	},
 };
 
@@ -680,4 +703,42 @@ durable_storage_next_due(TimestampTz *due_at)
 		return false;
 	*due_at = DatumGetTimestampTz(get_col(1, &isnull));
 	return true;
+}
+
+/*
+ * durable_storage_status
+ *		The status of an execution as of a new snapshot, and whether the row
+ *		was written by this very transaction.  False when there is none.
+ */
+bool
+durable_storage_status(const pg_uuid_t *id, char **status, bool *mine)
+{
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = UUIDPGetDatum(id);
+	if (run(Q_STATUS, values, NULL, 1) != 1)
+		return false;
+	*status = TextDatumGetCString(get_col(1, &isnull));
+	*mine = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(get_col(2, &isnull)));
+	SPI_freetuptable(SPI_tuptable);
+	return true;
+}
+
+/*
+ * durable_storage_note_crash
+ *		Charges a server crash to an unfinished execution; returns how many
+ *		crashes in a row it has caused without progress, 0 when it has
+ *		finished or does not exist.
+ */
+int
+durable_storage_note_crash(const pg_uuid_t *id)
+{
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = UUIDPGetDatum(id);
+	if (run(Q_NOTE_CRASH, values, NULL, 0) != 1)
+		return 0;
+	return DatumGetInt32(get_col(1, &isnull));
 }

@@ -1,12 +1,22 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *	  Background workers: durable.max_workers of them, registered at server
- *	  start, each connected to durable.database.  A worker claims ready
- *	  executions oldest due first, drives each with a commit after every
- *	  operation, and sleeps on its latch until a commit wakes it or the
- *	  earliest timer is due.  While the extension does not exist in its
- *	  database it idles.
+ *	  Background workers, started by the launcher, each connected to
+ *	  durable.database.  A worker claims ready executions oldest due first,
+ *	  drives each with a commit after every operation, and sleeps on its
+ *	  latch until a commit wakes it or the earliest timer is due.  While the
+ *	  extension does not exist in its database it idles.
+ *
+ * Crash loops: before a worker drives an execution it notes the execution's
+ * id in a small file of its slot (pg_durable/worker.<slot>), and it erases
+ * the note when the drive ends.  A note found when a worker starts means
+ * the server went down while that execution was being driven: the worker
+ * charges the crash to the execution, which fails once it has caused
+ * durable.max_crashes crashes in a row without progress.
+ *
+ * durable_stop of an execution a worker drives cancels the worker's query
+ * (a flag in the slot tells that cancel from others); the drive's
+ * transaction rolls back and the stop goes through.
  *
  * IDENTIFICATION
  *	  src/worker.c
@@ -14,6 +24,10 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "access/xact.h"
 #include "catalog/pg_extension.h"
@@ -23,6 +37,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
@@ -34,42 +49,30 @@
 #include "utils/timestamp.h"
 
 #include "durable.h"
+#include "durable_errcodes.h"
 
 /* longest sleep of an idle worker with nothing due: a safety net only */
 #define DURABLE_IDLE_MS 10000
 /* pause after an unexpected error, so that one does not spin */
 #define DURABLE_ERROR_PAUSE_MS 1000
 
+/* the note of a crash-loop file */
+#define DURABLE_NOTE_MAGIC 0x44524e31	/* "DRN1" */
+#define DURABLE_NOTE_DIR "pg_durable"
+
+typedef struct DurableNote
+{
+	uint32		magic;			/* 0: no note */
+	pg_uuid_t	execution;
+} DurableNote;
+
 PGDLLEXPORT void durable_worker_main(Datum main_arg) pg_attribute_noreturn();
 
+static int	my_slotno = -1;
 static DurableWorkerSlot *my_slot = NULL;
 static DurableDrive *worker_drive = NULL;
-
-/*
- * durable_register_workers
- *		Registers the workers; called from _PG_init when preloaded.  Their
- *		number is fixed at server start.
- */
-void
-durable_register_workers(void)
-{
-	BackgroundWorker worker;
-	int			i;
-
-	for (i = 0; i < durable_max_workers; i++)
-	{
-		memset(&worker, 0, sizeof(worker));
-		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = 5;
-		snprintf(worker.bgw_library_name, BGW_MAXLEN, "durable");
-		snprintf(worker.bgw_function_name, BGW_MAXLEN, "durable_worker_main");
-		snprintf(worker.bgw_name, BGW_MAXLEN, "durable worker %d", i);
-		snprintf(worker.bgw_type, BGW_MAXLEN, "durable worker");
-		worker.bgw_main_arg = Int32GetDatum(i);
-		RegisterBackgroundWorker(&worker);
-	}
-}
+static int	note_fd = -1;
+static bool notes_done = false;
 
 static void
 worker_detach(int code, Datum arg)
@@ -77,9 +80,172 @@ worker_detach(int code, Datum arg)
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->pid = 0;
 	my_slot->procno = -1;
+	my_slot->driving = false;
+	my_slot->stop_requested = false;
 	SpinLockRelease(&my_slot->mutex);
 	pg_atomic_write_u32(&my_slot->idle, 0);
 }
+
+/* ----------------------------------------------------------------
+ * crash-loop notes
+ * ----------------------------------------------------------------
+ */
+static char *
+note_path(int slotno)
+{
+	return psprintf("%s/worker.%d", DURABLE_NOTE_DIR, slotno);
+}
+
+static void
+note_write(const pg_uuid_t *id)
+{
+	DurableNote note;
+
+	memset(&note, 0, sizeof(note));
+	if (id != NULL)
+	{
+		note.magic = DURABLE_NOTE_MAGIC;
+		note.execution = *id;
+	}
+	/* no fsync: the note must survive the process, not the machine */
+	if (pwrite(note_fd, &note, sizeof(note), 0) != sizeof(note))
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not write file \"%s\": %m", note_path(my_slotno))));
+}
+
+/*
+ * charge_crash
+ *		The server went down while a worker drove execution id: count it,
+ *		and fail the execution when it has caused durable.max_crashes
+ *		crashes in a row.
+ */
+static void
+charge_crash(const pg_uuid_t *id)
+{
+	int			crashes = durable_storage_note_crash(id);
+	DurableDrive *d;
+
+	if (crashes == 0)
+		return;
+	durable_count(DC_CRASHES, 1);
+	ereport(LOG,
+			(errmsg("durable: execution %s was being driven when the server went down (%d in a row)",
+					durable_uuid_out(id), crashes)));
+	if (crashes < durable_max_crashes)
+		return;
+	d = durable_drive_begin(id, true, false);
+	if (d == NULL)
+		return;
+	PG_TRY();
+	{
+		durable_drive_fail(d, ERRCODE_DURABLE_CRASH_LOOP,
+						   psprintf("execution crashed the server %d times", crashes),
+						   psprintf("The server went down %d times in a row while this execution was being driven, "
+									"with no progress in between; durable.max_crashes is %d.",
+									crashes, durable_max_crashes),
+						   "Fix the step or function that crashes, then start the execution again.");
+	}
+	PG_FINALLY();
+	{
+		durable_drive_end(d);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * read_note
+ *		The note left in a slot's file, if any.
+ */
+static bool
+read_note(int slotno, int *fd, DurableNote *note)
+{
+	char	   *path = note_path(slotno);
+
+	*fd = BasicOpenFile(path, O_RDWR | O_CREAT | PG_BINARY);
+	if (*fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\": %m", path)));
+	memset(note, 0, sizeof(*note));
+	if (pread(*fd, note, sizeof(*note), 0) != sizeof(*note))
+		return false;
+	return note->magic == DURABLE_NOTE_MAGIC;
+}
+
+/*
+ * process_notes
+ *		Charges the crashes noted in this worker's slot, and, for worker 0,
+ *		in the slots beyond durable.max_workers that no worker will read.
+ *		Runs in a transaction; the notes are erased after it commits.
+ */
+static List *
+process_notes(void)
+{
+	List	   *fds = NIL;
+	int			n;
+	int			last = my_slotno;
+
+	if (my_slotno == 0)
+		last = durable_shmem()->nslots - 1;
+	for (n = my_slotno; n <= last; n++)
+	{
+		DurableNote note;
+		int			fd;
+		bool		found;
+
+		if (n != my_slotno && n < durable_max_workers)
+			continue;
+		if (n != my_slotno)
+		{
+			struct stat st;
+			char	   *path = note_path(n);
+
+			if (stat(path, &st) != 0)
+				continue;
+		}
+		found = read_note(n, &fd, &note);
+		if (n == my_slotno)
+			note_fd = fd;
+		else
+		{
+			/* the list outlives the transaction */
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			fds = lappend_int(fds, fd);
+			MemoryContextSwitchTo(old);
+		}
+		if (found)
+			charge_crash(&note.execution);
+	}
+	return fds;
+}
+
+static void
+erase_notes(List *fds)
+{
+	ListCell   *lc;
+	DurableNote empty;
+
+	memset(&empty, 0, sizeof(empty));
+	note_write(NULL);
+	foreach(lc, fds)
+	{
+		int			fd = lfirst_int(lc);
+
+		if (pwrite(fd, &empty, sizeof(empty), 0) != sizeof(empty))
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("could not erase a crash note of durable: %m")));
+		close(fd);
+	}
+	list_free(fds);
+}
+
+/* ----------------------------------------------------------------
+ * transactions
+ * ----------------------------------------------------------------
+ */
 
 /*
  * The transaction bracket of every worker transaction.  It takes a share
@@ -126,6 +292,59 @@ worker_commit(void)
 }
 
 /*
+ * set_driving
+ *		Shows in the slot which execution this worker drives (NULL: none).
+ */
+static void
+set_driving(const pg_uuid_t *id)
+{
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->driving = id != NULL;
+	if (id != NULL)
+		my_slot->execution = *id;
+	my_slot->stop_requested = false;
+	SpinLockRelease(&my_slot->mutex);
+}
+
+static bool
+stop_was_requested(void)
+{
+	bool		requested;
+
+	SpinLockAcquire(&my_slot->mutex);
+	requested = my_slot->stop_requested;
+	SpinLockRelease(&my_slot->mutex);
+	return requested;
+}
+
+/*
+ * drive
+ *		Drives a claimed execution until it suspends or finishes, with a
+ *		commit after every operation.
+ */
+static void
+drive(const pg_uuid_t *id, TimestampTz due_at)
+{
+	DurableDrive *d = durable_drive_begin(id, false, true);
+
+	if (d == NULL)
+		return;					/* another session drives it */
+	pg_atomic_write_u32(&my_slot->idle, 0);
+	worker_drive = d;
+	set_driving(id);
+	note_write(id);
+	durable_count_claim(due_at, durable_clock_now());
+	/* pg_stat_activity shows which execution this worker drives */
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("durable: driving execution %s", durable_uuid_out(id)));
+	(void) durable_drive_committing(d, DT_NOEND, worker_commit);
+	worker_drive = NULL;
+	durable_drive_end(d);
+	note_write(NULL);
+	set_driving(NULL);
+}
+
+/*
  * worker_pass
  *		Drives every ready execution; returns whether it drove any, and in
  *		*sleep_ms how long to sleep before the next timer is due.
@@ -145,22 +364,18 @@ worker_pass(long *sleep_ms)
 
 		if (worker_begin())
 		{
+			if (!notes_done)
+			{
+				List	   *fds = process_notes();
+
+				worker_commit();
+				erase_notes(fds);
+				notes_done = true;
+			}
 			while (durable_storage_claim_ready(durable_clock_now(), InvalidOid, true,
 											   &cursor, &id))
 			{
-				DurableDrive *d = durable_drive_begin(&id, false, true);
-
-				if (d == NULL)
-					continue;	/* another session drives it */
-				pg_atomic_write_u32(&my_slot->idle, 0);
-				worker_drive = d;
-				/* pg_stat_activity shows which execution this worker drives */
-				pgstat_report_activity(STATE_RUNNING,
-									   psprintf("durable: driving execution %s",
-												durable_uuid_out(&id)));
-				(void) durable_drive_committing(d, DT_NOEND, worker_commit);
-				worker_drive = NULL;
-				durable_drive_end(d);
+				drive(&id, cursor.due_at);
 				worked = true;
 			}
 			if (durable_storage_next_due(&due))
@@ -175,19 +390,34 @@ worker_pass(long *sleep_ms)
 	}
 	PG_CATCH();
 	{
-		/* an error no drive caught: report it, clean up, go on */
+		ErrorData  *edata;
+		bool		stopped;
+
 		HOLD_INTERRUPTS();
-		EmitErrorReport();
+		MemoryContextSwitchTo(TopMemoryContext);
+		edata = CopyErrorData();
+		stopped = edata->sqlerrcode == ERRCODE_QUERY_CANCELED && stop_was_requested();
+		if (!stopped)
+			EmitErrorReport();	/* an error no drive caught: report it */
 		FlushErrorState();
 		AbortCurrentTransaction();
 		if (worker_drive != NULL)
 		{
+			if (stopped)
+				ereport(LOG,
+						(errmsg("durable: execution %s is being stopped: its drive was abandoned",
+								durable_uuid_out(&worker_drive->ex.id))));
 			durable_drive_end(worker_drive);
 			worker_drive = NULL;
 		}
+		if (note_fd >= 0)
+			note_write(NULL);
+		set_driving(NULL);
+		FreeErrorData(edata);
 		RESUME_INTERRUPTS();
-		*sleep_ms = DURABLE_ERROR_PAUSE_MS;
-		worked = false;
+		/* after a stop go on at once; after an error pause, not to spin */
+		*sleep_ms = stopped ? 0 : DURABLE_ERROR_PAUSE_MS;
+		worked = stopped;
 	}
 	PG_END_TRY();
 
@@ -202,7 +432,8 @@ worker_pass(long *sleep_ms)
 void
 durable_worker_main(Datum main_arg)
 {
-	my_slot = durable_worker_slot(DatumGetInt32(main_arg));
+	my_slotno = DatumGetInt32(main_arg);
+	my_slot = durable_worker_slot(my_slotno);
 	if (my_slot == NULL)
 		proc_exit(0);
 
@@ -214,14 +445,23 @@ durable_worker_main(Datum main_arg)
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->pid = MyProcPid;
 	my_slot->procno = MyProc->pgprocno;
+	my_slot->driving = false;
+	my_slot->stop_requested = false;
 	SpinLockRelease(&my_slot->mutex);
 	before_shmem_exit(worker_detach, 0);
 	pgstat_report_appname("durable worker");
+
+	if (MakePGDirectory(DURABLE_NOTE_DIR) < 0 && errno != EEXIST)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create directory \"%s\": %m", DURABLE_NOTE_DIR)));
 
 	for (;;)
 	{
 		long		sleep_ms;
 
+		/* a cancel meant for a drive that has ended is void */
+		QueryCancelPending = false;
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
