@@ -24,3 +24,6 @@ EXTRA_CLEAN = tmp_check_regress results regression.diffs regression.out src/*.o 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: every object depends on the headers
+$(OBJS): $(wildcard src/*.h)

@@ -356,12 +356,17 @@ typedef enum DurableCounter
 	DC_COUNT
 } DurableCounter;
 
+#define NOTES_PENDING 0
+#define NOTES_BUSY 1
+#define NOTES_DONE 2
+
 typedef struct DurableShared
 {
 	int			nslots;			/* max_worker_processes at server start */
 	slock_t		mutex;			/* protects launcher_procno */
 	int			launcher_procno;	/* -1 when the launcher is not running */
 	pg_atomic_uint32 paused;	/* commands that need the database alone */
+	pg_atomic_uint32 notes_state;	/* crash notes of this start: NOTES_* */
 	ConditionVariable finished_cv;	/* broadcast when executions finish */
 	pg_atomic_uint64 counters[DC_COUNT];
 	TimestampTz stats_since;

@@ -78,6 +78,7 @@ durable_shmem_startup(void)
 		SpinLockInit(&durable_shared->mutex);
 		durable_shared->launcher_procno = -1;
 		pg_atomic_init_u32(&durable_shared->paused, 0);
+		pg_atomic_init_u32(&durable_shared->notes_state, NOTES_PENDING);
 		ConditionVariableInit(&durable_shared->finished_cv);
 		for (i = 0; i < DC_COUNT; i++)
 			pg_atomic_init_u64(&durable_shared->counters[i], 0);

@@ -9,9 +9,12 @@
  *
  * Crash loops: before a worker drives an execution it notes the execution's
  * id in a small file of its slot (pg_durable/worker.<slot>), and it erases
- * the note when the drive ends.  A note found when a worker starts means
- * the server went down while that execution was being driven: the worker
- * charges the crash to the execution, which fails once it has caused
+ * the note when the drive ends, when it exits in an orderly way, and when
+ * the postmaster takes the server down for another process's crash or an
+ * immediate shutdown (SIGQUIT).  A note left means this very worker died
+ * while driving that execution (a segfault, the OOM killer, kill -9): after
+ * the restart, before any worker claims anything, the first worker charges
+ * each such crash to its execution, which fails once it has caused
  * durable.max_crashes crashes in a row without progress.
  *
  * durable_stop of an execution a worker drives cancels the worker's query
@@ -72,11 +75,42 @@ static int	my_slotno = -1;
 static DurableWorkerSlot *my_slot = NULL;
 static DurableDrive *worker_drive = NULL;
 static int	note_fd = -1;
-static bool notes_done = false;
+static bool processing_notes = false;
+
+static volatile ssize_t quit_erase_result;
+
+static void worker_commit(void);
+
+/*
+ * worker_crash_exit
+ *		SIGQUIT: the postmaster takes the server down, because another
+ *		process crashed or for an immediate shutdown.  This worker is not to
+ *		blame, so its note goes (pwrite is async-signal-safe), then it exits
+ *		at once as every process does on SIGQUIT.
+ */
+static void
+worker_crash_exit(SIGNAL_ARGS)
+{
+	static const DurableNote empty;
+
+	if (note_fd >= 0)
+		quit_erase_result = pwrite(note_fd, &empty, sizeof(empty), 0);
+	_exit(2);
+}
 
 static void
 worker_detach(int code, Datum arg)
 {
+	DurableNote empty;
+
+	/* an exit that runs this is no crash: the note would mislead */
+	memset(&empty, 0, sizeof(empty));
+	if (note_fd >= 0 && pwrite(note_fd, &empty, sizeof(empty), 0) != sizeof(empty))
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not erase a crash note of durable: %m")));
+	if (processing_notes)
+		pg_atomic_write_u32(&durable_shmem()->notes_state, NOTES_PENDING);
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->pid = 0;
 	my_slot->procno = -1;
@@ -130,8 +164,8 @@ charge_crash(const pg_uuid_t *id)
 		return;
 	durable_count(DC_CRASHES, 1);
 	ereport(LOG,
-			(errmsg("durable: execution %s was being driven when the server went down (%d in a row)",
-					durable_uuid_out(id), crashes)));
+			(errmsg("durable: the worker driving execution %s died (%d time%s in a row)",
+					durable_uuid_out(id), crashes, crashes == 1 ? "" : "s")));
 	if (crashes < durable_max_crashes)
 		return;
 	d = durable_drive_begin(id, true, false);
@@ -140,10 +174,11 @@ charge_crash(const pg_uuid_t *id)
 	PG_TRY();
 	{
 		durable_drive_fail(d, ERRCODE_DURABLE_CRASH_LOOP,
-						   psprintf("execution crashed the server %d times", crashes),
-						   psprintf("The server went down %d times in a row while this execution was being driven, "
+						   psprintf("execution crashed the server %d time%s",
+									crashes, crashes == 1 ? "" : "s"),
+						   psprintf("Its worker died %d time%s in a row while driving it, "
 									"with no progress in between; durable.max_crashes is %d.",
-									crashes, durable_max_crashes),
+									crashes, crashes == 1 ? "" : "s", durable_max_crashes),
 						   "Fix the step or function that crashes, then start the execution again.");
 	}
 	PG_FINALLY();
@@ -154,92 +189,94 @@ charge_crash(const pg_uuid_t *id)
 }
 
 /*
- * read_note
- *		The note left in a slot's file, if any.
+ * open_note
+ *		Opens (creating it if need be) the note file of a slot.
  */
-static bool
-read_note(int slotno, int *fd, DurableNote *note)
+static int
+open_note(int slotno)
 {
 	char	   *path = note_path(slotno);
+	int			fd = BasicOpenFile(path, O_RDWR | O_CREAT | PG_BINARY);
 
-	*fd = BasicOpenFile(path, O_RDWR | O_CREAT | PG_BINARY);
-	if (*fd < 0)
+	if (fd < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not open file \"%s\": %m", path)));
-	memset(note, 0, sizeof(*note));
-	if (pread(*fd, note, sizeof(*note), 0) != sizeof(*note))
-		return false;
-	return note->magic == DURABLE_NOTE_MAGIC;
+	pfree(path);
+	return fd;
 }
 
 /*
  * process_notes
- *		Charges the crashes noted in this worker's slot, and, for worker 0,
- *		in the slots beyond durable.max_workers that no worker will read.
- *		Runs in a transaction; the notes are erased after it commits.
+ *		Charges the crashes noted in the files of every slot.  Runs once
+ *		after each server start, in the first worker that gets here, before
+ *		any worker claims an execution (the others wait for it), so that an
+ *		execution that crashed the server is charged before it runs again.
+ *		The notes are erased after the transaction commits.
  */
-static List *
+static void
 process_notes(void)
 {
+	DurableShared *sh = durable_shmem();
 	List	   *fds = NIL;
+	ListCell   *lc;
+	DurableNote note;
 	int			n;
-	int			last = my_slotno;
 
-	if (my_slotno == 0)
-		last = durable_shmem()->nslots - 1;
-	for (n = my_slotno; n <= last; n++)
+	for (n = 0; n < sh->nslots; n++)
 	{
-		DurableNote note;
+		char	   *path = note_path(n);
+		struct stat st;
 		int			fd;
-		bool		found;
+		MemoryContext old;
 
-		if (n != my_slotno && n < durable_max_workers)
+		if (stat(path, &st) != 0)
 			continue;
-		if (n != my_slotno)
-		{
-			struct stat st;
-			char	   *path = note_path(n);
-
-			if (stat(path, &st) != 0)
-				continue;
-		}
-		found = read_note(n, &fd, &note);
-		if (n == my_slotno)
-			note_fd = fd;
-		else
-		{
-			/* the list outlives the transaction */
-			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-			fds = lappend_int(fds, fd);
-			MemoryContextSwitchTo(old);
-		}
-		if (found)
+		fd = open_note(n);
+		/* the list outlives the transaction */
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		fds = lappend_int(fds, fd);
+		MemoryContextSwitchTo(old);
+		if (pread(fd, &note, sizeof(note), 0) == sizeof(note) &&
+			note.magic == DURABLE_NOTE_MAGIC)
 			charge_crash(&note.execution);
 	}
-	return fds;
-}
+	worker_commit();
 
-static void
-erase_notes(List *fds)
-{
-	ListCell   *lc;
-	DurableNote empty;
-
-	memset(&empty, 0, sizeof(empty));
-	note_write(NULL);
+	memset(&note, 0, sizeof(note));
 	foreach(lc, fds)
 	{
 		int			fd = lfirst_int(lc);
 
-		if (pwrite(fd, &empty, sizeof(empty), 0) != sizeof(empty))
+		if (pwrite(fd, &note, sizeof(note), 0) != sizeof(note))
 			ereport(LOG,
 					(errcode_for_file_access(),
 					 errmsg("could not erase a crash note of durable: %m")));
 		close(fd);
 	}
 	list_free(fds);
+}
+
+/*
+ * notes_processed
+ *		Whether the crash notes of this server start have been charged;
+ *		processes them if no other worker is doing so.
+ */
+static bool
+notes_processed(void)
+{
+	DurableShared *sh = durable_shmem();
+	uint32		state = NOTES_PENDING;
+
+	if (pg_atomic_read_u32(&sh->notes_state) == NOTES_DONE)
+		return true;
+	if (!pg_atomic_compare_exchange_u32(&sh->notes_state, &state, NOTES_BUSY))
+		return false;			/* another worker is at it */
+	processing_notes = true;
+	process_notes();
+	pg_atomic_write_u32(&sh->notes_state, NOTES_DONE);
+	processing_notes = false;
+	return true;
 }
 
 /* ----------------------------------------------------------------
@@ -364,26 +401,23 @@ worker_pass(long *sleep_ms)
 
 		if (worker_begin())
 		{
-			if (!notes_done)
+			if (!notes_processed())
+				*sleep_ms = 10; /* another worker charges the crashes */
+			else
 			{
-				List	   *fds = process_notes();
+				while (durable_storage_claim_ready(durable_clock_now(), InvalidOid, true,
+												   &cursor, &id))
+				{
+					drive(&id, cursor.due_at);
+					worked = true;
+				}
+				if (durable_storage_next_due(&due))
+				{
+					TimestampTz now = durable_clock_now();
 
-				worker_commit();
-				erase_notes(fds);
-				notes_done = true;
-			}
-			while (durable_storage_claim_ready(durable_clock_now(), InvalidOid, true,
-											   &cursor, &id))
-			{
-				drive(&id, cursor.due_at);
-				worked = true;
-			}
-			if (durable_storage_next_due(&due))
-			{
-				TimestampTz now = durable_clock_now();
-
-				*sleep_ms = due <= now ? 0 :
-					(long) Min((due - now + 999) / 1000, (int64) DURABLE_IDLE_MS);
+					*sleep_ms = due <= now ? 0 :
+						(long) Min((due - now + 999) / 1000, (int64) DURABLE_IDLE_MS);
+				}
 			}
 		}
 		worker_end();
@@ -410,9 +444,13 @@ worker_pass(long *sleep_ms)
 			durable_drive_end(worker_drive);
 			worker_drive = NULL;
 		}
-		if (note_fd >= 0)
-			note_write(NULL);
+		note_write(NULL);
 		set_driving(NULL);
+		if (processing_notes)
+		{
+			pg_atomic_write_u32(&durable_shmem()->notes_state, NOTES_PENDING);
+			processing_notes = false;
+		}
 		FreeErrorData(edata);
 		RESUME_INTERRUPTS();
 		/* after a stop go on at once; after an error pause, not to spin */
@@ -439,6 +477,7 @@ durable_worker_main(Datum main_arg)
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
+	pqsignal(SIGQUIT, worker_crash_exit);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(durable_database, NULL, 0);
 
@@ -455,6 +494,7 @@ durable_worker_main(Datum main_arg)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not create directory \"%s\": %m", DURABLE_NOTE_DIR)));
+	note_fd = open_note(my_slotno);
 
 	for (;;)
 	{
