@@ -156,19 +156,22 @@ durable_resolve_workflow(const char *workflow, bool check_execute,
 }
 
 /*
- * The drive lock: a session-level advisory lock on the execution, held for
- * the whole drive, across the commits of CALL durable_run, so that two
- * drivers never run one execution at once.  Its fourth field keeps it apart
- * from the advisory locks of SQL (which use 1 and 2).
+ * The drive lock: a session-level lock on the execution, held for the whole
+ * drive, across the commits of CALL durable_run and of the workers, so that
+ * two drivers never run one execution at once.  It is an object lock, not
+ * an advisory one, so that pg_advisory_unlock_all() in a step cannot
+ * release it.  Its second and third fields hash the execution id where
+ * PostgreSQL's own object locks have a catalog and an object OID, and its
+ * fourth keeps it apart from those (which use 0 or a column number).
  */
 #define DURABLE_LOCKTAG_FIELD4 0x44
 
 static void
 drive_locktag(const pg_uuid_t *id, LOCKTAG *tag)
 {
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId,
-						 hash_bytes(id->data, 8), hash_bytes(id->data + 8, 8),
-						 DURABLE_LOCKTAG_FIELD4);
+	SET_LOCKTAG_OBJECT(*tag, MyDatabaseId,
+					   hash_bytes(id->data, 8), hash_bytes(id->data + 8, 8),
+					   DURABLE_LOCKTAG_FIELD4);
 }
 
 /*
