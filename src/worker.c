@@ -161,6 +161,7 @@ worker_pass(long *sleep_ms)
 				(void) durable_drive_committing(d, DT_NOEND, worker_commit);
 				worker_drive = NULL;
 				durable_drive_end(d);
+				durable_session_reset();
 				worked = true;
 			}
 			if (durable_storage_next_due(&due))
