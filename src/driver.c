@@ -493,6 +493,23 @@ finish(DurableDrive *d, const char *status, Jsonb *result, Jsonb *error)
 	return DA_FINISHED;
 }
 
+/*
+ * timed_out
+ *		The execution ran past its execution_timeout (while the operation
+ *		opname ran, if not NULL).
+ */
+static DurableAdvance
+timed_out(DurableDrive *d, const char *opname)
+{
+	ErrorData	timeout;
+
+	memset(&timeout, 0, sizeof(timeout));
+	timeout.sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
+	timeout.message = pstrdup("execution timed out");
+	timeout.detail = pstrdup("It ran past the execution_timeout given to durable_start.");
+	return finish(d, "TIMED_OUT", NULL, durable_error_to_jsonb(&timeout, opname));
+}
+
 static DurableAdvance
 fail(DurableDrive *d, ErrorData *edata)
 {
@@ -537,6 +554,8 @@ suspend(DurableDrive *d, TimestampTz wake_at, const char *opname)
  * perform_step
  *		Runs one attempt of the pending step and checkpoints its outcome: a
  *		result, a retry (a durable timer), or the failure the workflow sees.
+ *		An attempt still running at the execution's deadline is cancelled
+ *		and the execution is TIMED_OUT.
  */
 static DurableAdvance
 perform_step(DurableDrive *d)
@@ -547,19 +566,49 @@ perform_step(DurableDrive *d)
 	ErrorData  *err = NULL;
 	Jsonb	   *result;
 	TimestampTz started = durable_clock_now();
+	int64		timeout = p->retry.timeout;
+	bool		until_deadline = false;
 	MemoryContext old;
+
+	/* durable_drive_advance saw the deadline ahead: stop the attempt there */
+	if (d->ex.deadline != DT_NOBEGIN &&
+		(timeout == 0 || d->ex.deadline - started < timeout))
+	{
+		timeout = Max(d->ex.deadline - started, 1);
+		until_deadline = true;
+	}
 
 	d->in_step = true;
 	PG_TRY();
 	{
 		result = durable_step_run(p->sql, p->args, d->ex.owner, d->ex.search_path,
-								  p->retry.timeout, &err);
+								  timeout, &err);
 	}
 	PG_FINALLY();
 	{
 		d->in_step = false;
 	}
 	PG_END_TRY();
+
+	if (until_deadline && err != NULL && err->sqlerrcode == ERRCODE_DURABLE_STEP_TIMEOUT)
+	{
+		/* the execution's deadline cancelled the attempt, not its own timeout */
+		if (op == NULL)
+		{
+			op = durable_op_create(d, &p->key, DOK_STEP, p->name, DOS_STARTED);
+			op->started_at = started;
+		}
+		else
+			durable_op_mark_dirty(d, op);
+		old = MemoryContextSwitchTo(d->cxt);
+		op->attempt = attempt;
+		op->status = DOS_TIMED_OUT;
+		op->error = NULL;
+		op->wake_at = DT_NOBEGIN;
+		op->finished_at = durable_clock_now();
+		MemoryContextSwitchTo(old);
+		return timed_out(d, op->name);
+	}
 
 	/* a result over the limits is a failure that no retry can mend */
 	if (err == NULL && result != NULL)
@@ -725,13 +774,7 @@ durable_drive_advance(DurableDrive *d)
 
 	if (d->ex.deadline != DT_NOBEGIN && now >= d->ex.deadline)
 	{
-		ErrorData	timeout;
-
-		memset(&timeout, 0, sizeof(timeout));
-		timeout.sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
-		timeout.message = pstrdup("execution timed out");
-		timeout.detail = pstrdup("It ran past the execution_timeout given to durable_start.");
-		res = finish(d, "TIMED_OUT", NULL, durable_error_to_jsonb(&timeout, NULL));
+		res = timed_out(d, NULL);
 		MemoryContextSwitchTo(oldcxt);
 		return res;
 	}
