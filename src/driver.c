@@ -162,7 +162,10 @@ durable_resolve_workflow(const char *workflow, bool check_execute,
  * an advisory one, so that pg_advisory_unlock_all() in a step cannot
  * release it.  Its second and third fields hash the execution id where
  * PostgreSQL's own object locks have a catalog and an object OID, and its
- * fourth keeps it apart from those (which use 0 or a column number).
+ * fourth keeps it apart from those (which use 0 or a column number).  Like
+ * every session-level lock but advisory ones, it goes away when the
+ * transaction aborts (not a subtransaction: a failed step keeps it); an
+ * abort ends the drive anyway, and durable_drive_end knows it may be gone.
  */
 #define DURABLE_LOCKTAG_FIELD4 0x44
 
@@ -265,7 +268,9 @@ durable_drive_end(DurableDrive *d)
 	if (durable_current == d)
 		durable_current = NULL;
 	drive_locktag(&d->ex.id, &tag);
-	LockRelease(&tag, ExclusiveLock, true);
+	/* after an abort, the lock is gone already */
+	if (LockHeldByMe(&tag, ExclusiveLock))
+		LockRelease(&tag, ExclusiveLock, true);
 	MemoryContextDelete(d->cxt);
 }
 
