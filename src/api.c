@@ -260,8 +260,12 @@ durable_stop(PG_FUNCTION_ARGS)
 	not_inside_workflow("durable_stop");
 	SPI_connect();
 	resolve_controlled(execution, &id);
-	/* a worker running one of its steps abandons it and lets go of the rows */
-	(void) durable_request_stop(&id);
+	/*
+	 * A worker driving it abandons the drive, rolling back what it was
+	 * doing; none starts another before this transaction ends.
+	 */
+	if (durable_request_stop(&id))
+		durable_drive_wait(&id);
 	if (!durable_storage_lock_execution(&id, &ex, CurrentMemoryContext, false))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

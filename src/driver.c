@@ -156,19 +156,25 @@ durable_resolve_workflow(const char *workflow, bool check_execute,
 }
 
 /*
- * The drive lock: a session-level advisory lock on the execution, held for
- * the whole drive, across the commits of CALL durable_run, so that two
- * drivers never run one execution at once.  Its fourth field keeps it apart
- * from the advisory locks of SQL (which use 1 and 2).
+ * The drive lock: a session-level lock on the execution, held for the whole
+ * drive, across the commits of CALL durable_run and of the workers, so that
+ * two drivers never run one execution at once.  It is an object lock, not
+ * an advisory one, so that pg_advisory_unlock_all() in a step cannot
+ * release it.  Its second and third fields hash the execution id where
+ * PostgreSQL's own object locks have a catalog and an object OID, and its
+ * fourth keeps it apart from those (which use 0 or a column number).  Like
+ * every session-level lock but advisory ones, it goes away when the
+ * transaction aborts (not a subtransaction: a failed step keeps it); an
+ * abort ends the drive anyway, and durable_drive_end knows it may be gone.
  */
 #define DURABLE_LOCKTAG_FIELD4 0x44
 
 static void
 drive_locktag(const pg_uuid_t *id, LOCKTAG *tag)
 {
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId,
-						 hash_bytes(id->data, 8), hash_bytes(id->data + 8, 8),
-						 DURABLE_LOCKTAG_FIELD4);
+	SET_LOCKTAG_OBJECT(*tag, MyDatabaseId,
+					   hash_bytes(id->data, 8), hash_bytes(id->data + 8, 8),
+					   DURABLE_LOCKTAG_FIELD4);
 }
 
 /*
@@ -242,6 +248,21 @@ durable_drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked)
 }
 
 /*
+ * durable_drive_wait
+ *		Waits until no session drives the execution, and keeps any from
+ *		starting a drive of it until this transaction ends (durable_stop,
+ *		once it has asked a worker to abandon its drive).
+ */
+void
+durable_drive_wait(const pg_uuid_t *id)
+{
+	LOCKTAG		tag;
+
+	drive_locktag(id, &tag);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
  * durable_drive_relock
  *		After a commit: locks the execution's queue row again.  The drive
  *		lock kept other drivers away; only durable_stop can have finished
@@ -262,7 +283,9 @@ durable_drive_end(DurableDrive *d)
 	if (durable_current == d)
 		durable_current = NULL;
 	drive_locktag(&d->ex.id, &tag);
-	LockRelease(&tag, ExclusiveLock, true);
+	/* after an abort, the lock is gone already */
+	if (LockHeldByMe(&tag, ExclusiveLock))
+		LockRelease(&tag, ExclusiveLock, true);
 	MemoryContextDelete(d->cxt);
 }
 
@@ -491,6 +514,23 @@ finish(DurableDrive *d, const char *status, Jsonb *result, Jsonb *error)
 	return DA_FINISHED;
 }
 
+/*
+ * timed_out
+ *		The execution ran past its execution_timeout (while the operation
+ *		opname ran, if not NULL).
+ */
+static DurableAdvance
+timed_out(DurableDrive *d, const char *opname)
+{
+	ErrorData	timeout;
+
+	memset(&timeout, 0, sizeof(timeout));
+	timeout.sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
+	timeout.message = pstrdup("execution timed out");
+	timeout.detail = pstrdup("It ran past the execution_timeout given to durable_start.");
+	return finish(d, "TIMED_OUT", NULL, durable_error_to_jsonb(&timeout, opname));
+}
+
 static DurableAdvance
 fail(DurableDrive *d, ErrorData *edata)
 {
@@ -555,6 +595,8 @@ suspend(DurableDrive *d, TimestampTz wake_at, const char *opname)
  * perform_step
  *		Runs one attempt of the pending step and checkpoints its outcome: a
  *		result, a retry (a durable timer), or the failure the workflow sees.
+ *		An attempt still running at the execution's deadline is cancelled
+ *		and the execution is TIMED_OUT.
  */
 static DurableAdvance
 perform_step(DurableDrive *d)
@@ -565,20 +607,50 @@ perform_step(DurableDrive *d)
 	ErrorData  *err = NULL;
 	Jsonb	   *result;
 	TimestampTz started = durable_clock_now();
+	int64		timeout = p->retry.timeout;
+	bool		until_deadline = false;
 	MemoryContext old;
 
 	durable_count(DC_STEPS, 1);
+	/* durable_drive_advance saw the deadline ahead: stop the attempt there */
+	if (d->ex.deadline != DT_NOBEGIN &&
+		(timeout == 0 || d->ex.deadline - started < timeout))
+	{
+		timeout = Max(d->ex.deadline - started, 1);
+		until_deadline = true;
+	}
+
 	d->in_step = true;
 	PG_TRY();
 	{
 		result = durable_step_run(p->sql, p->args, d->ex.owner, d->ex.search_path,
-								  p->retry.timeout, &err);
+								  timeout, &err);
 	}
 	PG_FINALLY();
 	{
 		d->in_step = false;
 	}
 	PG_END_TRY();
+
+	if (until_deadline && err != NULL && err->sqlerrcode == ERRCODE_DURABLE_STEP_TIMEOUT)
+	{
+		/* the execution's deadline cancelled the attempt, not its own timeout */
+		if (op == NULL)
+		{
+			op = durable_op_create(d, &p->key, DOK_STEP, p->name, DOS_STARTED);
+			op->started_at = started;
+		}
+		else
+			durable_op_mark_dirty(d, op);
+		old = MemoryContextSwitchTo(d->cxt);
+		op->attempt = attempt;
+		op->status = DOS_TIMED_OUT;
+		op->error = NULL;
+		op->wake_at = DT_NOBEGIN;
+		op->finished_at = durable_clock_now();
+		MemoryContextSwitchTo(old);
+		return timed_out(d, op->name);
+	}
 
 	/* a result over the limits is a failure that no retry can mend */
 	if (err == NULL && result != NULL)
@@ -749,13 +821,7 @@ durable_drive_advance(DurableDrive *d)
 
 	if (d->ex.deadline != DT_NOBEGIN && now >= d->ex.deadline)
 	{
-		ErrorData	timeout;
-
-		memset(&timeout, 0, sizeof(timeout));
-		timeout.sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
-		timeout.message = pstrdup("execution timed out");
-		timeout.detail = pstrdup("It ran past the execution_timeout given to durable_start.");
-		res = finish(d, "TIMED_OUT", NULL, durable_error_to_jsonb(&timeout, NULL));
+		res = timed_out(d, NULL);
 		MemoryContextSwitchTo(oldcxt);
 		return res;
 	}

@@ -199,6 +199,7 @@ extern DurableDrive *durable_drive_begin(const pg_uuid_t *id, bool wait,
 										 bool queue_locked);
 extern DurableAdvance durable_drive_advance(DurableDrive *d);
 extern bool durable_drive_relock(DurableDrive *d);
+extern void durable_drive_wait(const pg_uuid_t *id);
 extern DurableAdvance durable_drive_committing(DurableDrive *d, TimestampTz deadline,
 												void (*commit) (void));
 extern void durable_drive_end(DurableDrive *d);
@@ -239,6 +240,12 @@ extern Jsonb *durable_step_run(const char *sql, Jsonb *arg, Oid owner,
 extern void durable_timeout_arm(int64 timeout_us);
 extern bool durable_timeout_disarm(void);
 extern Jsonb *durable_datum_to_jsonb(Datum value, Oid typid);
+
+/* ----------------------------------------------------------------
+ * isolation.c
+ * ----------------------------------------------------------------
+ */
+extern void durable_session_reset(void);
 
 /* ----------------------------------------------------------------
  * options.c

@@ -24,6 +24,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -202,9 +203,22 @@ static SPIPlanPtr plans[Q_COUNT];
 static OverrideSearchPath *catalog_path = NULL;
 
 /*
+ * Plans: every statement here finds its rows through an index, and a
+ * backend keeps its plans for as long as it lives.  A cost-based plan made
+ * while a table is empty, or just analyzed small, is a seq scan, and it
+ * stays one as the table grows until the next ANALYZE of that table
+ * invalidates it: claims and checkpoint loads then read whole tables.  So
+ * the statements are kept as generic plans (never custom ones, which would
+ * be planned again and again) and are planned, whenever the plan cache
+ * finds it must, with seq scans disabled.  The setting is made around every
+ * execution, not only when a plan looks invalid beforehand: invalidations
+ * (an ANALYZE committed meanwhile) are also taken in while the plan cache
+ * locks the tables, and such a plan must not be made without it.
+ *
  * run
  *		Executes one statement as the owner of schema durable with only
- *		pg_catalog on the search_path.  Returns SPI_processed.
+ *		pg_catalog on the search_path, planned as above.  Returns
+ *		SPI_processed.
  */
 static uint64
 run(StorageQuery q, Datum *values, const char *nulls, long tcount)
@@ -215,6 +229,7 @@ run(StorageQuery q, Datum *values, const char *nulls, long tcount)
 	HeapTuple	tup;
 	Oid			bookkeeper;
 	int			rc;
+	int			save_nestlevel;
 
 	nspid = get_namespace_oid("durable", false);
 	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
@@ -234,12 +249,16 @@ run(StorageQuery q, Datum *values, const char *nulls, long tcount)
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(bookkeeper, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	PushOverrideSearchPath(catalog_path);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	PG_TRY();
 	{
 		if (plans[q] == NULL)
 		{
-			SPIPlanPtr	plan = SPI_prepare(statements[q].sql, statements[q].nargs,
-										   (Oid *) statements[q].argtypes);
+			SPIPlanPtr	plan = SPI_prepare_cursor(statements[q].sql, statements[q].nargs,
+												  (Oid *) statements[q].argtypes,
+												  CURSOR_OPT_GENERIC_PLAN);
 
 			if (plan == NULL)
 				elog(ERROR, "SPI_prepare failed for \"%s\": %s", statements[q].sql,
@@ -255,11 +274,13 @@ run(StorageQuery q, Datum *values, const char *nulls, long tcount)
 	}
 	PG_CATCH();
 	{
+		AtEOXact_GUC(false, save_nestlevel);
 		PopOverrideSearchPath();
 		SetUserIdAndSecContext(save_userid, save_sec);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	AtEOXact_GUC(true, save_nestlevel);
 	PopOverrideSearchPath();
 	SetUserIdAndSecContext(save_userid, save_sec);
 	return SPI_processed;

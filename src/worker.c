@@ -76,6 +76,7 @@ static DurableWorkerSlot *my_slot = NULL;
 static DurableDrive *worker_drive = NULL;
 static int	note_fd = -1;
 static bool processing_notes = false;
+static bool session_dirty = false;	/* a drive ended in an error */
 
 static volatile ssize_t quit_erase_result;
 
@@ -379,6 +380,7 @@ drive(const pg_uuid_t *id, TimestampTz due_at)
 	durable_drive_end(d);
 	note_write(NULL);
 	set_driving(NULL);
+	durable_session_reset();
 }
 
 /*
@@ -401,6 +403,12 @@ worker_pass(long *sleep_ms)
 
 		if (worker_begin())
 		{
+			/* what a drive that ended in an error left in this session */
+			if (session_dirty)
+			{
+				durable_session_reset();
+				session_dirty = false;
+			}
 			if (!notes_processed())
 				*sleep_ms = 10; /* another worker charges the crashes */
 			else
@@ -443,6 +451,7 @@ worker_pass(long *sleep_ms)
 								durable_uuid_out(&worker_drive->ex.id))));
 			durable_drive_end(worker_drive);
 			worker_drive = NULL;
+			session_dirty = true;
 		}
 		note_write(NULL);
 		set_driving(NULL);
