@@ -342,5 +342,6 @@ extern DurableWorkerSlot *durable_worker_slot(int n);
 extern void durable_wake_workers(int n);
 extern void durable_wake_at_commit(void);
 extern void durable_register_workers(void);
+extern bool durable_workers_running(void);
 
 #endif							/* DURABLE_H */
