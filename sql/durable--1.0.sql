@@ -134,6 +134,24 @@ CREATE TABLE durable.names (
 	PRIMARY KEY (name)
 );
 
+/*
+ * Schedules (durable_schedule): the source of truth for what a pg_cron fire
+ * starts.  jobid is the pg_cron job, run as owner, that fires it.
+ */
+CREATE TABLE durable.schedules (
+	name			text NOT NULL,
+	owner			regrole NOT NULL,
+	schedule		text NOT NULL,			/* cron expression, UTC */
+	workflow		text NOT NULL,			/* qualified function name */
+	input			jsonb NOT NULL,
+	options			jsonb NOT NULL,			/* options of durable_start */
+	search_path		text NOT NULL,			/* of the scheduling session */
+	jobid			bigint NOT NULL,
+	created_at		timestamptz NOT NULL,
+	PRIMARY KEY (name)
+);
+COMMENT ON TABLE durable.schedules IS 'workflows started on a cron schedule by pg_cron';
+
 /* ---------------------------------------------------------------------
  * Row level security: a role sees its own executions (and those of roles
  * it is a member of); members of durable_admin see all.  Writes happen
@@ -144,7 +162,8 @@ DO $$
 DECLARE
 	t text;
 BEGIN
-	FOREACH t IN ARRAY ARRAY['executions', 'operations', 'history', 'queue', 'inbox', 'names']
+	FOREACH t IN ARRAY ARRAY['executions', 'operations', 'history', 'queue', 'inbox', 'names',
+							 'schedules']
 	LOOP
 		EXECUTE format('ALTER TABLE durable.%I ENABLE ROW LEVEL SECURITY', t);
 		EXECUTE format($p$CREATE POLICY %I ON durable.%I FOR SELECT USING (
@@ -156,7 +175,8 @@ BEGIN
 	END LOOP;
 END
 $$;
-GRANT SELECT ON durable.executions, durable.operations, durable.history TO PUBLIC;
+GRANT SELECT ON durable.executions, durable.operations, durable.history,
+	durable.schedules TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('durable.history_event_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('durable.inbox_message_id_seq', '');
 
@@ -352,3 +372,90 @@ COMMENT ON FUNCTION @extschema@.durable_result(text) IS
 /* Only the extension's functions write the tables; see the README. */
 REVOKE ALL ON FUNCTION durable.execution_id(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION durable.execution_id(text) TO PUBLIC;
+
+/* ---------------------------------------------------------------------
+ * pg_cron: the tick and schedules
+ * --------------------------------------------------------------------- */
+
+CREATE PROCEDURE @extschema@.durable_tick()
+LANGUAGE c AS 'MODULE_PATHNAME', 'durable_tick';
+COMMENT ON PROCEDURE @extschema@.durable_tick() IS
+	'the pg_cron job: purge past retention, then drive ready executions (or wake the workers)';
+
+CREATE FUNCTION @extschema@.durable_cron_enable()
+RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_cron_enable';
+COMMENT ON FUNCTION @extschema@.durable_cron_enable() IS
+	'schedule CALL durable_tick() every minute with pg_cron; returns the job id';
+
+CREATE FUNCTION @extschema@.durable_cron_disable()
+RETURNS boolean LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_cron_disable';
+COMMENT ON FUNCTION @extschema@.durable_cron_disable() IS
+	'remove the pg_cron job of the tick; false when there was none';
+
+/* The tick acts on every role's executions: admins only. */
+REVOKE ALL ON PROCEDURE @extschema@.durable_tick() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.durable_cron_enable() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.durable_cron_disable() FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE @extschema@.durable_tick() TO durable_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.durable_cron_enable() TO durable_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.durable_cron_disable() TO durable_admin;
+
+CREATE FUNCTION @extschema@.durable_schedule(schedule_name text, cron text, workflow text,
+											 input jsonb DEFAULT '{}', options jsonb DEFAULT '{}')
+RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_schedule';
+COMMENT ON FUNCTION @extschema@.durable_schedule(text, text, text, jsonb, jsonb) IS
+	'start a workflow on a cron schedule (pg_cron), as this role; returns the pg_cron job id';
+
+CREATE FUNCTION @extschema@.durable_unschedule(schedule_name text)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_unschedule';
+COMMENT ON FUNCTION @extschema@.durable_unschedule(text) IS
+	'remove a schedule and its pg_cron job';
+
+/*
+ * What a schedule's pg_cron job runs, as the schedule's owner: starts the
+ * execution named '<schedule>@<fire minute, UTC>' with the search_path of
+ * the session that scheduled it.  The name is an idempotency key, so a
+ * fire that happens twice in a minute starts one execution.
+ */
+CREATE FUNCTION durable.schedule_fire(schedule_name text)
+RETURNS uuid LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s durable.schedules;
+	execution_name text;
+BEGIN
+	SELECT * INTO s FROM durable.schedules WHERE name OPERATOR(pg_catalog.=) schedule_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'schedule "%" does not exist', schedule_name
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'See durable.schedules; a pg_cron job that outlived its schedule can be removed with cron.unschedule.';
+	END IF;
+	IF s.owner OPERATOR(pg_catalog.<>) CURRENT_USER::regrole THEN
+		RAISE EXCEPTION 'schedule "%" can only be fired by its owner, %', schedule_name, s.owner
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	execution_name := s.name OPERATOR(pg_catalog.||) '@' OPERATOR(pg_catalog.||)
+		to_char(date_trunc('minute', statement_timestamp() AT TIME ZONE 'UTC'),
+				'YYYY-MM-DD"T"HH24:MI"Z"');
+	PERFORM set_config('search_path', s.search_path, true);
+	RETURN @extschema@.durable_start(s.workflow, s.input, execution_name, s.options);
+END
+$$;
+COMMENT ON FUNCTION durable.schedule_fire(text) IS
+	'what the pg_cron job of a schedule runs: start its execution for this minute';
+GRANT EXECUTE ON FUNCTION durable.schedule_fire(text) TO PUBLIC;
+
+/* With pg_cron in this database, the tick is scheduled at once. */
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pg_cron') THEN
+		BEGIN
+			PERFORM @extschema@.durable_cron_enable();
+		EXCEPTION WHEN OTHERS THEN
+			RAISE WARNING 'the pg_cron job of durable_tick() was not scheduled: %', SQLERRM
+				USING HINT = 'Fix the cause and run SELECT durable_cron_enable();';
+		END;
+	END IF;
+END
+$$;

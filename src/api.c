@@ -89,11 +89,13 @@ start_search_path(void)
 }
 
 /*
- * start_options
+ * durable_start_options
  *		execution_timeout (interval), retention (interval), tags (object).
+ *		durable_schedule checks the options of its starts with it too.
  */
-static void
-start_options(Jsonb *options, Interval **timeout, Interval **retention, Jsonb **tags)
+void
+durable_start_options(Jsonb *options, Interval **timeout, Interval **retention,
+					  Jsonb **tags)
 {
 	JsonbIterator *it = NULL;
 	JsonbValue	v;
@@ -179,7 +181,7 @@ durable_start(PG_FUNCTION_ARGS)
 					 errdetail("Executions are looked up by id or by name; a name like an id would be ambiguous.")));
 	}
 	durable_check_payload("input", input);
-	start_options(options, &timeout, &retention, &tags);
+	durable_start_options(options, &timeout, &retention, &tags);
 	(void) durable_resolve_workflow(workflow, true, &qualified, &hash);
 
 	durable_uuid7(id);
@@ -362,17 +364,8 @@ deadline_after(FunctionCallInfo fcinfo, int n)
 	return durable_clock_now() + durable_interval_us(iv, "max_duration");
 }
 
-static bool
-caller_controls_all(void)
-{
-	Oid			admin = get_role_oid("durable_admin", true);
-
-	return superuser() ||
-		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
-}
-
 /*
- * drive_ready
+ * durable_drive_ready
  *		Drives every ready execution the caller may control, oldest due
  *		first, until none is ready or the deadline passes; returns how many
  *		drives it made.  With commit, a commit follows every operation (and
@@ -381,10 +374,10 @@ caller_controls_all(void)
  *		until one drives nothing: a drive leaves its execution finished or
  *		sleeping, and one that sleeps briefly may be due by the next pass.
  */
-static int
-drive_ready(TimestampTz deadline, void (*commit) (void))
+int
+durable_drive_ready(TimestampTz deadline, void (*commit) (void))
 {
-	bool		all = caller_controls_all();
+	bool		all = durable_caller_controls_all();
 	int			count = 0;
 	bool		drove = true;
 	pg_uuid_t	id;
@@ -445,7 +438,7 @@ durable_drive_pending(PG_FUNCTION_ARGS)
 
 	not_inside_workflow("durable_drive_pending");
 	SPI_connect();
-	count = drive_ready(deadline, NULL);
+	count = durable_drive_ready(deadline, NULL);
 	SPI_finish();
 	PG_RETURN_INT32(count);
 }
@@ -475,7 +468,7 @@ durable_run(PG_FUNCTION_ARGS)
 	not_inside_workflow("durable_run");
 
 	SPI_connect_ext(SPI_OPT_NONATOMIC);
-	(void) drive_ready(deadline, SPI_commit);
+	(void) durable_drive_ready(deadline, SPI_commit);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -39,6 +39,7 @@ extern int	durable_max_wait;			/* seconds */
 extern char *durable_clock_offset_string;
 extern bool durable_synchronous_commit;
 extern int	durable_max_workers;
+extern int	durable_tick_duration;	/* ms */
 
 extern void durable_define_settings(void);
 extern TimestampTz durable_clock_now(void);
@@ -211,6 +212,14 @@ extern Oid	durable_resolve_workflow(const char *workflow, bool check_execute,
 									 char **qualified, char **hash);
 
 /* ----------------------------------------------------------------
+ * api.c
+ * ----------------------------------------------------------------
+ */
+extern void durable_start_options(Jsonb *options, Interval **timeout,
+								  Interval **retention, Jsonb **tags);
+extern int	durable_drive_ready(TimestampTz deadline, void (*commit) (void));
+
+/* ----------------------------------------------------------------
  * ops.c
  * ----------------------------------------------------------------
  */
@@ -277,6 +286,7 @@ extern Jsonb *durable_jsonb_string(const char *s);
 extern Jsonb *durable_jsonb_int(int64 v);
 extern int64 durable_interval_us(Interval *iv, const char *what);
 extern bool durable_caller_controls(Oid owner);
+extern bool durable_caller_controls_all(void);
 
 /* ----------------------------------------------------------------
  * storage.c
@@ -324,6 +334,14 @@ typedef struct DurableQueueCursor
 
 extern bool durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 										DurableQueueCursor *cursor, pg_uuid_t *id);
+extern uint64 durable_storage_purge(TimestampTz now, int limit);
+extern bool durable_storage_schedule_get(const char *name, Oid *owner, int64 *jobid);
+extern bool durable_storage_schedule_insert(const char *name, Oid owner,
+											const char *cron, const char *workflow,
+											Jsonb *input, Jsonb *options,
+											const char *search_path, int64 jobid,
+											TimestampTz now);
+extern void durable_storage_schedule_delete(const char *name);
 
 /* ----------------------------------------------------------------
  * shmem.c, launcher.c and worker.c
@@ -411,5 +429,6 @@ extern void durable_status_changed(const DurableExecution *ex, const char *statu
 /* launcher.c */
 extern void durable_register_launcher(void);
 extern void durable_utility_hook_init(void);
+extern bool durable_workers_running(void);
 
 #endif							/* DURABLE_H */

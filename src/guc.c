@@ -28,6 +28,7 @@ int			durable_replay_timeout = 10000;
 int			durable_max_wait = 366 * 24 * 3600;
 char	   *durable_clock_offset_string = NULL;
 int			durable_max_workers = 2;
+int			durable_tick_duration = 5000;
 char	   *durable_database = NULL;
 int			durable_max_crashes = 3;
 int			durable_notify = DURABLE_NOTIFY_TERMINAL;
@@ -160,6 +161,14 @@ durable_define_settings(void)
 							&durable_max_workers,
 							2, 0, MAX_BACKENDS,
 							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.tick_duration",
+							"Longest time CALL durable_tick() drives executions when no worker runs; 0 disables.",
+							"The pg_cron tick runs once a minute; keep this well under a minute.",
+							&durable_tick_duration,
+							5000, 0, 50000,
+							PGC_SUSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	DefineCustomStringVariable("durable.database",

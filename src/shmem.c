@@ -298,3 +298,29 @@ durable_wake_at_commit(void)
 	if (wakes_at_commit < Min(durable_max_workers, durable_shared->nslots))
 		wakes_at_commit++;
 }
+
+/*
+ * durable_workers_running
+ *		Whether any worker slot holds a live worker: false when none runs,
+ *		and when shared memory was not set up (the library not preloaded).
+ */
+bool
+durable_workers_running(void)
+{
+	int			i;
+
+	if (durable_shared == NULL)
+		return false;
+	for (i = 0; i < durable_shared->nslots; i++)
+	{
+		DurableWorkerSlot *slot = &durable_shared->slots[i];
+		pid_t		pid;
+
+		SpinLockAcquire(&slot->mutex);
+		pid = slot->pid;
+		SpinLockRelease(&slot->mutex);
+		if (pid != 0 && kill(pid, 0) == 0)
+			return true;
+	}
+	return false;
+}

@@ -57,6 +57,10 @@ typedef enum StorageQuery
 	Q_NEXT_DUE,
 	Q_STATUS,
 	Q_NOTE_CRASH,
+	Q_PURGE,
+	Q_SCHEDULE_GET,
+	Q_SCHEDULE_INSERT,
+	Q_SCHEDULE_DELETE,
 	Q_COUNT
 } StorageQuery;
 
@@ -196,6 +200,42 @@ static const StorageStatement statements[Q_COUNT] = {
 		"WHERE e.id = $1 AND e.status IN ('PENDING', 'RUNNING', 'SUSPENDED') "
 		"RETURNING e.crash_count",
 		1, {UUIDOID}
+	},
+	/*
+	 * A batch of finished executions past their retention, with every row
+	 * they have anywhere; their names are freed for reuse.  No index serves
+	 * the search (one on finished_at would make every terminal update of
+	 * executions non-HOT): it scans executions once per batch.
+	 */
+	[Q_PURGE] = {
+		"WITH doomed AS ("
+		"SELECT id, name FROM durable.executions "
+		"WHERE status IN ('SUCCEEDED', 'FAILED', 'TIMED_OUT', 'STOPPED') "
+		"AND retention IS NOT NULL AND finished_at + retention <= $1 "
+		"LIMIT $2 FOR UPDATE SKIP LOCKED), "
+		"o AS (DELETE FROM durable.operations t USING doomed WHERE t.execution_id = doomed.id), "
+		"h AS (DELETE FROM durable.history t USING doomed WHERE t.execution_id = doomed.id), "
+		"q AS (DELETE FROM durable.queue t USING doomed WHERE t.execution_id = doomed.id), "
+		"i AS (DELETE FROM durable.inbox t USING doomed WHERE t.execution_id = doomed.id), "
+		"n AS (DELETE FROM durable.names t USING doomed "
+		"WHERE t.name = doomed.name AND t.execution_id = doomed.id) "
+		"DELETE FROM durable.executions t USING doomed WHERE t.id = doomed.id",
+		2, {TIMESTAMPTZOID, INT4OID}
+	},
+	[Q_SCHEDULE_GET] = {
+		"SELECT owner, jobid FROM durable.schedules WHERE name = $1",
+		1, {TEXTOID}
+	},
+	[Q_SCHEDULE_INSERT] = {
+		"INSERT INTO durable.schedules (name, owner, schedule, workflow, input, "
+		"options, search_path, jobid, created_at) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO NOTHING",
+		9, {TEXTOID, REGROLEOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, TEXTOID,
+		INT8OID, TIMESTAMPTZOID}
+	},
+	[Q_SCHEDULE_DELETE] = {
+		"DELETE FROM durable.schedules WHERE name = $1",
+		1, {TEXTOID}
 	},
 };
 
@@ -733,6 +773,26 @@ durable_storage_next_due(TimestampTz *due_at)
  */
 bool
 durable_storage_status(const pg_uuid_t *id, char **status, bool *mine)
+ * durable_storage_purge
+ *		Deletes up to limit finished executions whose retention has passed
+ *		by now, from every table; returns how many.
+ */
+uint64
+durable_storage_purge(TimestampTz now, int limit)
+{
+	Datum		values[2];
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int32GetDatum(limit);
+	return run(Q_PURGE, values, NULL, 0);
+}
+
+/*
+ * durable_storage_schedule_get
+ *		The owner and pg_cron job of a schedule; false when there is none.
+ */
+bool
+durable_storage_schedule_get(const char *name, Oid *owner, int64 *jobid)
 {
 	Datum		values[1];
 	bool		isnull;
@@ -743,6 +803,11 @@ durable_storage_status(const pg_uuid_t *id, char **status, bool *mine)
 	*status = TextDatumGetCString(get_col(1, &isnull));
 	*mine = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(get_col(2, &isnull)));
 	SPI_freetuptable(SPI_tuptable);
+	values[0] = CStringGetTextDatum(name);
+	if (run(Q_SCHEDULE_GET, values, NULL, 1) != 1)
+		return false;
+	*owner = DatumGetObjectId(get_col(1, &isnull));
+	*jobid = DatumGetInt64(get_col(2, &isnull));
 	return true;
 }
 
@@ -762,4 +827,34 @@ durable_storage_note_crash(const pg_uuid_t *id)
 	if (run(Q_NOTE_CRASH, values, NULL, 0) != 1)
 		return 0;
 	return DatumGetInt32(get_col(1, &isnull));
+ * durable_storage_schedule_insert
+ *		Stores a schedule; false when the name is taken.
+ */
+bool
+durable_storage_schedule_insert(const char *name, Oid owner, const char *cron,
+								const char *workflow, Jsonb *input, Jsonb *options,
+								const char *search_path, int64 jobid,
+								TimestampTz now)
+{
+	Datum		values[9];
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(owner);
+	values[2] = CStringGetTextDatum(cron);
+	values[3] = CStringGetTextDatum(workflow);
+	values[4] = JsonbPGetDatum(input);
+	values[5] = JsonbPGetDatum(options);
+	values[6] = CStringGetTextDatum(search_path);
+	values[7] = Int64GetDatum(jobid);
+	values[8] = TimestampTzGetDatum(now);
+	return run(Q_SCHEDULE_INSERT, values, NULL, 0) == 1;
+}
+
+void
+durable_storage_schedule_delete(const char *name)
+{
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(name);
+	run(Q_SCHEDULE_DELETE, values, NULL, 0);
 }

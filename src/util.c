@@ -312,3 +312,17 @@ durable_caller_controls(Oid owner)
 	admin = get_role_oid("durable_admin", true);
 	return OidIsValid(admin) && has_privs_of_role(GetUserId(), admin);
 }
+
+/*
+ * durable_caller_controls_all
+ *		The current role may see and steer every execution: a superuser or
+ *		a member of durable_admin.
+ */
+bool
+durable_caller_controls_all(void)
+{
+	Oid			admin = get_role_oid("durable_admin", true);
+
+	return superuser() ||
+		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
+}
