@@ -773,6 +773,38 @@ durable_storage_next_due(TimestampTz *due_at)
  */
 bool
 durable_storage_status(const pg_uuid_t *id, char **status, bool *mine)
+{
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = UUIDPGetDatum(id);
+	if (run(Q_STATUS, values, NULL, 1) != 1)
+		return false;
+	*status = TextDatumGetCString(get_col(1, &isnull));
+	*mine = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(get_col(2, &isnull)));
+	SPI_freetuptable(SPI_tuptable);
+	return true;
+}
+
+/*
+ * durable_storage_note_crash
+ *		Charges a server crash to an unfinished execution; returns how many
+ *		crashes in a row it has caused without progress, 0 when it has
+ *		finished or does not exist.
+ */
+int
+durable_storage_note_crash(const pg_uuid_t *id)
+{
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = UUIDPGetDatum(id);
+	if (run(Q_NOTE_CRASH, values, NULL, 0) != 1)
+		return 0;
+	return DatumGetInt32(get_col(1, &isnull));
+}
+
+/*
  * durable_storage_purge
  *		Deletes up to limit finished executions whose retention has passed
  *		by now, from every table; returns how many.
@@ -797,12 +829,6 @@ durable_storage_schedule_get(const char *name, Oid *owner, int64 *jobid)
 	Datum		values[1];
 	bool		isnull;
 
-	values[0] = UUIDPGetDatum(id);
-	if (run(Q_STATUS, values, NULL, 1) != 1)
-		return false;
-	*status = TextDatumGetCString(get_col(1, &isnull));
-	*mine = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(get_col(2, &isnull)));
-	SPI_freetuptable(SPI_tuptable);
 	values[0] = CStringGetTextDatum(name);
 	if (run(Q_SCHEDULE_GET, values, NULL, 1) != 1)
 		return false;
@@ -812,21 +838,6 @@ durable_storage_schedule_get(const char *name, Oid *owner, int64 *jobid)
 }
 
 /*
- * durable_storage_note_crash
- *		Charges a server crash to an unfinished execution; returns how many
- *		crashes in a row it has caused without progress, 0 when it has
- *		finished or does not exist.
- */
-int
-durable_storage_note_crash(const pg_uuid_t *id)
-{
-	Datum		values[1];
-	bool		isnull;
-
-	values[0] = UUIDPGetDatum(id);
-	if (run(Q_NOTE_CRASH, values, NULL, 0) != 1)
-		return 0;
-	return DatumGetInt32(get_col(1, &isnull));
  * durable_storage_schedule_insert
  *		Stores a schedule; false when the name is taken.
  */
