@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -291,7 +292,15 @@ notes_processed(void)
  * its tables, so it waits for this transaction to end instead of
  * deadlocking with it table by table, and the next transaction waits for
  * the DROP and then finds no extension.
+ *
+ * Looking the extension up scans pg_extension, which has no catalog cache;
+ * the worker keeps its oid and that of schema durable, and looks again only
+ * when the schema (a cache lookup, current once the lock is taken) is not
+ * the one it knew: dropped, or dropped and created again.
  */
+static Oid	known_extension = InvalidOid;
+static Oid	known_schema = InvalidOid;
+
 static bool
 worker_begin(void)
 {
@@ -301,12 +310,25 @@ worker_begin(void)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+
+	if (OidIsValid(known_extension))
+	{
+		LockDatabaseObject(ExtensionRelationId, known_extension, 0, AccessShareLock);
+		if (get_namespace_oid("durable", true) == known_schema)
+			return true;
+		known_extension = InvalidOid;
+	}
+
 	ext = get_extension_oid("durable", true);
 	if (!OidIsValid(ext))
 		return false;
 	LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
 	/* a DROP that held the lock has committed: look again */
-	return OidIsValid(get_extension_oid("durable", true));
+	if (get_extension_oid("durable", true) != ext)
+		return false;
+	known_extension = ext;
+	known_schema = get_namespace_oid("durable", true);
+	return true;
 }
 
 static void
