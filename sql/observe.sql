@@ -1,7 +1,7 @@
 -- durable_await, durable.stats and NOTIFY durable_status without workers
 -- (the regression instance preloads durable with durable.max_workers = 0)
-CREATE EXTENSION IF NOT EXISTS durable;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS durable;
 
 CREATE FUNCTION obs_wf(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE a jsonb;
