@@ -264,10 +264,10 @@ durable_stop(PG_FUNCTION_ARGS)
 	resolve_controlled(execution, &id);
 	/*
 	 * A worker driving it abandons the drive, rolling back what it was
-	 * doing; none starts another before this transaction ends.
+	 * doing; no driver starts another before this transaction ends.  A
+	 * drive in another session (CALL durable_run) is waited for.
 	 */
-	if (durable_request_stop(&id))
-		durable_drive_wait(&id);
+	durable_drive_stop_wait(&id);
 	if (!durable_storage_lock_execution(&id, &ex, CurrentMemoryContext, false))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

@@ -253,7 +253,7 @@ durable_tick(PG_FUNCTION_ARGS)
 	{
 		TimestampTz due;
 
-		if (durable_storage_next_due(&due) && due <= durable_clock_now())
+		if (durable_storage_next_due(DT_NOBEGIN, &due) && due <= durable_clock_now())
 			durable_wake_workers(durable_max_workers);
 	}
 	else if (durable_tick_duration > 0)

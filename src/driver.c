@@ -26,6 +26,8 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "parser/parse_func.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -219,6 +221,8 @@ durable_drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked)
 	d->cxt = cxt;
 	d->replay_cxt = AllocSetContextCreate(cxt, "durable replay",
 										  ALLOCSET_DEFAULT_SIZES);
+	d->spare_cxt = AllocSetContextCreate(cxt, "durable replay",
+										 ALLOCSET_DEFAULT_SIZES);
 	PG_TRY();
 	{
 		if (!durable_storage_lock_execution(id, &d->ex, cxt, queue_locked))
@@ -248,17 +252,30 @@ durable_drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked)
 }
 
 /*
- * durable_drive_wait
- *		Waits until no session drives the execution, and keeps any from
- *		starting a drive of it until this transaction ends (durable_stop,
- *		once it has asked a worker to abandon its drive).
+ * durable_drive_stop_wait
+ *		For durable_stop: takes the drive lock for this transaction, so that
+ *		no session starts a drive of the execution before it ends.  A
+ *		worker that holds it is asked to abandon its drive, again and again
+ *		if need be (another worker may claim the execution in between);
+ *		another session's drive is waited for.
  */
 void
-durable_drive_wait(const pg_uuid_t *id)
+durable_drive_stop_wait(const pg_uuid_t *id)
 {
 	LOCKTAG		tag;
 
 	drive_locktag(id, &tag);
+	for (;;)
+	{
+		if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+			return;
+		if (!durable_request_stop(id))
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
@@ -784,9 +801,60 @@ perform(DurableDrive *d)
 }
 
 /*
+ * conclude
+ *		What a replay leads to: a terminal status (true, *res set), or an
+ *		operation to perform (false; the checkpoints the replay made are
+ *		written).
+ */
+static bool
+conclude(DurableDrive *d, ReplayResult rr, Datum result, bool isnull,
+		 ErrorData *error, DurableAdvance *res)
+{
+	if (d->fatal != NULL)
+		*res = finish(d, "FAILED", NULL, d->fatal);
+	else if (rr == RR_ERROR)
+	{
+		flush(d);
+		*res = fail(d, error);
+	}
+	else if (rr == RR_DONE)
+	{
+		Jsonb	   *jb = isnull ? NULL : DatumGetJsonbP(result);
+
+		if (jb != NULL && VARSIZE(jb) > (Size) durable_max_payload_size)
+		{
+			ErrorData	big;
+
+			memset(&big, 0, sizeof(big));
+			big.sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
+			big.message = psprintf("workflow result is too large (%zu bytes; durable.max_payload_size is %d)",
+								   (Size) VARSIZE(jb), durable_max_payload_size);
+			*res = fail(d, &big);
+		}
+		else
+			*res = finish(d, "SUCCEEDED", jb, NULL);
+	}
+	else
+	{
+		flush(d);
+		return false;
+	}
+	return true;
+}
+
+/*
  * durable_drive_advance
- *		One replay of the execution and the operation it yields.  Runs in the
+ *		Performs the next operation of the execution, and replays it once
+ *		more to learn what follows: a terminal status is written in the same
+ *		transaction, an operation is kept for the next call.  Runs in the
  *		caller's transaction; SPI must be connected.
+ *
+ *		Each transaction thus holds one operation and the replay after it
+ *		(plus, in the first, the replay that found it): an execution of n
+ *		operations takes n transactions and n + 1 replays.  The replay kept
+ *		across a commit is read-only and its own checkpoints (durable_now
+ *		and the like) were written before that commit, so a drive that
+ *		stops between two calls loses nothing: the next drive replays again.
  */
 DurableAdvance
 durable_drive_advance(DurableDrive *d)
@@ -798,13 +866,17 @@ durable_drive_advance(DurableDrive *d)
 	ErrorData  *error = NULL;
 	ReplayResult rr;
 	TimestampTz now = durable_clock_now();
+	bool		carried = d->carried;
 
+	d->carried = false;
 	if (strcmp(d->ex.status, "PENDING") != 0 &&
 		strcmp(d->ex.status, "RUNNING") != 0 &&
 		strcmp(d->ex.status, "SUSPENDED") != 0)
 		return DA_FINISHED;
 
-	MemoryContextReset(d->replay_cxt);
+	/* the operation found by the last call lives in replay_cxt */
+	if (!carried)
+		MemoryContextReset(d->replay_cxt);
 	oldcxt = MemoryContextSwitchTo(d->replay_cxt);
 
 	if (strcmp(d->ex.status, "RUNNING") != 0)
@@ -855,35 +927,34 @@ durable_drive_advance(DurableDrive *d)
 		}
 	}
 
-	rr = replay(d, &result, &isnull, &error);
-	if (d->fatal != NULL)
-		res = finish(d, "FAILED", NULL, d->fatal);
-	else if (rr == RR_ERROR)
+	if (!carried)
 	{
-		flush(d);
-		res = fail(d, error);
-	}
-	else if (rr == RR_DONE)
-	{
-		Jsonb	   *jb = isnull ? NULL : DatumGetJsonbP(result);
-
-		if (jb != NULL && VARSIZE(jb) > (Size) durable_max_payload_size)
+		rr = replay(d, &result, &isnull, &error);
+		if (conclude(d, rr, result, isnull, error, &res))
 		{
-			ErrorData	big;
-
-			memset(&big, 0, sizeof(big));
-			big.sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
-			big.message = psprintf("workflow result is too large (%zu bytes; durable.max_payload_size is %d)",
-								   (Size) VARSIZE(jb), durable_max_payload_size);
-			res = fail(d, &big);
+			MemoryContextSwitchTo(oldcxt);
+			return res;
 		}
-		else
-			res = finish(d, "SUCCEEDED", jb, NULL);
 	}
-	else
+
+	res = perform(d);
+	if (res == DA_CONTINUE)
 	{
-		flush(d);
-		res = perform(d);
+		MemoryContext spare = d->spare_cxt;
+
+		/* replay what follows into the other context, keeping what it yields */
+		d->spare_cxt = d->replay_cxt;
+		d->replay_cxt = spare;
+		MemoryContextReset(d->replay_cxt);
+		MemoryContextSwitchTo(d->replay_cxt);
+		isnull = true;
+		error = NULL;
+		rr = replay(d, &result, &isnull, &error);
+		if (!conclude(d, rr, result, isnull, error, &res))
+		{
+			d->carried = true;
+			res = DA_CONTINUE;
+		}
 	}
 
 	MemoryContextSwitchTo(oldcxt);

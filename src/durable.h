@@ -164,6 +164,8 @@ typedef struct DurableDrive
 {
 	MemoryContext cxt;			/* owns everything below */
 	MemoryContext replay_cxt;	/* reset before every replay */
+	MemoryContext spare_cxt;	/* the other one, while replay_cxt is kept */
+	bool		carried;		/* pending was found by the last advance */
 	DurableExecution ex;
 	Oid			fn_oid;
 	HTAB	   *ops;			/* DurableOpKey -> DurableOp */
@@ -200,7 +202,7 @@ extern DurableDrive *durable_drive_begin(const pg_uuid_t *id, bool wait,
 										 bool queue_locked);
 extern DurableAdvance durable_drive_advance(DurableDrive *d);
 extern bool durable_drive_relock(DurableDrive *d);
-extern void durable_drive_wait(const pg_uuid_t *id);
+extern void durable_drive_stop_wait(const pg_uuid_t *id);
 extern DurableAdvance durable_drive_committing(DurableDrive *d, TimestampTz deadline,
 												void (*commit) (void));
 extern void durable_drive_end(DurableDrive *d);
@@ -319,7 +321,7 @@ extern void durable_storage_new_run(const pg_uuid_t *id, int32 run_no, Jsonb *in
 extern void durable_storage_queue_set(const pg_uuid_t *id, Oid owner, TimestampTz due_at);
 extern void durable_storage_queue_delete(const pg_uuid_t *id);
 extern void durable_storage_cancel_ops(const pg_uuid_t *id, int32 run_no, TimestampTz now);
-extern bool durable_storage_next_due(TimestampTz *due_at);
+extern bool durable_storage_next_due(TimestampTz after, TimestampTz *due_at);
 extern bool durable_storage_status(const pg_uuid_t *id, char **status, bool *mine);
 extern int	durable_storage_note_crash(const pg_uuid_t *id);
 /* where a pass over the ready queue has got to */

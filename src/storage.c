@@ -178,8 +178,8 @@ static const StorageStatement statements[Q_COUNT] = {
 		5, {TIMESTAMPTZOID, BOOLOID, OIDOID, TIMESTAMPTZOID, UUIDOID}
 	},
 	[Q_NEXT_DUE] = {
-		"SELECT due_at FROM durable.queue ORDER BY due_at LIMIT 1",
-		0, {InvalidOid}
+		"SELECT due_at FROM durable.queue WHERE due_at > $1 ORDER BY due_at LIMIT 1",
+		1, {TIMESTAMPTZOID}
 	},
 	[Q_STATUS] = {
 		"SELECT status, xmin FROM durable.executions WHERE id = $1",
@@ -753,14 +753,17 @@ durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 
 /*
  * durable_storage_next_due
- *		The earliest due time in the queue; false when it is empty.
+ *		The earliest due time in the queue after a given time; false when
+ *		there is none.
  */
 bool
-durable_storage_next_due(TimestampTz *due_at)
+durable_storage_next_due(TimestampTz after, TimestampTz *due_at)
 {
+	Datum		values[1];
 	bool		isnull;
 
-	if (run(Q_NEXT_DUE, NULL, NULL, 1) != 1)
+	values[0] = TimestampTzGetDatum(after);
+	if (run(Q_NEXT_DUE, values, NULL, 1) != 1)
 		return false;
 	*due_at = DatumGetTimestampTz(get_col(1, &isnull));
 	return true;

@@ -385,13 +385,18 @@ stop_was_requested(void)
 static void
 drive(const pg_uuid_t *id, TimestampTz due_at)
 {
-	DurableDrive *d = durable_drive_begin(id, false, true);
+	DurableDrive *d;
 
+	/* visible to durable_stop before the drive lock is taken */
+	set_driving(id);
+	d = durable_drive_begin(id, false, true);
 	if (d == NULL)
+	{
+		set_driving(NULL);
 		return;					/* another session drives it */
+	}
 	pg_atomic_write_u32(&my_slot->idle, 0);
 	worker_drive = d;
-	set_driving(id);
 	note_write(id);
 	durable_count_claim(due_at, durable_clock_now());
 	/* pg_stat_activity shows which execution this worker drives */
@@ -435,13 +440,32 @@ worker_pass(long *sleep_ms)
 				*sleep_ms = 10; /* another worker charges the crashes */
 			else
 			{
-				while (durable_storage_claim_ready(durable_clock_now(), InvalidOid, true,
-												   &cursor, &id))
+				TimestampTz claimed_at;
+
+				/*
+				 * Idle before every claim: a start committed too late for
+				 * the claim's snapshot sees the flag and sets the latch, so
+				 * the sleep below returns at once.
+				 */
+				for (;;)
 				{
+					pg_atomic_write_u32(&my_slot->idle, 1);
+					pg_memory_barrier();
+					claimed_at = durable_clock_now();
+					if (!durable_storage_claim_ready(claimed_at, InvalidOid, true,
+													 &cursor, &id))
+						break;
 					drive(&id, cursor.due_at);
 					worked = true;
 				}
-				if (durable_storage_next_due(&due))
+
+				/*
+				 * Sleep until the next timer.  What was due when the last
+				 * claim looked and is still queued is being driven by
+				 * another session, which goes on with it: no reason to
+				 * wake (this worker would spin on it otherwise).
+				 */
+				if (durable_storage_next_due(claimed_at, &due))
 				{
 					TimestampTz now = durable_clock_now();
 
