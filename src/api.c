@@ -267,6 +267,7 @@ durable_stop(PG_FUNCTION_ARGS)
 	 * doing; no driver starts another before this transaction ends.  A
 	 * drive in another session (CALL durable_run) is waited for.
 	 */
+	durable_stopping_add(&id);
 	durable_drive_stop_wait(&id);
 	if (!durable_storage_lock_execution(&id, &ex, CurrentMemoryContext, false))
 		ereport(ERROR,

@@ -387,11 +387,16 @@ typedef enum DurableCounter
 #define NOTES_BUSY 1
 #define NOTES_DONE 2
 
+/* executions durable_stop is stopping, which workers must not take up */
+#define DURABLE_STOPPING_SLOTS 32
+
 typedef struct DurableShared
 {
 	int			nslots;			/* max_worker_processes at server start */
-	slock_t		mutex;			/* protects launcher_procno */
+	slock_t		mutex;			/* protects launcher_procno and stopping */
 	int			launcher_procno;	/* -1 when the launcher is not running */
+	int			nstopping;
+	pg_uuid_t	stopping[DURABLE_STOPPING_SLOTS];
 	pg_atomic_uint32 paused;	/* commands that need the database alone */
 	pg_atomic_uint32 notes_state;	/* crash notes of this start: NOTES_* */
 	ConditionVariable finished_cv;	/* broadcast when executions finish */
@@ -420,6 +425,8 @@ extern void durable_wake_launcher(void);
 extern void durable_launcher_at_end(bool pause);
 extern void durable_register_xact_callback(void);
 extern bool durable_request_stop(const pg_uuid_t *id);
+extern void durable_stopping_add(const pg_uuid_t *id);
+extern bool durable_is_stopping(const pg_uuid_t *id);
 
 /* observe.c: counters (added at commit), NOTIFY, durable_await */
 extern void durable_count(DurableCounter c, int64 n);

@@ -44,6 +44,9 @@ static int	wakes_at_commit = 0;
 /* launcher paused by this transaction; launcher to wake at its end */
 static bool paused_here = false;
 static bool wake_launcher_at_end = false;
+/* executions this transaction registered as being stopped */
+static pg_uuid_t stopping_here[DURABLE_STOPPING_SLOTS];
+static int	nstopping_here = 0;
 static bool xact_callback_registered = false;
 
 static Size
@@ -77,6 +80,7 @@ durable_shmem_startup(void)
 		durable_shared->nslots = max_worker_processes;
 		SpinLockInit(&durable_shared->mutex);
 		durable_shared->launcher_procno = -1;
+		durable_shared->nstopping = 0;
 		pg_atomic_init_u32(&durable_shared->paused, 0);
 		pg_atomic_init_u32(&durable_shared->notes_state, NOTES_PENDING);
 		ConditionVariableInit(&durable_shared->finished_cv);
@@ -235,9 +239,77 @@ durable_launcher_at_end(bool pause)
 	wake_launcher_at_end = true;
 }
 
+/*
+ * durable_stopping_add
+ *		Registers an execution as being stopped by this transaction until
+ *		it ends: workers do not take it up meanwhile.  When the registry is
+ *		full, nothing is registered (durable_stop then relies on cancelling
+ *		the workers that take it up).
+ */
+void
+durable_stopping_add(const pg_uuid_t *id)
+{
+	if (durable_shared == NULL || nstopping_here >= DURABLE_STOPPING_SLOTS)
+		return;
+	durable_register_xact_callback();
+	SpinLockAcquire(&durable_shared->mutex);
+	if (durable_shared->nstopping < DURABLE_STOPPING_SLOTS)
+	{
+		durable_shared->stopping[durable_shared->nstopping++] = *id;
+		stopping_here[nstopping_here++] = *id;
+	}
+	SpinLockRelease(&durable_shared->mutex);
+}
+
+bool
+durable_is_stopping(const pg_uuid_t *id)
+{
+	bool		found = false;
+	int			i;
+
+	if (durable_shared == NULL)
+		return false;
+	SpinLockAcquire(&durable_shared->mutex);
+	for (i = 0; i < durable_shared->nstopping && !found; i++)
+		found = memcmp(&durable_shared->stopping[i], id, sizeof(pg_uuid_t)) == 0;
+	SpinLockRelease(&durable_shared->mutex);
+	return found;
+}
+
+/* forgets, at the end of the transaction, what it registered as stopping */
+static void
+stopping_clear(void)
+{
+	int			i,
+				j;
+
+	SpinLockAcquire(&durable_shared->mutex);
+	for (i = 0; i < nstopping_here; i++)
+	{
+		for (j = 0; j < durable_shared->nstopping; j++)
+		{
+			if (memcmp(&durable_shared->stopping[j], &stopping_here[i],
+					   sizeof(pg_uuid_t)) == 0)
+			{
+				durable_shared->stopping[j] =
+					durable_shared->stopping[--durable_shared->nstopping];
+				break;
+			}
+		}
+	}
+	SpinLockRelease(&durable_shared->mutex);
+	nstopping_here = 0;
+}
+
 static void
 durable_xact_callback(XactEvent event, void *arg)
 {
+	if (nstopping_here > 0 &&
+		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		 event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		 event == XACT_EVENT_PREPARE))
+		stopping_clear();
+
 	if (wake_launcher_at_end &&
 		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
 		 event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT))

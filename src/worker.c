@@ -380,20 +380,23 @@ stop_was_requested(void)
 /*
  * drive
  *		Drives a claimed execution until it suspends or finishes, with a
- *		commit after every operation.
+ *		commit after every operation; false when it did not drive it.
  */
-static void
+static bool
 drive(const pg_uuid_t *id, TimestampTz due_at)
 {
 	DurableDrive *d;
 
-	/* visible to durable_stop before the drive lock is taken */
+	/*
+	 * Visible to durable_stop before the drive lock is taken; one that
+	 * registered the execution before that is not undone by taking it up.
+	 */
 	set_driving(id);
-	d = durable_drive_begin(id, false, true);
-	if (d == NULL)
+	if (durable_is_stopping(id) ||
+		(d = durable_drive_begin(id, false, true)) == NULL)
 	{
 		set_driving(NULL);
-		return;					/* another session drives it */
+		return false;			/* being stopped, or another session drives it */
 	}
 	pg_atomic_write_u32(&my_slot->idle, 0);
 	worker_drive = d;
@@ -408,6 +411,7 @@ drive(const pg_uuid_t *id, TimestampTz due_at)
 	note_write(NULL);
 	set_driving(NULL);
 	durable_session_reset();
+	return true;
 }
 
 /*
@@ -455,8 +459,8 @@ worker_pass(long *sleep_ms)
 					if (!durable_storage_claim_ready(claimed_at, InvalidOid, true,
 													 &cursor, &id))
 						break;
-					drive(&id, cursor.due_at);
-					worked = true;
+					if (drive(&id, cursor.due_at))
+						worked = true;
 				}
 
 				/*
