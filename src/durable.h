@@ -425,6 +425,7 @@ extern void durable_wake_launcher(void);
 extern void durable_launcher_at_end(bool pause);
 extern void durable_register_xact_callback(void);
 extern bool durable_request_stop(const pg_uuid_t *id);
+extern int	durable_signal_workers(int signo);
 extern void durable_stopping_add(const pg_uuid_t *id);
 extern bool durable_is_stopping(const pg_uuid_t *id);
 

@@ -317,7 +317,6 @@ durable_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 	DurableShared *sh = durable_shmem();
 	bool		pause = sh != NULL && needs_database_alone(pstmt->utilityStmt);
 	bool		created;
-	int			i;
 
 	/* the workers' database created: the launcher need not wait to see it */
 	created = sh != NULL && IsA(pstmt->utilityStmt, CreatedbStmt) &&
@@ -328,17 +327,7 @@ durable_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 	{
 		/* paused until this transaction ends, and the launcher woken then */
 		durable_launcher_at_end(true);
-		for (i = 0; i < sh->nslots; i++)
-		{
-			DurableWorkerSlot *slot = &sh->slots[i];
-			pid_t		pid;
-
-			SpinLockAcquire(&slot->mutex);
-			pid = slot->pid;
-			SpinLockRelease(&slot->mutex);
-			if (pid != 0)
-				(void) kill(pid, SIGTERM);
-		}
+		(void) durable_signal_workers(SIGTERM);
 	}
 	else if (created)
 		durable_launcher_at_end(false);

@@ -262,7 +262,6 @@ durable_stats(PG_FUNCTION_ARGS)
 	Datum		values[DC_COUNT + 2];
 	bool		nulls[DC_COUNT + 2];
 	int			i;
-	int			workers = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -275,16 +274,7 @@ durable_stats(PG_FUNCTION_ARGS)
 	{
 		for (i = 0; i < DC_COUNT; i++)
 			values[i] = Int64GetDatum((int64) pg_atomic_read_u64(&sh->counters[i]));
-		for (i = 0; i < sh->nslots; i++)
-		{
-			DurableWorkerSlot *slot = &sh->slots[i];
-
-			SpinLockAcquire(&slot->mutex);
-			if (slot->pid != 0)
-				workers++;
-			SpinLockRelease(&slot->mutex);
-		}
-		values[DC_COUNT] = Int32GetDatum(workers);
+		values[DC_COUNT] = Int32GetDatum(durable_signal_workers(0));
 		values[DC_COUNT + 1] = TimestampTzGetDatum(sh->stats_since);
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

@@ -372,17 +372,19 @@ durable_wake_at_commit(void)
 }
 
 /*
- * durable_workers_running
- *		Whether any worker slot holds a live worker: false when none runs,
- *		and when shared memory was not set up (the library not preloaded).
+ * durable_signal_workers
+ *		Sends signo to the worker of every slot (0 sends nothing: it only
+ *		checks that the process lives); returns how many it reached.  0
+ *		when shared memory was not set up (the library not preloaded).
  */
-bool
-durable_workers_running(void)
+int
+durable_signal_workers(int signo)
 {
 	int			i;
+	int			n = 0;
 
 	if (durable_shared == NULL)
-		return false;
+		return 0;
 	for (i = 0; i < durable_shared->nslots; i++)
 	{
 		DurableWorkerSlot *slot = &durable_shared->slots[i];
@@ -391,8 +393,18 @@ durable_workers_running(void)
 		SpinLockAcquire(&slot->mutex);
 		pid = slot->pid;
 		SpinLockRelease(&slot->mutex);
-		if (pid != 0 && kill(pid, 0) == 0)
-			return true;
+		if (pid != 0 && kill(pid, signo) == 0)
+			n++;
 	}
-	return false;
+	return n;
+}
+
+/*
+ * durable_workers_running
+ *		Whether any worker slot holds a live worker.
+ */
+bool
+durable_workers_running(void)
+{
+	return durable_signal_workers(0) > 0;
 }

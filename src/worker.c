@@ -100,17 +100,28 @@ worker_crash_exit(SIGNAL_ARGS)
 	_exit(2);
 }
 
+/*
+ * note_erase
+ *		Erases the note in a note file, logging (not raising) a failure:
+ *		for exit callbacks, and for notes already charged.
+ */
 static void
-worker_detach(int code, Datum arg)
+note_erase(int fd)
 {
-	DurableNote empty;
+	static const DurableNote empty;
 
-	/* an exit that runs this is no crash: the note would mislead */
-	memset(&empty, 0, sizeof(empty));
-	if (note_fd >= 0 && pwrite(note_fd, &empty, sizeof(empty), 0) != sizeof(empty))
+	if (pwrite(fd, &empty, sizeof(empty), 0) != sizeof(empty))
 		ereport(LOG,
 				(errcode_for_file_access(),
 				 errmsg("could not erase a crash note of durable: %m")));
+}
+
+static void
+worker_detach(int code, Datum arg)
+{
+	/* an exit that runs this is no crash: the note would mislead */
+	if (note_fd >= 0)
+		note_erase(note_fd);
 	if (processing_notes)
 		pg_atomic_write_u32(&durable_shmem()->notes_state, NOTES_PENDING);
 	SpinLockAcquire(&my_slot->mutex);
@@ -245,16 +256,10 @@ process_notes(void)
 	}
 	worker_commit();
 
-	memset(&note, 0, sizeof(note));
 	foreach(lc, fds)
 	{
-		int			fd = lfirst_int(lc);
-
-		if (pwrite(fd, &note, sizeof(note), 0) != sizeof(note))
-			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("could not erase a crash note of durable: %m")));
-		close(fd);
+		note_erase(lfirst_int(lc));
+		close(lfirst_int(lc));
 	}
 	list_free(fds);
 }
