@@ -168,7 +168,9 @@ bench_header() {
     echo
 }
 
-# The statements (worker SQL included: track = all) that took the most time.
+# The statements (worker SQL included: track = all) that took the most time;
+# blks: shared buffers a call touched, a cost the load of a shared machine
+# does not blur as it does the times.
 bench_profile_report() {
     [ "${BENCH_PROFILE:-0}" = 1 ] || return 0
     echo
@@ -176,6 +178,7 @@ bench_profile_report() {
     bench_psql -P format=aligned -P tuples_only=off -c "
         SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
                round(mean_exec_time::numeric * 1000, 1) AS mean_us,
+               round((shared_blks_hit + shared_blks_read)::numeric / calls, 1) AS blks,
                wal_records AS wal_rec, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
           FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15" | sed 's/^/  /'
 }
