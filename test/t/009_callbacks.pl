@@ -86,17 +86,24 @@ sub callback_id
 		"SELECT callback_id FROM cb_queue WHERE args->>'k' = '$k'");
 }
 
+my $scripts_dir = PostgreSQL::Test::Utils::tempdir;
+my $script_no = 0;
+
 # Start psql scripts at once, one connection each, without waiting for
 # them; errors are printed with their SQLSTATE, and stop a script.
+
 sub start_scripts
 {
 	my @runs;
 	foreach my $script (@_)
 	{
-		my $run = { in => "\\set VERBOSITY verbose\n$script", out => '', err => '' };
+		my $file = "$scripts_dir/" . $script_no++;
+		append_to_file("$file.sql", "\\set VERBOSITY verbose\n$script");
+		# files, not scalars: IPC::Run feeds a scalar only while pumped
+		my $run = { file => $file };
 		$run->{h} = IPC::Run::start(
 			[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres') ],
-			'<', \$run->{in}, '>', \$run->{out}, '2>', \$run->{err},
+			'<', "$file.sql", '>', "$file.out", '2>', "$file.err",
 			IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 		push @runs, $run;
 	}
@@ -109,7 +116,9 @@ sub finish_scripts
 	foreach my $run (@_)
 	{
 		$run->{h}->finish;
-		$run->{rc} = $run->{h}->result;
+		$run->{rc} = ($run->{h}->results)[0];
+		$run->{out} = slurp_file("$run->{file}.out");
+		$run->{err} = slurp_file("$run->{file}.err");
 	}
 	return @_;
 }
@@ -241,7 +250,15 @@ while (time - $t0 < 5)
 	# the heartbeat's pace is what is tested here: sleep between beats
 	usleep(500_000);
 	my ($out, $ret) = $hb->query("SELECT durable_callback_heartbeat('$cb_alive')");
-	$ret ? ($beat_errors .= $hb->{stderr}) : $beats++;
+	if ($ret)
+	{
+		$beat_errors .= $hb->{stderr};
+		$hb->{stderr} = '';    # BackgroundPsql keeps it otherwise
+	}
+	else
+	{
+		$beats++;
+	}
 }
 $hb->quit;
 ok($beats >= 8 && $beat_errors eq '', "$beats heartbeats over 5 seconds succeeded")
