@@ -2,9 +2,11 @@
 # concurrent clients each resume their own execution; concurrent
 # completions of one callback have exactly one winner; heartbeats keep a
 # callback alive and their absence times it out (WF004), as a timeout does
-# (WF003), and a late completion changes nothing; no pending callback or
-# completion is lost across kill -9 of a worker; events wake a waiting
-# execution, and events sent before the wait are kept, first in first out.
+# (WF003), both on time, and a late completion changes nothing; a failure
+# raises WF002; no pending callback or committed completion is lost across
+# kill -9 of a worker; events wake a waiting execution, and events sent
+# before the wait are kept, first in first out; a completion or event that
+# commits while a worker drives the execution is not lost.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -256,10 +258,11 @@ SELECT durable_start('wf_catch', '{"k": "hb-alive", "heartbeat_timeout": "2 seco
 SELECT durable_start('wf_catch', '{"k": "hb-dead", "heartbeat_timeout": "2 seconds"}', name => 'hb-dead');
 SELECT durable_start('wf_cb', '{"k": "hb-uncaught", "heartbeat_timeout": "2 seconds"}', name => 'hb-uncaught');
 SELECT durable_start('wf_catch', '{"k": "timeout", "timeout": "1 second"}', name => 'timeout');
+SELECT durable_start('wf_cb', '{"k": "rejected"}', name => 'rejected');
 });
 ok($node->poll_query_until('postgres',
-	"SELECT count(*) = 4 FROM cb_queue WHERE args->>'k' IN ('hb-alive', 'hb-dead', 'hb-uncaught', 'timeout')"),
-	'the four callbacks were handed out');
+	"SELECT count(*) = 5 FROM cb_queue WHERE args->>'k' IN ('hb-alive', 'hb-dead', 'hb-uncaught', 'timeout', 'rejected')"),
+	'the five callbacks were handed out');
 my $cb_alive = callback_id('hb-alive');
 my $cb_dead = callback_id('hb-dead');
 my $cb_timeout = callback_id('timeout');
@@ -338,6 +341,30 @@ is($node->safe_psql('postgres', q{
 is($node->safe_psql('postgres',
 	"SELECT count(*) FROM effects WHERE k IN ('hb-dead', 'hb-uncaught', 'timeout')"),
 	'0', 'no timed-out wait went on to the step after it');
+
+# a callback completed as failed raises WF002 in the workflow
+$cb = callback_id('rejected');
+$node->safe_psql('postgres', "SELECT durable_callback_failure('$cb', '{\"message\": \"not approved\"}')");
+ok($node->poll_query_until('postgres',
+	"SELECT status = 'FAILED' FROM durable.executions WHERE name = 'rejected'"),
+	'a callback completed as failed FAILED its execution');
+is($node->safe_psql('postgres',
+	"SELECT error->>'sqlstate' || ' ' || (error->>'message') FROM durable.executions WHERE name = 'rejected'"),
+	'WF002 callback "approval" failed: not approved', 'with WF002 and the message given');
+
+# stopping an execution cancels its callback: a completion is then an error
+$node->safe_psql('postgres', q{SELECT durable_start('wf_cb', '{"k": "stopped"}', name => 'stopped')});
+ok($node->poll_query_until('postgres',
+	"SELECT status = 'SUSPENDED' FROM durable.executions WHERE name = 'stopped'"),
+	'an execution waits on a callback');
+$node->safe_psql('postgres', "SELECT durable_stop('stopped')");
+$cb = callback_id('stopped');
+like(sql_error("SELECT durable_callback_success('$cb', '{\"late\": true}')"),
+	qr/^55000 /, 'once it is stopped, completing its callback fails with 55000');
+is($node->safe_psql('postgres', q{
+	SELECT e.status || ' ' || c.status FROM durable.callbacks c JOIN durable.executions e ON e.id = c.execution_id
+	 WHERE e.name = 'stopped'}),
+	'STOPPED CANCELLED', 'the execution is STOPPED and its callback CANCELLED');
 
 # --- 5. kill -9 of a worker while 50 callbacks are pending -------------------
 $node->safe_psql('postgres',
