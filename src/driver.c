@@ -275,6 +275,8 @@ durable_drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked)
 	{
 		if (!durable_storage_lock_execution(id, &d->ex, cxt, queue_locked))
 		{
+			/* gone (purged): drop what was still sent to it */
+			durable_storage_inbox_delete(id);
 			MemoryContextDelete(cxt);
 			d = NULL;
 		}
