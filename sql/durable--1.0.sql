@@ -38,7 +38,11 @@ CREATE TABLE durable.executions (
 	tags			jsonb NOT NULL DEFAULT '{}',
 	owner			regrole NOT NULL,
 	search_path		text NOT NULL,
-	parent_id		uuid,
+	parent_id		uuid,					/* the execution that started it (durable_invoke, ...) */
+	parent_run_no	integer,				/* ... its run, */
+	parent_op_id	integer,				/* ... operation, */
+	parent_index	integer,				/* ... and branch (durable.children.idx) */
+	depth			integer NOT NULL DEFAULT 0,	/* 0 for a top-level execution */
 	redrive_count	integer NOT NULL DEFAULT 0,
 	crash_count		integer NOT NULL DEFAULT 0,	/* crashes in a row, see durable.max_crashes */
 	crash_marker	bigint,					/* progress at the last crash */
@@ -116,17 +120,85 @@ CREATE TABLE durable.queue (
 );
 CREATE INDEX queue_due_idx ON durable.queue (due_at, execution_id);
 
-/* Messages to an execution (stops, completions, events): appended, never
- * an update of another execution's row. */
+/*
+ * Messages to an execution (callback completions, events, reports of
+ * children): appended, never an update of another execution's row, so a
+ * sender never waits for the worker that drives the execution.  Workers
+ * claim executions from here as from the queue; the driver takes the
+ * messages of its execution (deletes them) when it resumes it.
+ */
 CREATE TABLE durable.inbox (
 	execution_id	uuid NOT NULL,
 	message_id		bigint GENERATED ALWAYS AS IDENTITY,
-	kind			text NOT NULL,
+	kind			text NOT NULL,			/* callback, event, child */
 	payload			jsonb,
 	owner			regrole NOT NULL,
 	created_at		timestamptz NOT NULL,
 	PRIMARY KEY (execution_id, message_id)
 );
+CREATE INDEX inbox_message_idx ON durable.inbox (message_id);
+
+/*
+ * Callbacks (durable_wait_for_callback, durable_create_callback).  The id
+ * handed out is a capability: only its SHA-256 is stored, so reading this
+ * table gives no one the power to complete a callback.
+ */
+CREATE TABLE durable.callbacks (
+	token_hash		bytea NOT NULL,			/* sha256 of the callback id */
+	execution_id	uuid NOT NULL,
+	run_no			integer NOT NULL,
+	op_id			integer NOT NULL,		/* the operation that created it */
+	name			text NOT NULL,
+	status			text NOT NULL,			/* PENDING, SUCCEEDED, FAILED, TIMED_OUT, CANCELLED */
+	result			jsonb,
+	error			jsonb,
+	timeout_at		timestamptz,
+	heartbeat_timeout interval,
+	heartbeat_at	timestamptz,			/* creation or the last heartbeat */
+	owner			regrole NOT NULL,
+	created_at		timestamptz NOT NULL,
+	completed_at	timestamptz,
+	PRIMARY KEY (token_hash)
+);
+CREATE INDEX callbacks_execution_idx ON durable.callbacks (execution_id);
+COMMENT ON TABLE durable.callbacks IS 'callbacks of executions, keyed by the hash of their id';
+
+/* Events sent to an execution that no wait has taken yet, first in, first out. */
+CREATE TABLE durable.events (
+	execution_id	uuid NOT NULL,
+	event_id		bigint NOT NULL,		/* message_id of the inbox message */
+	name			text NOT NULL,
+	payload			jsonb,
+	owner			regrole NOT NULL,
+	sent_at			timestamptz NOT NULL,
+	PRIMARY KEY (execution_id, event_id)
+);
+COMMENT ON TABLE durable.events IS 'events sent to executions and not yet consumed by a wait';
+
+/*
+ * The branches of durable_invoke, durable_parallel and durable_map: one row
+ * per child execution (or batch of items), written by the parent's driver
+ * alone.  Children report to the parent through the inbox.
+ */
+CREATE TABLE durable.children (
+	parent_id		uuid NOT NULL,
+	run_no			integer NOT NULL,
+	op_id			integer NOT NULL,
+	idx				integer NOT NULL,		/* branch or batch number, from 0 */
+	name			text,					/* branch name (durable_parallel) */
+	workflow		text NOT NULL,			/* qualified function name */
+	input			jsonb,
+	items			integer NOT NULL DEFAULT 1,	/* items in the batch */
+	child_id		uuid,					/* the execution, once started */
+	status			text NOT NULL,			/* WAITING, RUNNING, SUCCEEDED, FAILED, TIMED_OUT, STOPPED, CANCELLED */
+	result			jsonb,
+	error			jsonb,
+	owner			regrole NOT NULL,
+	started_at		timestamptz,
+	finished_at		timestamptz,
+	PRIMARY KEY (parent_id, run_no, op_id, idx)
+);
+COMMENT ON TABLE durable.children IS 'branches of durable_invoke, durable_parallel and durable_map';
 
 /* Execution names: uniqueness kept in its own small table. */
 CREATE TABLE durable.names (
@@ -165,7 +237,7 @@ DECLARE
 	t text;
 BEGIN
 	FOREACH t IN ARRAY ARRAY['executions', 'operations', 'history', 'queue', 'inbox', 'names',
-							 'schedules']
+							 'schedules', 'callbacks', 'events', 'children']
 	LOOP
 		EXECUTE format('ALTER TABLE durable.%I ENABLE ROW LEVEL SECURITY', t);
 		EXECUTE format($p$CREATE POLICY %I ON durable.%I FOR SELECT USING (
@@ -178,7 +250,9 @@ BEGIN
 END
 $$;
 GRANT SELECT ON durable.executions, durable.operations, durable.history,
-	durable.schedules TO PUBLIC;
+	durable.schedules, durable.children TO PUBLIC;
+/* callbacks and events: no column of theirs is a secret, but nobody needs them */
+GRANT SELECT ON durable.callbacks, durable.events TO durable_admin;
 SELECT pg_catalog.pg_extension_config_dump('durable.history_event_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('durable.inbox_message_id_seq', '');
 
@@ -232,9 +306,95 @@ RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_child';
 COMMENT ON FUNCTION @extschema@.durable_child(text, text, jsonb) IS
 	'run a workflow function in a child context of this execution';
 
+CREATE FUNCTION @extschema@.durable_wait_for_callback(name text, submitter text,
+													  args jsonb DEFAULT NULL,
+													  timeout interval DEFAULT NULL,
+													  heartbeat_timeout interval DEFAULT NULL)
+RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_wait_for_callback';
+COMMENT ON FUNCTION @extschema@.durable_wait_for_callback(text, text, jsonb, interval, interval) IS
+	'create a callback, hand its id to the submitter SQL in the same transaction, wait for its completion';
+
+CREATE FUNCTION @extschema@.durable_create_callback(name text, timeout interval DEFAULT NULL,
+													heartbeat_timeout interval DEFAULT NULL)
+RETURNS text LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_create_callback';
+COMMENT ON FUNCTION @extschema@.durable_create_callback(text, interval, interval) IS
+	'create a callback and return its id (checkpointed); wait for it with durable_await_callback';
+
+CREATE FUNCTION @extschema@.durable_await_callback(name text, callback_id text)
+RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_await_callback';
+COMMENT ON FUNCTION @extschema@.durable_await_callback(text, text) IS
+	'wait for the completion of a callback made by durable_create_callback';
+
+CREATE FUNCTION @extschema@.durable_wait_for_event(name text, event_name text,
+												   timeout interval DEFAULT NULL)
+RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_wait_for_event';
+COMMENT ON FUNCTION @extschema@.durable_wait_for_event(text, text, interval) IS
+	'wait for the next event of a name sent with durable_send_event; returns its payload';
+
+CREATE FUNCTION @extschema@.durable_wait_for_condition(name text, check_sql text,
+													   initial_state jsonb,
+													   options jsonb DEFAULT '{}')
+RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_wait_for_condition';
+COMMENT ON FUNCTION @extschema@.durable_wait_for_condition(text, text, jsonb, jsonb) IS
+	'poll check_sql with durable delays until it returns {"done": true}; returns the final state';
+
+CREATE FUNCTION @extschema@.durable_invoke(name text, workflow text, input jsonb DEFAULT '{}',
+										   options jsonb DEFAULT '{}')
+RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_invoke';
+COMMENT ON FUNCTION @extschema@.durable_invoke(text, text, jsonb, jsonb) IS
+	'run a workflow as a child execution and wait for its result';
+
+CREATE FUNCTION @extschema@.durable_parallel(name text, branches jsonb,
+											 options jsonb DEFAULT '{}')
+RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_parallel';
+COMMENT ON FUNCTION @extschema@.durable_parallel(text, jsonb, jsonb) IS
+	'run branches (child workflows or steps) concurrently as child executions';
+
+CREATE FUNCTION @extschema@.durable_map(name text, items jsonb, workflow text,
+										options jsonb DEFAULT '{}')
+RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_map';
+COMMENT ON FUNCTION @extschema@.durable_map(text, jsonb, text, jsonb) IS
+	'run a workflow as a child execution per item (or batch of items); results in item order';
+
+/*
+ * The workflow of a step branch of durable_parallel ({name, sql, args,
+ * options}): the step, run as a child execution of its own.
+ */
+CREATE FUNCTION durable.run_step(input jsonb)
+RETURNS jsonb LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT @extschema@.durable_step(input->>'name', input->>'sql', input->'args',
+									COALESCE(input->'options', '{}'))
+$$;
+COMMENT ON FUNCTION durable.run_step(jsonb) IS
+	'the workflow of a step branch of durable_parallel';
+GRANT EXECUTE ON FUNCTION durable.run_step(jsonb) TO PUBLIC;
+
 /* ---------------------------------------------------------------------
  * Outside workflows
  * --------------------------------------------------------------------- */
+
+CREATE FUNCTION @extschema@.durable_callback_success(callback_id text, result jsonb DEFAULT NULL)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_callback_success';
+COMMENT ON FUNCTION @extschema@.durable_callback_success(text, jsonb) IS
+	'complete a callback with a result; its execution resumes';
+
+CREATE FUNCTION @extschema@.durable_callback_failure(callback_id text, error jsonb DEFAULT NULL)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_callback_failure';
+COMMENT ON FUNCTION @extschema@.durable_callback_failure(text, jsonb) IS
+	'complete a callback with an error, raised in its workflow';
+
+CREATE FUNCTION @extschema@.durable_callback_heartbeat(callback_id text)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_callback_heartbeat';
+COMMENT ON FUNCTION @extschema@.durable_callback_heartbeat(text) IS
+	'keep a callback alive: its heartbeat_timeout starts again';
+
+CREATE FUNCTION @extschema@.durable_send_event(execution text, event_name text,
+											   payload jsonb DEFAULT NULL)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_send_event';
+COMMENT ON FUNCTION @extschema@.durable_send_event(text, text, jsonb) IS
+	'send a named event to an execution; its waits take events of a name first in, first out';
 
 CREATE FUNCTION @extschema@.durable_clock()
 RETURNS timestamptz LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_clock';

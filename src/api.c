@@ -40,13 +40,13 @@ not_inside_workflow(const char *fname)
 }
 
 /*
- * resolve_controlled
+ * durable_resolve_controlled
  *		The id of an execution given by id or name that the caller may
  *		control.  Executions of other roles are reported as not existing, so
  *		their ids and names leak nothing.  SPI must be connected.
  */
-static void
-resolve_controlled(const char *execution, pg_uuid_t *id)
+Oid
+durable_resolve_controlled(const char *execution, pg_uuid_t *id)
 {
 	Oid			owner;
 
@@ -56,6 +56,7 @@ resolve_controlled(const char *execution, pg_uuid_t *id)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("execution \"%s\" does not exist", execution),
 				 errhint("Give an execution id or name returned by durable_start; executions of roles whose privileges you lack are not visible.")));
+	return owner;
 }
 
 /*
@@ -208,7 +209,7 @@ durable_start(PG_FUNCTION_ARGS)
 	}
 	durable_storage_insert_execution(id, name, qualified, hash, input, owner,
 									 start_search_path(), tags, timeout, retention,
-									 durable_clock_now());
+									 durable_clock_now(), NULL);
 	durable_wake_at_commit();
 	durable_count(DC_STARTED, 1);
 	{
@@ -236,9 +237,54 @@ durable_execution_id(PG_FUNCTION_ARGS)
 	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
 
 	SPI_connect();
-	resolve_controlled(execution, id);
+	(void) durable_resolve_controlled(execution, id);
 	SPI_finish();
 	PG_RETURN_UUID_P(id);
+}
+
+/*
+ * durable_stop_execution
+ *		Stops an unfinished execution: STOPPED with error, its waiting
+ *		operations, callbacks and messages cancelled, its running children
+ *		stopped too.  A worker driving it abandons the drive, rolling back
+ *		what it was doing, and no driver starts another before this
+ *		transaction ends; a drive in another session (CALL durable_run) is
+ *		waited for.  A child stopped by itself reports to its parent; one
+ *		stopped with its parent (cascade) does not, and lets go of its drive
+ *		lock at once (its rows stay locked until commit), so that stopping
+ *		thousands of children does not take thousands of locks.  False when
+ *		the execution does not exist or has finished.
+ */
+bool
+durable_stop_execution(const pg_uuid_t *id, Jsonb *error, bool cascade)
+{
+	DurableExecution ex;
+	TimestampTz now = durable_clock_now();
+
+	durable_stopping_add(id);
+	durable_drive_stop_wait(id);
+	if (!durable_storage_lock_execution(id, &ex, CurrentMemoryContext, false) ||
+		(strcmp(ex.status, "PENDING") != 0 && strcmp(ex.status, "RUNNING") != 0 &&
+		 strcmp(ex.status, "SUSPENDED") != 0))
+	{
+		if (cascade)
+			durable_drive_stop_release(id);
+		return false;
+	}
+
+	durable_storage_cancel_ops(id, ex.run_no, now);
+	durable_storage_callbacks_cancel(id, now);
+	durable_storage_inbox_delete(id);
+	durable_storage_set_status(id, "STOPPED", NULL, error, DT_NOBEGIN, now);
+	durable_storage_queue_delete(id);
+	durable_storage_history(id, ex.run_no, ex.owner, "stopped", NULL, error);
+	durable_status_changed(&ex, "STOPPED");
+	durable_children_stop(id);
+	if (ex.has_parent && !cascade)
+		durable_report_to_parent(&ex, "STOPPED", NULL, error);
+	if (cascade)
+		durable_drive_stop_release(id);
+	return true;
 }
 
 PG_FUNCTION_INFO_V1(durable_stop);
@@ -253,42 +299,28 @@ durable_stop(PG_FUNCTION_ARGS)
 	char	   *execution = durable_text_arg(fcinfo, 0, "execution");
 	char	   *reason = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	pg_uuid_t	id;
-	DurableExecution ex;
-	TimestampTz now = durable_clock_now();
+	char	   *status;
+	bool		mine;
 	const char *keys[3] = {"message", "sqlstate", "reason"};
 	Jsonb	   *values[3];
-	Jsonb	   *error;
 
 	not_inside_workflow("durable_stop");
 	SPI_connect();
-	resolve_controlled(execution, &id);
-	/*
-	 * A worker driving it abandons the drive, rolling back what it was
-	 * doing; no driver starts another before this transaction ends.  A
-	 * drive in another session (CALL durable_run) is waited for.
-	 */
-	durable_stopping_add(&id);
-	durable_drive_stop_wait(&id);
-	if (!durable_storage_lock_execution(&id, &ex, CurrentMemoryContext, false))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("execution \"%s\" does not exist", execution)));
-	if (strcmp(ex.status, "PENDING") != 0 && strcmp(ex.status, "RUNNING") != 0 &&
-		strcmp(ex.status, "SUSPENDED") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("execution \"%s\" has already finished", execution),
-				 errdetail("Its status is %s.", ex.status)));
-
+	(void) durable_resolve_controlled(execution, &id);
 	values[0] = durable_jsonb_string("execution stopped");
 	values[1] = durable_jsonb_string("57014");
 	values[2] = durable_jsonb_string(reason);
-	error = durable_jsonb_build(3, keys, values);
-	durable_storage_cancel_ops(&id, ex.run_no, now);
-	durable_storage_set_status(&id, "STOPPED", NULL, error, DT_NOBEGIN, now);
-	durable_storage_queue_delete(&id);
-	durable_storage_history(&id, ex.run_no, ex.owner, "stopped", NULL, error);
-	durable_status_changed(&ex, "STOPPED");
+	if (!durable_stop_execution(&id, durable_jsonb_build(3, keys, values), false))
+	{
+		if (!durable_storage_status(&id, &status, &mine))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("execution \"%s\" does not exist", execution)));
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("execution \"%s\" has already finished", execution),
+				 errdetail("Its status is %s.", status)));
+	}
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text("STOPPED"));
 }
@@ -339,7 +371,7 @@ durable_drive(PG_FUNCTION_ARGS)
 
 	not_inside_workflow("durable_drive");
 	SPI_connect();
-	resolve_controlled(execution, &id);
+	(void) durable_resolve_controlled(execution, &id);
 	status = drive_one(&id);
 	if (status == NULL)
 		ereport(ERROR,

@@ -69,6 +69,22 @@ durable_op_kind_name(DurableOpKind kind)
 			return "log";
 		case DOK_CHILD:
 			return "child";
+		case DOK_CALLBACK:
+			return "callback";
+		case DOK_CREATE_CALLBACK:
+			return "create_callback";
+		case DOK_AWAIT_CALLBACK:
+			return "await_callback";
+		case DOK_EVENT:
+			return "event";
+		case DOK_CONDITION:
+			return "condition";
+		case DOK_INVOKE:
+			return "invoke";
+		case DOK_PARALLEL:
+			return "parallel";
+		case DOK_MAP:
+			return "map";
 	}
 	return "unknown";
 }
@@ -158,6 +174,38 @@ durable_resolve_workflow(const char *workflow, bool check_execute,
 }
 
 /*
+ * durable_workflow_hash
+ *		The md5 of a workflow's definition, given by its qualified name;
+ *		NULL when there is no such function (it was dropped).
+ */
+char *
+durable_workflow_hash(const char *qualified)
+{
+	List	   *names = stringToQualifiedNameList(qualified);
+	Oid			argtypes[1] = {JSONBOID};
+	Oid			fn = LookupFuncName(names, 1, argtypes, true);
+	HeapTuple	tup;
+	bool		isnull;
+	Datum		src;
+	char	   *def;
+	char	   *hex;
+	const char *errstr = NULL;
+
+	if (!OidIsValid(fn))
+		return NULL;
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	if (!HeapTupleIsValid(tup))
+		return NULL;
+	src = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull);
+	def = isnull ? "" : TextDatumGetCString(src);
+	ReleaseSysCache(tup);
+	hex = palloc(33);
+	if (!pg_md5_hash(def, strlen(def), hex, &errstr))
+		elog(ERROR, "could not compute md5: %s", errstr ? errstr : "unknown error");
+	return hex;
+}
+
+/*
  * The drive lock: a session-level lock on the execution, held for the whole
  * drive, across the commits of CALL durable_run and of the workers, so that
  * two drivers never run one execution at once.  It is an object lock, not
@@ -244,6 +292,7 @@ durable_drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked)
 	}
 
 	d->ops = new_ops_hash(cxt);
+	d->fresh = true;
 
 	/* a new execution has no checkpoints: skip the load */
 	if (strcmp(d->ex.status, "PENDING") != 0)
@@ -277,6 +326,19 @@ durable_drive_stop_wait(const pg_uuid_t *id)
 		CHECK_FOR_INTERRUPTS();
 	}
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
+ * durable_drive_stop_release
+ *		Lets go of the drive lock durable_drive_stop_wait took.
+ */
+void
+durable_drive_stop_release(const pg_uuid_t *id)
+{
+	LOCKTAG		tag;
+
+	drive_locktag(id, &tag);
+	(void) LockRelease(&tag, ExclusiveLock, false);
 }
 
 /*
@@ -516,10 +578,17 @@ finish(DurableDrive *d, const char *status, Jsonb *result, Jsonb *error)
 
 	flush(d);
 	if (has_open_ops(d))
+	{
+		/* what it still waits on: operations, callbacks, children */
 		durable_storage_cancel_ops(&d->ex.id, d->ex.run_no, now);
+		durable_storage_callbacks_cancel(&d->ex.id, now);
+		durable_children_stop(&d->ex.id);
+	}
 	durable_storage_set_status(&d->ex.id, status, result, error, DT_NOBEGIN, now);
 	durable_storage_queue_delete(&d->ex.id);
 	durable_status_changed(&d->ex, status);
+	if (d->ex.has_parent)
+		durable_report_to_parent(&d->ex, status, result, error);
 	values[0] = durable_jsonb_string(status);
 	values[1] = error;
 	durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner,
@@ -595,12 +664,15 @@ suspend(DurableDrive *d, TimestampTz wake_at, const char *opname)
 	flush(d);
 	if (d->ex.deadline != DT_NOBEGIN && d->ex.deadline < wake_at)
 		wake_at = d->ex.deadline;
-	durable_storage_set_status(&d->ex.id, "SUSPENDED", NULL, NULL, wake_at,
+	/* DT_NOEND: until a message comes (the queue row stays, due never) */
+	durable_storage_set_status(&d->ex.id, "SUSPENDED", NULL, NULL,
+							   wake_at == DT_NOEND ? DT_NOBEGIN : wake_at,
 							   durable_clock_now());
 	durable_storage_queue_set(&d->ex.id, d->ex.owner, wake_at);
 	durable_status_changed(&d->ex, "SUSPENDED");
-	values[0] = durable_jsonb_string(DatumGetCString(DirectFunctionCall1(timestamptz_out,
-																		 TimestampTzGetDatum(wake_at))));
+	values[0] = wake_at == DT_NOEND ? NULL :
+		durable_jsonb_string(DatumGetCString(DirectFunctionCall1(timestamptz_out,
+																 TimestampTzGetDatum(wake_at))));
 	values[1] = durable_jsonb_string(opname);
 	durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner, "suspended",
 							NULL, durable_jsonb_build(2, keys, values));
@@ -743,6 +815,25 @@ perform_step(DurableDrive *d)
 }
 
 /*
+ * performed
+ *		After an operation that may wait: replay at once (wake_at is
+ *		DT_NOBEGIN, or already past), or suspend until wake_at (DT_NOEND:
+ *		until a message) unless a message that came meanwhile ends the wait.
+ */
+static DurableAdvance
+performed(DurableDrive *d, TimestampTz wake_at, const char *opname)
+{
+	if (wake_at == DT_NOBEGIN || wake_at <= durable_clock_now())
+	{
+		flush(d);
+		return DA_CONTINUE;
+	}
+	if (durable_drain(d))
+		return DA_CONTINUE;
+	return suspend(d, wake_at, opname);
+}
+
+/*
  * perform
  *		Performs what the replay yielded.
  */
@@ -766,7 +857,28 @@ perform(DurableDrive *d)
 			return DA_CONTINUE;
 
 		case DPK_SLEEP:
+			/* a message that came meanwhile may end the wait */
+			if (durable_drain(d))
+				return DA_CONTINUE;
 			return suspend(d, p->wake_at, p->name);
+
+		case DPK_CALLBACK:
+			return performed(d, durable_perform_callback(d), p->name);
+
+		case DPK_AWAIT_CALLBACK:
+			return performed(d, durable_perform_await_callback(d), p->name);
+
+		case DPK_CHECK_CALLBACK:
+			return performed(d, durable_perform_check_callback(d), p->name);
+
+		case DPK_EVENT:
+			return performed(d, durable_perform_event(d), p->name);
+
+		case DPK_CONDITION:
+			return performed(d, durable_perform_condition(d), p->name);
+
+		case DPK_CHILDREN:
+			return performed(d, durable_perform_children(d), p->name);
 
 		case DPK_CONTINUE_AS_NEW:
 			{
@@ -872,7 +984,13 @@ durable_drive_advance(DurableDrive *d)
 	if (strcmp(d->ex.status, "PENDING") != 0 &&
 		strcmp(d->ex.status, "RUNNING") != 0 &&
 		strcmp(d->ex.status, "SUSPENDED") != 0)
+	{
+		/* messages that came too late: nothing will read them */
+		if (d->fresh)
+			durable_storage_inbox_delete(&d->ex.id);
+		d->fresh = false;
 		return DA_FINISHED;
+	}
 
 	/* the operation found by the last call lives in replay_cxt */
 	if (!carried)
@@ -926,6 +1044,15 @@ durable_drive_advance(DurableDrive *d)
 			return res;
 		}
 	}
+
+	/*
+	 * The messages that came while it slept, before the replay decides
+	 * whether its waits timed out.  A new execution has none that matter
+	 * yet: they are taken before it first suspends.
+	 */
+	if (d->fresh && strcmp(d->ex.status, "PENDING") != 0)
+		(void) durable_drain(d);
+	d->fresh = false;
 
 	if (!carried)
 	{

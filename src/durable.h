@@ -56,8 +56,18 @@ typedef enum DurableOpKind
 	DOK_RANDOM,
 	DOK_UUID,
 	DOK_LOG,
-	DOK_CHILD
+	DOK_CHILD,
+	DOK_CALLBACK,				/* durable_wait_for_callback */
+	DOK_CREATE_CALLBACK,
+	DOK_AWAIT_CALLBACK,
+	DOK_EVENT,
+	DOK_CONDITION,
+	DOK_INVOKE,
+	DOK_PARALLEL,
+	DOK_MAP
 } DurableOpKind;
+
+#define DURABLE_OP_KINDS (DOK_MAP + 1)
 
 typedef enum DurableOpStatus
 {
@@ -121,9 +131,33 @@ typedef enum DurablePendingKind
 	DPK_NONE,
 	DPK_STEP,					/* run step SQL (a new attempt) */
 	DPK_WAIT,					/* start a timer */
-	DPK_SLEEP,					/* an operation waits on a timer not yet due */
-	DPK_CONTINUE_AS_NEW			/* end the run, start the next one */
+	DPK_SLEEP,					/* an operation waits: until wake_at, or a message */
+	DPK_CONTINUE_AS_NEW,		/* end the run, start the next one */
+	DPK_CALLBACK,				/* create a callback (and run its submitter) */
+	DPK_AWAIT_CALLBACK,			/* start waiting on a callback made earlier */
+	DPK_CHECK_CALLBACK,			/* a callback wait reached its deadline */
+	DPK_EVENT,					/* take an event, or start waiting for one */
+	DPK_CONDITION,				/* run a check of durable_wait_for_condition */
+	DPK_CHILDREN				/* start child executions */
 } DurablePendingKind;
+
+/* A branch of durable_invoke, durable_parallel or durable_map. */
+typedef struct DurableBranch
+{
+	char	   *name;			/* parallel: the branch name */
+	char	   *workflow;		/* qualified name */
+	Jsonb	   *input;
+} DurableBranch;
+
+/* How durable_parallel and durable_map decide their outcome. */
+typedef struct DurablePolicy
+{
+	int			max_concurrency;	/* 0: unlimited */
+	int			min_successful; /* -1: not given */
+	int			tolerated_failures; /* -1: not given */
+	double		tolerated_pct;	/* -1: not given */
+	int			batch_size;		/* map: items per child; 0: one */
+} DurablePolicy;
 
 typedef struct DurablePending
 {
@@ -136,6 +170,16 @@ typedef struct DurablePending
 	DurableRetryOptions retry;
 	TimestampTz wake_at;
 	Jsonb	   *input;			/* continue-as-new */
+	DurableOpKind op_kind;		/* the kind of operation to create */
+	int64		timeout;		/* callbacks, events: microseconds, 0 = none */
+	int64		heartbeat;		/* callbacks: microseconds, 0 = none */
+	char	   *event;			/* event name */
+	char	   *token;			/* await_callback: the callback id */
+	Jsonb	   *state;			/* condition: the state to check */
+	List	   *branches;		/* DurableBranch *, in order */
+	Jsonb	   *items;			/* map: the items */
+	DurablePolicy policy;
+	Jsonb	   *start_options;	/* invoke: options of the child */
 } DurablePending;
 
 /* An execution's row, the part the driver needs. */
@@ -150,6 +194,12 @@ typedef struct DurableExecution
 	int32		run_no;
 	Jsonb	   *input;
 	TimestampTz deadline;		/* DT_NOBEGIN when none */
+	bool		has_parent;		/* a child: reports to its parent */
+	pg_uuid_t	parent_id;
+	int32		parent_run_no;
+	int32		parent_op_id;
+	int32		parent_index;
+	int32		depth;
 } DurableExecution;
 
 /* A context of durable_child on the replay's context stack. */
@@ -166,6 +216,7 @@ typedef struct DurableDrive
 	MemoryContext replay_cxt;	/* reset before every replay */
 	MemoryContext spare_cxt;	/* the other one, while replay_cxt is kept */
 	bool		carried;		/* pending was found by the last advance */
+	bool		fresh;			/* no advance yet: the inbox is still to take */
 	DurableExecution ex;
 	Oid			fn_oid;
 	HTAB	   *ops;			/* DurableOpKey -> DurableOp */
@@ -203,6 +254,7 @@ extern DurableDrive *durable_drive_begin(const pg_uuid_t *id, bool wait,
 extern DurableAdvance durable_drive_advance(DurableDrive *d);
 extern bool durable_drive_relock(DurableDrive *d);
 extern void durable_drive_stop_wait(const pg_uuid_t *id);
+extern void durable_drive_stop_release(const pg_uuid_t *id);
 extern DurableAdvance durable_drive_committing(DurableDrive *d, TimestampTz deadline,
 												void (*commit) (void));
 extern void durable_drive_end(DurableDrive *d);
@@ -213,10 +265,31 @@ extern const char *durable_op_status_name(DurableOpStatus status);
 extern Oid	durable_resolve_workflow(const char *workflow, bool check_execute,
 									 char **qualified, char **hash);
 
+extern char *durable_workflow_hash(const char *qualified);
+
+/* ----------------------------------------------------------------
+ * waits.c and children.c: what the driver performs for them
+ * ----------------------------------------------------------------
+ */
+extern void durable_token_hash(const char *token, uint8 *hash);
+extern TimestampTz durable_perform_callback(DurableDrive *d);
+extern TimestampTz durable_perform_await_callback(DurableDrive *d);
+extern TimestampTz durable_perform_check_callback(DurableDrive *d);
+extern TimestampTz durable_perform_event(DurableDrive *d);
+extern TimestampTz durable_perform_condition(DurableDrive *d);
+extern bool durable_drain(DurableDrive *d);
+extern TimestampTz durable_perform_children(DurableDrive *d);
+extern bool durable_children_report(DurableDrive *d, Jsonb *payload);
+extern void durable_children_stop(const pg_uuid_t *parent);
+extern void durable_report_to_parent(const DurableExecution *ex, const char *status,
+									 Jsonb *result, Jsonb *error);
+
 /* ----------------------------------------------------------------
  * api.c
  * ----------------------------------------------------------------
  */
+extern Oid	durable_resolve_controlled(const char *execution, pg_uuid_t *id);
+extern bool durable_stop_execution(const pg_uuid_t *id, Jsonb *error, bool cascade);
 extern void durable_start_options(Jsonb *options, Interval **timeout,
 								  Interval **retention, Jsonb **tags);
 extern int	durable_drive_ready(TimestampTz deadline, void (*commit) (void));
@@ -248,6 +321,10 @@ extern void durable_owner_exit(DurableOwnerState *st);
 extern Jsonb *durable_step_run(const char *sql, Jsonb *arg, Oid owner,
 							   const char *search_path, int64 timeout_us,
 							   ErrorData **error);
+extern Jsonb *durable_sql_run(const char *sql, int nargs, const Oid *argtypes,
+							  Datum *values, const char *nulls, Oid owner,
+							  const char *search_path, int64 timeout_us,
+							  ErrorData **error);
 extern void durable_timeout_arm(int64 timeout_us);
 extern bool durable_timeout_disarm(void);
 extern Jsonb *durable_datum_to_jsonb(Datum value, Oid typid);
@@ -267,6 +344,8 @@ extern bool durable_options_next(Jsonb *options, JsonbIterator **it, char **key,
 extern int64 durable_option_interval(const char *key, JsonbValue *v,
 									 Interval **parsed);
 extern void durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts);
+extern void durable_parse_wait_strategy(Jsonb *options, DurableRetryOptions *opts);
+extern void durable_parse_policy(Jsonb *options, bool map, int n, DurablePolicy *p);
 extern bool durable_retry_allows(const DurableRetryOptions *opts, int sqlerrcode);
 extern int64 durable_retry_delay(const DurableRetryOptions *opts, int attempt);
 
@@ -297,12 +376,23 @@ extern bool durable_caller_controls_all(void);
 extern bool durable_storage_resolve(const char *execution, pg_uuid_t *id, Oid *owner);
 extern bool durable_storage_name_claim(const char *name, const pg_uuid_t *id,
 									   Oid owner, pg_uuid_t *existing);
+/* where a child execution reports to */
+typedef struct DurableParentRef
+{
+	pg_uuid_t	id;
+	int32		run_no;
+	int32		op_id;
+	int32		index;
+	int32		depth;			/* of the child */
+} DurableParentRef;
+
 extern void durable_storage_insert_execution(const pg_uuid_t *id, const char *name,
 											 const char *workflow, const char *hash,
 											 Jsonb *input, Oid owner,
 											 const char *search_path, Jsonb *tags,
 											 Interval *timeout, Interval *retention,
-											 TimestampTz now);
+											 TimestampTz now,
+											 const DurableParentRef *parent);
 extern bool durable_storage_same_input(const pg_uuid_t *id, Jsonb *input,
 									   const char *workflow);
 extern bool durable_storage_lock_queue(const pg_uuid_t *id);
@@ -324,15 +414,101 @@ extern void durable_storage_cancel_ops(const pg_uuid_t *id, int32 run_no, Timest
 extern bool durable_storage_next_due(TimestampTz after, TimestampTz *due_at);
 extern bool durable_storage_status(const pg_uuid_t *id, char **status, bool *mine);
 extern int	durable_storage_note_crash(const pg_uuid_t *id);
-/* where a pass over the ready queue has got to */
+/* where a pass over the ready queue and the inboxes has got to */
 typedef struct DurableQueueCursor
 {
-	TimestampTz due_at;
+	TimestampTz due_at;			/* queue: the last claim's place */
 	pg_uuid_t	id;
+	int64		message_id;		/* inbox: the last claim's place */
+	bool		inbox_first;	/* which source the next claim tries first */
+	bool		from_inbox;		/* what the last claim came from ... */
+	TimestampTz claimed_at;		/* ... and since when it was ready */
 } DurableQueueCursor;
 
 #define DURABLE_QUEUE_CURSOR_RESET(c) \
-	do { (c)->due_at = DT_NOBEGIN; memset(&(c)->id, 0, sizeof(pg_uuid_t)); } while (0)
+	do { memset((c), 0, sizeof(DurableQueueCursor)); (c)->due_at = DT_NOBEGIN; } while (0)
+
+/* a message taken from an inbox */
+typedef struct DurableMessage
+{
+	int64		message_id;
+	char	   *kind;			/* callback, event, child */
+	Jsonb	   *payload;
+	TimestampTz created_at;
+} DurableMessage;
+
+#define DURABLE_TOKEN_HASH_LEN 32	/* SHA-256 */
+
+/* a row of durable.callbacks */
+typedef struct DurableCallback
+{
+	pg_uuid_t	execution;
+	int32		run_no;
+	char	   *status;
+	Jsonb	   *result;
+	Jsonb	   *error;
+	TimestampTz timeout_at;		/* DT_NOBEGIN when none */
+	TimestampTz heartbeat_deadline; /* DT_NOBEGIN when none */
+} DurableCallback;
+
+/* a row of durable.children, or the part of it a query returns */
+typedef struct DurableChildRow
+{
+	int			idx;
+	char	   *name;
+	char	   *workflow;
+	Jsonb	   *input;
+	int			items;
+	pg_uuid_t	child_id;
+	int32		run_no;
+	int32		op_id;
+	char	   *status;
+	Jsonb	   *result;
+	Jsonb	   *error;
+} DurableChildRow;
+
+extern void durable_storage_inbox_add(const pg_uuid_t *id, const char *kind,
+									  Jsonb *payload, Oid owner, TimestampTz now);
+extern List *durable_storage_inbox_take(const pg_uuid_t *id);
+extern void durable_storage_inbox_delete(const pg_uuid_t *id);
+extern void durable_storage_callback_insert(const uint8 *hash, const pg_uuid_t *id,
+											int32 run_no, int32 op_id, const char *name,
+											TimestampTz timeout_at, int64 heartbeat_us,
+											Oid owner, TimestampTz now);
+extern bool durable_storage_callback_complete(const uint8 *hash, const char *status,
+											  Jsonb *result, Jsonb *error,
+											  TimestampTz now, pg_uuid_t *execution,
+											  int32 *run_no, int32 *op_id, Oid *owner);
+extern bool durable_storage_callback_heartbeat(const uint8 *hash, TimestampTz now);
+extern bool durable_storage_callback_get(const uint8 *hash, DurableCallback *cb);
+extern bool durable_storage_callback_timeout(const uint8 *hash, TimestampTz now,
+											 bool *total);
+extern void durable_storage_callbacks_cancel(const pg_uuid_t *id, TimestampTz now);
+extern void durable_storage_event_park(const pg_uuid_t *id, int64 event_id,
+									   const char *name, Jsonb *payload, Oid owner,
+									   TimestampTz sent_at);
+extern bool durable_storage_event_take(const pg_uuid_t *id, const char *name,
+									   Jsonb **payload);
+extern int	durable_storage_children_insert_map(const pg_uuid_t *parent, int32 run_no,
+												int32 op_id, const char *workflow,
+												Jsonb *items, int batch_size, Oid owner);
+extern void durable_storage_child_insert(const pg_uuid_t *parent, int32 run_no,
+										 int32 op_id, int idx, const char *name,
+										 const char *workflow, Jsonb *input, Oid owner);
+extern List *durable_storage_children_next(const pg_uuid_t *parent, int32 run_no,
+										   int32 op_id, int first, int limit);
+extern void durable_storage_child_started(const pg_uuid_t *parent, int32 run_no,
+										  int32 op_id, int idx, const pg_uuid_t *child,
+										  TimestampTz now);
+extern int	durable_storage_child_done(const pg_uuid_t *parent, int32 run_no, int32 op_id,
+									   int idx, const char *status, Jsonb *result,
+									   Jsonb *error, TimestampTz now);
+extern List *durable_storage_children_running(const pg_uuid_t *parent, int32 run_no,
+											  int32 op_id);
+extern void durable_storage_children_cancel(const pg_uuid_t *parent, int32 run_no,
+											int32 op_id, TimestampTz now);
+extern List *durable_storage_children_results(const pg_uuid_t *parent, int32 run_no,
+											  int32 op_id);
 
 extern bool durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 										DurableQueueCursor *cursor, pg_uuid_t *id);

@@ -43,5 +43,7 @@
 #define ERRCODE_DURABLE_NOT_IN_WORKFLOW		MAKE_SQLSTATE('W','F','0','1','2')
 /* the execution crashed the server durable.max_crashes times in a row */
 #define ERRCODE_DURABLE_CRASH_LOOP			MAKE_SQLSTATE('W','F','0','1','3')
+/* durable_wait_for_condition made max_attempts checks, none done */
+#define ERRCODE_DURABLE_CONDITION_NOT_MET	MAKE_SQLSTATE('W','F','0','1','4')
 
 #endif							/* DURABLE_ERRCODES_H */

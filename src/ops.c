@@ -726,3 +726,616 @@ durable_child(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(copy_result(op));
 }
+
+/* ----------------------------------------------------------------
+ * waits on the outside world: callbacks, events, conditions, children
+ *
+ * Their operations stay PENDING while they wait.  The driver applies the
+ * messages of the execution's inbox to them (a completion, an event, a
+ * child's report) before it replays, so a replay only reads the outcome;
+ * it never touches a table.
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * outcome
+ *		The stored outcome of a finished operation: its result (true), or
+ *		its error raised.  False when it is still waiting.
+ */
+static bool
+outcome(DurableDrive *d, DurableOp *op, Jsonb **result)
+{
+	switch (op->status)
+	{
+		case DOS_SUCCEEDED:
+			*result = copy_result(op);
+			return true;
+		case DOS_PENDING:
+		case DOS_STARTED:
+			return false;
+		default:
+			d->raised_op = op;
+			durable_raise_op_error(op->error);
+	}
+	return false;				/* keep compiler quiet */
+}
+
+/*
+ * await_message
+ *		An operation waits for a message: the execution sleeps until one
+ *		comes or the operation's deadline.  At the deadline a callback wait
+ *		is handed to the driver, which knows of heartbeats; other waits
+ *		return to their caller, which times them out.
+ */
+static void
+await_message(DurableDrive *d, DurableOp *op, const DurableOpKey *key, bool at_deadline_check)
+{
+	if (op->wake_at != DT_NOBEGIN && op->wake_at <= durable_clock_now())
+	{
+		if (!at_deadline_check)
+			return;
+		pending_begin(d, DPK_CHECK_CALLBACK, key, op, op->name);
+		yield(d);
+	}
+	pending_begin(d, DPK_SLEEP, key, op, op->name);
+	d->pending.wake_at = op->wake_at == DT_NOBEGIN ? DT_NOEND : op->wake_at;
+	yield(d);
+}
+
+/*
+ * wait_length_arg
+ *		An optional interval argument of a wait, in microseconds; 0 when
+ *		NULL.  It must be positive and no longer than durable.max_wait.
+ */
+static int64
+wait_length_arg(FunctionCallInfo fcinfo, int n, const char *what)
+{
+	int64		us;
+
+	if (PG_ARGISNULL(n))
+		return 0;
+	us = durable_interval_us(PG_GETARG_INTERVAL_P(n), what);
+	if (us == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be positive", what)));
+	if (us > (int64) durable_max_wait * USECS_PER_SEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
+				 errmsg("%s is longer than durable.max_wait", what),
+				 errdetail("The limit is %d seconds.", durable_max_wait)));
+	return us;
+}
+
+#define RETURN_OUTCOME(d, op) \
+	do { \
+		Jsonb	   *res_; \
+		if (outcome((d), (op), &res_)) \
+		{ \
+			if (res_ == NULL) \
+				PG_RETURN_NULL(); \
+			PG_RETURN_JSONB_P(res_); \
+		} \
+	} while (0)
+
+PG_FUNCTION_INFO_V1(durable_wait_for_callback);
+
+/*
+ * durable_wait_for_callback(name text, submitter text, args jsonb,
+ *							 timeout interval, heartbeat_timeout interval)
+ *		RETURNS jsonb
+ *		The driver creates the callback and runs the submitter in the
+ *		transaction that records the wait.
+ */
+Datum
+durable_wait_for_callback(PG_FUNCTION_ARGS)
+{
+	DurableDrive *d = enter_op("durable_wait_for_callback");
+	char	   *name = durable_text_arg(fcinfo, 0, "callback name");
+	char	   *submitter = durable_text_arg(fcinfo, 1, "submitter SQL");
+	int64		timeout = wait_length_arg(fcinfo, 3, "callback timeout");
+	int64		heartbeat = wait_length_arg(fcinfo, 4, "heartbeat_timeout");
+	DurableOpKey key;
+	DurableOp  *op;
+	MemoryContext old;
+
+	durable_check_name("callback name", name);
+	op = lookup(d, DOK_CALLBACK, name, &key);
+	if (op != NULL)
+	{
+		RETURN_OUTCOME(d, op);
+		await_message(d, op, &key, true);
+	}
+	check_op_limit(d);
+	if (!PG_ARGISNULL(2))
+		durable_check_payload("callback args", PG_GETARG_JSONB_P(2));
+	old = pending_begin(d, DPK_CALLBACK, &key, NULL, name);
+	d->pending.op_kind = DOK_CALLBACK;
+	d->pending.sql = pstrdup(submitter);
+	if (!PG_ARGISNULL(2))
+		d->pending.args = (Jsonb *) datumCopy(PG_GETARG_DATUM(2), false, -1);
+	d->pending.timeout = timeout;
+	d->pending.heartbeat = heartbeat;
+	MemoryContextSwitchTo(old);
+	yield(d);
+	PG_RETURN_NULL();			/* not reached */
+}
+
+PG_FUNCTION_INFO_V1(durable_create_callback);
+
+/*
+ * durable_create_callback(name text, timeout interval, heartbeat_timeout interval)
+ *		RETURNS text
+ *		The id of a new callback, checkpointed.  Its deadlines run from now.
+ */
+Datum
+durable_create_callback(PG_FUNCTION_ARGS)
+{
+	DurableDrive *d = enter_op("durable_create_callback");
+	char	   *name = durable_text_arg(fcinfo, 0, "callback name");
+	int64		timeout = wait_length_arg(fcinfo, 1, "callback timeout");
+	int64		heartbeat = wait_length_arg(fcinfo, 2, "heartbeat_timeout");
+	DurableOpKey key;
+	DurableOp  *op;
+	MemoryContext old;
+
+	durable_check_name("callback name", name);
+	op = lookup(d, DOK_CREATE_CALLBACK, name, &key);
+	if (op != NULL && op->status == DOS_SUCCEEDED)
+		PG_RETURN_TEXT_P(cstring_to_text(durable_jsonb_get_text(op->result, "callback_id")));
+	check_op_limit(d);
+	old = pending_begin(d, DPK_CALLBACK, &key, NULL, name);
+	d->pending.op_kind = DOK_CREATE_CALLBACK;
+	d->pending.timeout = timeout;
+	d->pending.heartbeat = heartbeat;
+	MemoryContextSwitchTo(old);
+	yield(d);
+	PG_RETURN_NULL();			/* not reached */
+}
+
+PG_FUNCTION_INFO_V1(durable_await_callback);
+
+/*
+ * durable_await_callback(name text, callback_id text) RETURNS jsonb
+ */
+Datum
+durable_await_callback(PG_FUNCTION_ARGS)
+{
+	DurableDrive *d = enter_op("durable_await_callback");
+	char	   *name = durable_text_arg(fcinfo, 0, "callback name");
+	char	   *token = durable_text_arg(fcinfo, 1, "callback id");
+	uint8		hash[DURABLE_TOKEN_HASH_LEN];
+	DurableOpKey key;
+	DurableOp  *op;
+	MemoryContext old;
+
+	durable_check_name("callback name", name);
+	op = lookup(d, DOK_AWAIT_CALLBACK, name, &key);
+	if (op != NULL)
+	{
+		RETURN_OUTCOME(d, op);
+		await_message(d, op, &key, true);
+	}
+	durable_token_hash(token, hash);	/* a malformed id is an error here */
+	check_op_limit(d);
+	old = pending_begin(d, DPK_AWAIT_CALLBACK, &key, NULL, name);
+	d->pending.op_kind = DOK_AWAIT_CALLBACK;
+	d->pending.token = pstrdup(token);
+	MemoryContextSwitchTo(old);
+	yield(d);
+	PG_RETURN_NULL();			/* not reached */
+}
+
+PG_FUNCTION_INFO_V1(durable_wait_for_event);
+
+/*
+ * durable_wait_for_event(name text, event_name text, timeout interval)
+ *		RETURNS jsonb
+ *		The payload of the oldest event of that name not yet taken.  A wait
+ *		that reached its deadline times out here, with the events that came
+ *		before it already delivered by the driver; its timeout is
+ *		checkpointed, so every later replay raises it again, and an event
+ *		that comes later is kept for the next wait.
+ */
+Datum
+durable_wait_for_event(PG_FUNCTION_ARGS)
+{
+	DurableDrive *d = enter_op("durable_wait_for_event");
+	char	   *name = durable_text_arg(fcinfo, 0, "wait name");
+	char	   *event = durable_text_arg(fcinfo, 1, "event name");
+	int64		timeout = wait_length_arg(fcinfo, 2, "event timeout");
+	DurableOpKey key;
+	DurableOp  *op;
+	MemoryContext old;
+
+	durable_check_name("wait name", name);
+	durable_check_name("event name", event);
+	op = lookup(d, DOK_EVENT, name, &key);
+	if (op != NULL)
+	{
+		ErrorData	late;
+
+		RETURN_OUTCOME(d, op);
+		await_message(d, op, &key, false);
+		/* past the deadline: timed out */
+		memset(&late, 0, sizeof(late));
+		late.sqlerrcode = ERRCODE_DURABLE_EVENT_TIMEOUT;
+		late.message = psprintf("event \"%s\" did not arrive in time for wait \"%s\"",
+								event, name);
+		old = MemoryContextSwitchTo(d->cxt);
+		op->status = DOS_TIMED_OUT;
+		op->error = durable_error_to_jsonb(&late, NULL);
+		op->finished_at = durable_clock_now();
+		MemoryContextSwitchTo(old);
+		durable_op_mark_dirty(d, op);
+		d->raised_op = op;
+		durable_raise_op_error(op->error);
+	}
+	check_op_limit(d);
+	old = pending_begin(d, DPK_EVENT, &key, NULL, name);
+	d->pending.op_kind = DOK_EVENT;
+	d->pending.event = pstrdup(event);
+	d->pending.timeout = timeout;
+	MemoryContextSwitchTo(old);
+	yield(d);
+	PG_RETURN_NULL();			/* not reached */
+}
+
+PG_FUNCTION_INFO_V1(durable_wait_for_condition);
+
+/*
+ * durable_wait_for_condition(name text, check_sql text, initial_state jsonb,
+ *							  options jsonb) RETURNS jsonb
+ *		Runs check_sql($1 = state, $2 = attempt) until it returns
+ *		{"done": true, "state": ...}, with a durable delay between checks;
+ *		returns the last state.
+ */
+Datum
+durable_wait_for_condition(PG_FUNCTION_ARGS)
+{
+	DurableDrive *d = enter_op("durable_wait_for_condition");
+	char	   *name = durable_text_arg(fcinfo, 0, "condition name");
+	char	   *check = durable_text_arg(fcinfo, 1, "check SQL");
+	Jsonb	   *options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	DurableRetryOptions strategy;
+	DurableOpKey key;
+	DurableOp  *op;
+	MemoryContext old;
+
+	durable_check_name("condition name", name);
+	op = lookup(d, DOK_CONDITION, name, &key);
+	if (op != NULL)
+	{
+		RETURN_OUTCOME(d, op);
+		if (op->wake_at > durable_clock_now())
+		{
+			pending_begin(d, DPK_SLEEP, &key, op, op->name);
+			d->pending.wake_at = op->wake_at;
+			yield(d);
+		}
+	}
+	else
+	{
+		check_op_limit(d);
+		if (PG_ARGISNULL(2))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("initial_state must not be null"),
+					 errhint("Pass 'null'::jsonb for a JSON null.")));
+		durable_check_payload("initial_state", PG_GETARG_JSONB_P(2));
+	}
+
+	/* the next check is due */
+	old = MemoryContextSwitchTo(d->replay_cxt);
+	durable_parse_wait_strategy(options, &strategy);
+	MemoryContextSwitchTo(old);
+	old = pending_begin(d, DPK_CONDITION, &key, op, name);
+	d->pending.op_kind = DOK_CONDITION;
+	d->pending.sql = pstrdup(check);
+	d->pending.retry = strategy;
+	d->pending.state = op != NULL ? copy_result(op) :
+		(Jsonb *) datumCopy(PG_GETARG_DATUM(2), false, -1);
+	MemoryContextSwitchTo(old);
+	yield(d);
+	PG_RETURN_NULL();			/* not reached */
+}
+
+/*
+ * children_wait
+ *		The common part of durable_invoke, durable_parallel and durable_map:
+ *		the outcome of an operation that has one, the wait for its children
+ *		while it has none.  Returns NULL for a new operation.
+ */
+static DurableOp *
+children_wait(DurableDrive *d, DurableOpKind kind, const char *name, DurableOpKey *key,
+			  Jsonb **result, bool *done)
+{
+	DurableOp  *op = lookup(d, kind, name, key);
+
+	*done = false;
+	if (op == NULL)
+	{
+		check_op_limit(d);
+		if (d->ex.depth + 1 > DURABLE_MAX_CHILD_DEPTH)
+			ereport(ERROR,
+					(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
+					 errmsg("child executions are nested more than %d levels deep",
+							DURABLE_MAX_CHILD_DEPTH),
+					 errhint("Check the workflow for unbounded recursion of durable_invoke.")));
+		return NULL;
+	}
+	if (outcome(d, op, result))
+	{
+		*done = true;
+		return op;
+	}
+	await_message(d, op, key, false);
+	elog(ERROR, "child operation \"%s\" has a deadline", name);
+	return op;					/* not reached */
+}
+
+static DurableBranch *
+make_branch(const char *name, const char *workflow, Jsonb *input)
+{
+	DurableBranch *b = palloc0(sizeof(DurableBranch));
+
+	b->name = name ? pstrdup(name) : NULL;
+	b->workflow = pstrdup(workflow);
+	b->input = input ? (Jsonb *) datumCopy(JsonbPGetDatum(input), false, -1) : NULL;
+	return b;
+}
+
+#define RETURN_CHILDREN_OUTCOME(res) \
+	do { \
+		if ((res) == NULL) \
+			PG_RETURN_NULL(); \
+		PG_RETURN_JSONB_P(res); \
+	} while (0)
+
+PG_FUNCTION_INFO_V1(durable_invoke);
+
+/*
+ * durable_invoke(name text, workflow text, input jsonb, options jsonb) RETURNS jsonb
+ *		A child execution of its own; its result, or WF006 when it did not
+ *		succeed.
+ */
+Datum
+durable_invoke(PG_FUNCTION_ARGS)
+{
+	DurableDrive *d = enter_op("durable_invoke");
+	char	   *name = durable_text_arg(fcinfo, 0, "invoke name");
+	char	   *workflow = durable_text_arg(fcinfo, 1, "child workflow");
+	Jsonb	   *input = PG_ARGISNULL(2) ? durable_cstring_to_jsonb("{}") : PG_GETARG_JSONB_P(2);
+	Jsonb	   *options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	Interval   *timeout;
+	Interval   *retention;
+	Jsonb	   *tags;
+	char	   *qualified;
+	DurableOpKey key;
+	Jsonb	   *result = NULL;
+	bool		done;
+	MemoryContext old;
+
+	durable_check_name("invoke name", name);
+	(void) children_wait(d, DOK_INVOKE, name, &key, &result, &done);
+	if (done)
+		RETURN_CHILDREN_OUTCOME(result);
+
+	(void) durable_resolve_workflow(workflow, true, &qualified, NULL);
+	durable_check_payload("child input", input);
+	durable_start_options(options, &timeout, &retention, &tags);
+	old = pending_begin(d, DPK_CHILDREN, &key, NULL, name);
+	d->pending.op_kind = DOK_INVOKE;
+	d->pending.branches = list_make1(make_branch(NULL, qualified, input));
+	d->pending.policy.min_successful = -1;
+	d->pending.policy.tolerated_failures = -1;
+	d->pending.policy.tolerated_pct = -1;
+	if (options != NULL)
+		d->pending.start_options = (Jsonb *) datumCopy(JsonbPGetDatum(options), false, -1);
+	MemoryContextSwitchTo(old);
+	yield(d);
+	PG_RETURN_NULL();			/* not reached */
+}
+
+static JsonbValue *
+branch_field(JsonbContainer *obj, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	return findJsonbValueFromContainer(obj, JB_FOBJECT, &k);
+}
+
+static char *
+branch_string(JsonbContainer *obj, const char *key, int i, bool required)
+{
+	JsonbValue *v = branch_field(obj, key);
+
+	if (v == NULL || v->type == jbvNull)
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("branch %d has no \"%s\"", i, key)));
+		return NULL;
+	}
+	if (v->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" of branch %d must be a string", key, i)));
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+static Jsonb *
+branch_jsonb(JsonbContainer *obj, const char *key)
+{
+	JsonbValue *v = branch_field(obj, key);
+
+	if (v == NULL)
+		return NULL;
+	return JsonbValueToJsonb(v);
+}
+
+/*
+ * parse_branches
+ *		The branches of durable_parallel: {name, workflow, input} runs a
+ *		child workflow, {name, sql, args, options} a step (as a child
+ *		execution of durable.run_step).  Names must be unique.
+ */
+static List *
+parse_branches(Jsonb *branches)
+{
+	List	   *list = NIL;
+	int			n,
+				i;
+
+	if (JB_ROOT_IS_SCALAR(branches) || !JB_ROOT_IS_ARRAY(branches))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("branches must be a jsonb array"),
+				 errhint("Each branch is {\"name\", \"workflow\", \"input\"} or {\"name\", \"sql\", \"args\", \"options\"}.")));
+	n = JB_ROOT_COUNT(branches);
+	for (i = 0; i < n; i++)
+	{
+		JsonbValue *elem = getIthJsonbValueFromContainer(&branches->root, i);
+		JsonbContainer *obj;
+		char	   *name;
+		char	   *workflow;
+		char	   *sql;
+		char	   *qualified;
+		ListCell   *lc;
+
+		if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("branch %d is not a jsonb object", i)));
+		obj = elem->val.binary.data;
+		name = branch_string(obj, "name", i, true);
+		durable_check_name("branch name", name);
+		foreach(lc, list)
+			if (strcmp(((DurableBranch *) lfirst(lc))->name, name) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("two branches are named \"%s\"", name)));
+		workflow = branch_string(obj, "workflow", i, false);
+		sql = branch_string(obj, "sql", i, false);
+		if ((workflow == NULL) == (sql == NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("branch \"%s\" must have either \"workflow\" or \"sql\"", name)));
+		if (workflow != NULL)
+		{
+			Jsonb	   *input = branch_jsonb(obj, "input");
+
+			(void) durable_resolve_workflow(workflow, true, &qualified, NULL);
+			list = lappend(list, make_branch(name, qualified,
+											 input ? input : durable_cstring_to_jsonb("{}")));
+		}
+		else
+		{
+			const char *keys[4] = {"name", "sql", "args", "options"};
+			Jsonb	   *values[4];
+			DurableRetryOptions retry;
+
+			values[0] = durable_jsonb_string(name);
+			values[1] = durable_jsonb_string(sql);
+			values[2] = branch_jsonb(obj, "args");
+			values[3] = branch_jsonb(obj, "options");
+			durable_parse_retry_options(values[3], &retry);
+			list = lappend(list, make_branch(name, "durable.run_step",
+											 durable_jsonb_build(4, keys, values)));
+		}
+	}
+	return list;
+}
+
+PG_FUNCTION_INFO_V1(durable_parallel);
+
+/*
+ * durable_parallel(name text, branches jsonb, options jsonb) RETURNS jsonb
+ */
+Datum
+durable_parallel(PG_FUNCTION_ARGS)
+{
+	DurableDrive *d = enter_op("durable_parallel");
+	char	   *name = durable_text_arg(fcinfo, 0, "parallel name");
+	Jsonb	   *options = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	DurableOpKey key;
+	Jsonb	   *result = NULL;
+	bool		done;
+	List	   *branches;
+	DurablePolicy policy;
+	MemoryContext old;
+
+	durable_check_name("parallel name", name);
+	(void) children_wait(d, DOK_PARALLEL, name, &key, &result, &done);
+	if (done)
+		RETURN_CHILDREN_OUTCOME(result);
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("branches must not be null")));
+	old = MemoryContextSwitchTo(d->replay_cxt);
+	branches = parse_branches(PG_GETARG_JSONB_P(1));
+	durable_parse_policy(options, false, list_length(branches), &policy);
+	MemoryContextSwitchTo(old);
+	old = pending_begin(d, DPK_CHILDREN, &key, NULL, name);
+	d->pending.op_kind = DOK_PARALLEL;
+	d->pending.branches = branches;
+	d->pending.policy = policy;
+	MemoryContextSwitchTo(old);
+	yield(d);
+	PG_RETURN_NULL();			/* not reached */
+}
+
+PG_FUNCTION_INFO_V1(durable_map);
+
+/*
+ * durable_map(name text, items jsonb, workflow text, options jsonb) RETURNS jsonb
+ */
+Datum
+durable_map(PG_FUNCTION_ARGS)
+{
+	DurableDrive *d = enter_op("durable_map");
+	char	   *name = durable_text_arg(fcinfo, 0, "map name");
+	char	   *workflow = durable_text_arg(fcinfo, 2, "map workflow");
+	Jsonb	   *options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	Jsonb	   *items;
+	DurableOpKey key;
+	Jsonb	   *result = NULL;
+	bool		done;
+	char	   *qualified;
+	DurablePolicy policy;
+	MemoryContext old;
+
+	durable_check_name("map name", name);
+	(void) children_wait(d, DOK_MAP, name, &key, &result, &done);
+	if (done)
+		RETURN_CHILDREN_OUTCOME(result);
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("items must not be null")));
+	items = PG_GETARG_JSONB_P(1);
+	if (JB_ROOT_IS_SCALAR(items) || !JB_ROOT_IS_ARRAY(items))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("items must be a jsonb array")));
+	durable_check_payload("map items", items);
+	(void) durable_resolve_workflow(workflow, true, &qualified, NULL);
+	old = MemoryContextSwitchTo(d->replay_cxt);
+	durable_parse_policy(options, true, JB_ROOT_COUNT(items), &policy);
+	MemoryContextSwitchTo(old);
+	old = pending_begin(d, DPK_CHILDREN, &key, NULL, name);
+	d->pending.op_kind = DOK_MAP;
+	d->pending.branches = list_make1(make_branch(NULL, qualified, NULL));
+	d->pending.items = (Jsonb *) datumCopy(JsonbPGetDatum(items), false, -1);
+	d->pending.policy = policy;
+	MemoryContextSwitchTo(old);
+	yield(d);
+	PG_RETURN_NULL();			/* not reached */
+}

@@ -138,6 +138,35 @@ option_codes(const char *key, JsonbValue *v)
 	return codes;
 }
 
+static double
+option_backoff(const char *key, JsonbValue *v)
+{
+	double		rate = option_number(key, v);
+
+	if (rate < 1.0 || rate > 100.0)
+		options_error(key, "a number from 1 to 100");
+	return rate;
+}
+
+static DurableJitter
+option_jitter(const char *key, JsonbValue *v)
+{
+	char	   *s;
+
+	if (v->type == jbvString)
+	{
+		s = pnstrdup(v->val.string.val, v->val.string.len);
+		if (strcmp(s, "none") == 0)
+			return DJ_NONE;
+		if (strcmp(s, "full") == 0)
+			return DJ_FULL;
+		if (strcmp(s, "half") == 0)
+			return DJ_HALF;
+	}
+	options_error(key, "one of \"none\", \"full\", \"half\"");
+	return DJ_NONE;				/* keep compiler quiet */
+}
+
 /*
  * durable_parse_retry_options
  *		Fills opts from a jsonb object; unknown keys and bad values are errors.
@@ -174,27 +203,9 @@ durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts)
 		else if (strcmp(key, "max_delay") == 0)
 			opts->max_delay = durable_option_interval(key, &v, NULL);
 		else if (strcmp(key, "backoff_rate") == 0)
-		{
-			opts->backoff_rate = option_number(key, &v);
-			if (opts->backoff_rate < 1.0 || opts->backoff_rate > 100.0)
-				options_error(key, "a number from 1 to 100");
-		}
+			opts->backoff_rate = option_backoff(key, &v);
 		else if (strcmp(key, "jitter") == 0)
-		{
-			char	   *s;
-
-			if (v.type != jbvString)
-				options_error(key, "one of \"none\", \"full\", \"half\"");
-			s = pnstrdup(v.val.string.val, v.val.string.len);
-			if (strcmp(s, "none") == 0)
-				opts->jitter = DJ_NONE;
-			else if (strcmp(s, "full") == 0)
-				opts->jitter = DJ_FULL;
-			else if (strcmp(s, "half") == 0)
-				opts->jitter = DJ_HALF;
-			else
-				options_error(key, "one of \"none\", \"full\", \"half\"");
-		}
+			opts->jitter = option_jitter(key, &v);
 		else if (strcmp(key, "retry_on") == 0)
 			opts->retry_on = option_codes(key, &v);
 		else if (strcmp(key, "no_retry_on") == 0)
@@ -301,4 +312,116 @@ durable_retry_delay(const DurableRetryOptions *opts, int attempt)
 			break;
 	}
 	return (int64) delay;
+}
+
+/*
+ * durable_parse_wait_strategy
+ *		The wait strategy of durable_wait_for_condition: the delays between
+ *		checks, and how many checks at most.  Defaults as AWS Lambda's
+ *		waitForCondition: 60 checks, 5 s doubling by 1.5 up to 5 min, full
+ *		jitter.
+ */
+void
+durable_parse_wait_strategy(Jsonb *options, DurableRetryOptions *opts)
+{
+	JsonbIterator *it = NULL;
+	JsonbValue	v;
+	char	   *key = NULL;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->max_attempts = 60;
+	opts->initial_delay = 5 * USECS_PER_SEC;
+	opts->max_delay = 5 * 60 * USECS_PER_SEC;
+	opts->backoff_rate = 1.5;
+	opts->jitter = DJ_FULL;
+
+	while (durable_options_next(options, &it, &key, &v))
+	{
+		if (strcmp(key, "max_attempts") == 0)
+		{
+			double		n = option_number(key, &v);
+
+			if (n < 1 || n > 100000 || n != (int) n)
+				options_error(key, "a whole number from 1 to 100000");
+			opts->max_attempts = (int) n;
+		}
+		else if (strcmp(key, "initial_delay") == 0)
+			opts->initial_delay = durable_option_interval(key, &v, NULL);
+		else if (strcmp(key, "max_delay") == 0)
+			opts->max_delay = durable_option_interval(key, &v, NULL);
+		else if (strcmp(key, "backoff_rate") == 0)
+			opts->backoff_rate = option_backoff(key, &v);
+		else if (strcmp(key, "jitter") == 0)
+			opts->jitter = option_jitter(key, &v);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\"", key),
+					 errhint("Valid options are max_attempts, initial_delay, max_delay, backoff_rate and jitter.")));
+	}
+	if (opts->max_delay < opts->initial_delay)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_delay must not be less than initial_delay")));
+	if (opts->max_delay > (int64) durable_max_wait * USECS_PER_SEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
+				 errmsg("max_delay is longer than durable.max_wait")));
+}
+
+static int
+option_count(const char *key, JsonbValue *v, int min)
+{
+	double		n = option_number(key, v);
+
+	if (n < min || n > INT_MAX || n != (int) n)
+		options_error(key, min == 0 ? "a whole number, 0 or more" : "a whole number, 1 or more");
+	return (int) n;
+}
+
+/*
+ * durable_parse_policy
+ *		The options of durable_parallel and durable_map (batch_size for
+ *		maps only), checked against the number of branches or items n.
+ */
+void
+durable_parse_policy(Jsonb *options, bool map, int n, DurablePolicy *p)
+{
+	JsonbIterator *it = NULL;
+	JsonbValue	v;
+	char	   *key = NULL;
+
+	p->max_concurrency = 0;
+	p->min_successful = -1;
+	p->tolerated_failures = -1;
+	p->tolerated_pct = -1;
+	p->batch_size = 0;
+	while (durable_options_next(options, &it, &key, &v))
+	{
+		if (strcmp(key, "max_concurrency") == 0)
+			p->max_concurrency = option_count(key, &v, 1);
+		else if (strcmp(key, "min_successful") == 0)
+			p->min_successful = option_count(key, &v, 0);
+		else if (strcmp(key, "tolerated_failures") == 0)
+			p->tolerated_failures = option_count(key, &v, 0);
+		else if (strcmp(key, "tolerated_failure_percentage") == 0)
+		{
+			p->tolerated_pct = option_number(key, &v);
+			if (p->tolerated_pct < 0 || p->tolerated_pct > 100)
+				options_error(key, "a number from 0 to 100");
+		}
+		else if (map && strcmp(key, "batch_size") == 0)
+			p->batch_size = option_count(key, &v, 1);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\"", key),
+					 errhint(map ? "Valid options are max_concurrency, min_successful, tolerated_failures, tolerated_failure_percentage and batch_size."
+							 : "Valid options are max_concurrency, min_successful, tolerated_failures and tolerated_failure_percentage.")));
+	}
+	if (p->min_successful > n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("min_successful (%d) is more than the %d %s", p->min_successful, n,
+						map ? "items" : "branches")));
 }

@@ -155,27 +155,30 @@ durable_datum_to_jsonb(Datum value, Oid typid)
 
 /*
  * step_plan
- *		The cached plan of a step's SQL with $1 jsonb, prepared under the
- *		current search_path (plans are keyed by it).
+ *		The cached plan of a step's SQL with parameters of the given types
+ *		($1 jsonb for steps), prepared under the current search_path (plans
+ *		are keyed by it).
  */
 static StepPlan *
-step_plan(const char *sql, const char *search_path)
+step_plan(const char *sql, const char *search_path, int nargs, const Oid *argtypes)
 {
 	Size		splen = strlen(search_path);
 	Size		sqllen = strlen(sql);
-	Size		textlen = splen + 1 + sqllen;
+	Size		typlen = nargs * sizeof(Oid);
+	Size		textlen = typlen + splen + 1 + sqllen;
 	char	   *text = palloc(textlen);
 	uint64		key;
 	StepPlan   *entry;
 	bool		found;
-	Oid			argtypes[1] = {JSONBOID};
 	SPIPlanPtr	plan;
 	List	   *sources;
 	ListCell   *lc;
 	long		tcount = 1;
 
-	memcpy(text, search_path, splen + 1);
-	memcpy(text + splen + 1, sql, sqllen);
+	/* the key: parameter types, search_path and SQL */
+	memcpy(text, argtypes, typlen);
+	memcpy(text + typlen, search_path, splen + 1);
+	memcpy(text + typlen + splen + 1, sql, sqllen);
 	key = hash_bytes_extended((const unsigned char *) text, textlen, 0);
 
 	if (step_plans == NULL)
@@ -197,7 +200,7 @@ step_plan(const char *sql, const char *search_path)
 		memcmp(entry->text, text, textlen) == 0)
 		return entry;
 
-	plan = SPI_prepare(sql, 1, argtypes);
+	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	sources = SPI_plan_get_plan_sources(plan);
@@ -251,6 +254,27 @@ Jsonb *
 durable_step_run(const char *sql, Jsonb *arg, Oid owner, const char *search_path,
 				 int64 timeout_us, ErrorData **error)
 {
+	Oid			argtypes[1] = {JSONBOID};
+	Datum		values[1];
+	char		nulls[1];
+
+	values[0] = arg != NULL ? JsonbPGetDatum(arg) : (Datum) 0;
+	nulls[0] = arg != NULL ? ' ' : 'n';
+	return durable_sql_run(sql, 1, argtypes, values, nulls, owner, search_path,
+						   timeout_us, error);
+}
+
+/*
+ * durable_sql_run
+ *		durable_step_run with parameters of other types: the submitter of a
+ *		callback ($1 text, $2 jsonb), the check of a condition ($1 jsonb,
+ *		$2 integer).
+ */
+Jsonb *
+durable_sql_run(const char *sql, int nargs, const Oid *argtypes, Datum *values,
+				const char *nulls, Oid owner, const char *search_path,
+				int64 timeout_us, ErrorData **error)
+{
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	DurableOwnerState st;
@@ -262,16 +286,12 @@ durable_step_run(const char *sql, Jsonb *arg, Oid owner, const char *search_path
 	PG_TRY();
 	{
 		StepPlan   *sp;
-		Datum		values[1];
-		char		nulls[1];
 		int			rc;
 
 		durable_owner_enter(&st, owner, search_path, false);
 		if (timeout_us > 0)
 			durable_timeout_arm(timeout_us);
-		sp = step_plan(sql, search_path);
-		values[0] = arg != NULL ? JsonbPGetDatum(arg) : (Datum) 0;
-		nulls[0] = arg != NULL ? ' ' : 'n';
+		sp = step_plan(sql, search_path, nargs, argtypes);
 		rc = SPI_execute_plan(sp->plan, values, nulls, false, sp->tcount);
 		if (rc < 0)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));

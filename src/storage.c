@@ -61,6 +61,26 @@ typedef enum StorageQuery
 	Q_SCHEDULE_GET,
 	Q_SCHEDULE_INSERT,
 	Q_SCHEDULE_DELETE,
+	Q_CLAIM_INBOX,
+	Q_INBOX_ADD,
+	Q_INBOX_TAKE,
+	Q_INBOX_DELETE,
+	Q_CALLBACK_INSERT,
+	Q_CALLBACK_COMPLETE,
+	Q_CALLBACK_HEARTBEAT,
+	Q_CALLBACK_GET,
+	Q_CALLBACK_TIMEOUT,
+	Q_CALLBACKS_CANCEL,
+	Q_EVENT_PARK,
+	Q_EVENT_TAKE,
+	Q_CHILDREN_INSERT_MAP,
+	Q_CHILD_INSERT,
+	Q_CHILDREN_NEXT,
+	Q_CHILD_STARTED,
+	Q_CHILD_DONE,
+	Q_CHILDREN_RUNNING,
+	Q_CHILDREN_CANCEL,
+	Q_CHILDREN_RESULTS,
 	Q_COUNT
 } StorageQuery;
 
@@ -92,10 +112,13 @@ static const StorageStatement statements[Q_COUNT] = {
 	[Q_INSERT_EXECUTION] = {
 		"INSERT INTO durable.executions (id, name, workflow, workflow_hash, input, "
 		"status, run_no, tags, owner, search_path, execution_timeout, deadline, "
-		"retention, created_at, updated_at) "
-		"VALUES ($1, $2, $3, $4, $5, 'PENDING', 1, $6, $7, $8, $9, $11 + $9, $10, $11, $11)",
-		11, {UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, REGROLEOID,
-		TEXTOID, INTERVALOID, INTERVALOID, TIMESTAMPTZOID}
+		"retention, created_at, updated_at, parent_id, parent_run_no, parent_op_id, "
+		"parent_index, depth) "
+		"VALUES ($1, $2, $3, $4, $5, 'PENDING', 1, $6, $7, $8, $9, $11 + $9, $10, $11, $11, "
+		"$12, $13, $14, $15, $16)",
+		16, {UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, REGROLEOID,
+			TEXTOID, INTERVALOID, INTERVALOID, TIMESTAMPTZOID, UUIDOID, INT4OID, INT4OID,
+		INT4OID, INT4OID}
 	},
 	[Q_SAME_INPUT] = {
 		"SELECT input IS NOT DISTINCT FROM $2 AND workflow = $3 "
@@ -107,7 +130,8 @@ static const StorageStatement statements[Q_COUNT] = {
 		1, {UUIDOID}
 	},
 	[Q_LOCK_EXECUTION] = {
-		"SELECT name, workflow, status, owner, search_path, run_no, input, deadline "
+		"SELECT name, workflow, status, owner, search_path, run_no, input, deadline, "
+		"parent_id, parent_run_no, parent_op_id, parent_index, depth "
 		"FROM durable.executions WHERE id = $1 FOR NO KEY UPDATE",
 		1, {UUIDOID}
 	},
@@ -217,6 +241,9 @@ static const StorageStatement statements[Q_COUNT] = {
 		"h AS (DELETE FROM durable.history t USING doomed WHERE t.execution_id = doomed.id), "
 		"q AS (DELETE FROM durable.queue t USING doomed WHERE t.execution_id = doomed.id), "
 		"i AS (DELETE FROM durable.inbox t USING doomed WHERE t.execution_id = doomed.id), "
+		"c AS (DELETE FROM durable.callbacks t USING doomed WHERE t.execution_id = doomed.id), "
+		"v AS (DELETE FROM durable.events t USING doomed WHERE t.execution_id = doomed.id), "
+		"k AS (DELETE FROM durable.children t USING doomed WHERE t.parent_id = doomed.id), "
 		"n AS (DELETE FROM durable.names t USING doomed "
 		"WHERE t.name = doomed.name AND t.execution_id = doomed.id) "
 		"DELETE FROM durable.executions t USING doomed WHERE t.id = doomed.id",
@@ -236,6 +263,132 @@ static const StorageStatement statements[Q_COUNT] = {
 	[Q_SCHEDULE_DELETE] = {
 		"DELETE FROM durable.schedules WHERE name = $1",
 		1, {TEXTOID}
+	},
+	/* the oldest message of an execution nobody drives, after the cursor */
+	[Q_CLAIM_INBOX] = {
+		"SELECT execution_id, created_at, message_id FROM durable.inbox "
+		"WHERE ($1 OR pg_has_role($2, owner, 'USAGE')) AND message_id > $3 "
+		"ORDER BY message_id LIMIT 1 FOR UPDATE SKIP LOCKED",
+		3, {BOOLOID, OIDOID, INT8OID}
+	},
+	[Q_INBOX_ADD] = {
+		"INSERT INTO durable.inbox (execution_id, kind, payload, owner, created_at) "
+		"VALUES ($1, $2, $3, $4, $5)",
+		5, {UUIDOID, TEXTOID, JSONBOID, REGROLEOID, TIMESTAMPTZOID}
+	},
+	[Q_INBOX_TAKE] = {
+		"DELETE FROM durable.inbox WHERE execution_id = $1 "
+		"RETURNING message_id, kind, payload, created_at",
+		1, {UUIDOID}
+	},
+	[Q_INBOX_DELETE] = {
+		"DELETE FROM durable.inbox WHERE execution_id = $1",
+		1, {UUIDOID}
+	},
+	[Q_CALLBACK_INSERT] = {
+		"INSERT INTO durable.callbacks (token_hash, execution_id, run_no, op_id, name, "
+		"status, timeout_at, heartbeat_timeout, heartbeat_at, owner, created_at) "
+		"VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, $7 * interval '1 microsecond', $8, $9, $8)",
+		9, {BYTEAOID, UUIDOID, INT4OID, INT4OID, TEXTOID, TIMESTAMPTZOID, INT8OID,
+		TIMESTAMPTZOID, REGROLEOID}
+	},
+	/* a completion in time; the row says why not when it is not */
+	[Q_CALLBACK_COMPLETE] = {
+		"UPDATE durable.callbacks SET status = $2, result = $3, error = $4, completed_at = $5 "
+		"WHERE token_hash = $1 AND status = 'PENDING' "
+		"AND (timeout_at IS NULL OR timeout_at > $5) "
+		"AND (heartbeat_timeout IS NULL OR heartbeat_at + heartbeat_timeout > $5) "
+		"RETURNING execution_id, run_no, op_id, owner",
+		5, {BYTEAOID, TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID}
+	},
+	[Q_CALLBACK_HEARTBEAT] = {
+		"UPDATE durable.callbacks SET heartbeat_at = $2 "
+		"WHERE token_hash = $1 AND status = 'PENDING' "
+		"AND (timeout_at IS NULL OR timeout_at > $2) "
+		"AND (heartbeat_timeout IS NULL OR heartbeat_at + heartbeat_timeout > $2)",
+		2, {BYTEAOID, TIMESTAMPTZOID}
+	},
+	[Q_CALLBACK_GET] = {
+		"SELECT execution_id, run_no, status, result, error, timeout_at, "
+		"heartbeat_at + heartbeat_timeout "
+		"FROM durable.callbacks WHERE token_hash = $1",
+		1, {BYTEAOID}
+	},
+	[Q_CALLBACK_TIMEOUT] = {
+		"UPDATE durable.callbacks SET status = 'TIMED_OUT', completed_at = $2 "
+		"WHERE token_hash = $1 AND status = 'PENDING' "
+		"AND (timeout_at <= $2 OR heartbeat_at + heartbeat_timeout <= $2) "
+		"RETURNING coalesce(timeout_at <= $2, false)",
+		2, {BYTEAOID, TIMESTAMPTZOID}
+	},
+	[Q_CALLBACKS_CANCEL] = {
+		"UPDATE durable.callbacks SET status = 'CANCELLED', completed_at = $2 "
+		"WHERE execution_id = $1 AND status = 'PENDING'",
+		2, {UUIDOID, TIMESTAMPTZOID}
+	},
+	[Q_EVENT_PARK] = {
+		"INSERT INTO durable.events (execution_id, event_id, name, payload, owner, sent_at) "
+		"VALUES ($1, $2, $3, $4, $5, $6)",
+		6, {UUIDOID, INT8OID, TEXTOID, JSONBOID, REGROLEOID, TIMESTAMPTZOID}
+	},
+	[Q_EVENT_TAKE] = {
+		"DELETE FROM durable.events WHERE execution_id = $1 AND event_id = "
+		"(SELECT event_id FROM durable.events WHERE execution_id = $1 AND name = $2 "
+		"ORDER BY event_id LIMIT 1) RETURNING payload",
+		2, {UUIDOID, TEXTOID}
+	},
+	/* the items of a map, one row per child (batch_size items, or one) */
+	[Q_CHILDREN_INSERT_MAP] = {
+		"INSERT INTO durable.children (parent_id, run_no, op_id, idx, workflow, input, "
+		"items, status, owner) "
+		"SELECT $1, $2, $3, b.idx, $4, "
+		"CASE WHEN $6 = 0 THEN jsonb_build_object('item', b.items -> 0, 'index', b.first) "
+		"ELSE jsonb_build_object('items', b.items, 'index', b.first) END, "
+		"b.n, 'WAITING', $7 "
+		"FROM (SELECT ((t.i - 1) / greatest($6, 1))::integer AS idx, min(t.i - 1) AS first, "
+		"jsonb_agg(t.x ORDER BY t.i) AS items, count(*)::integer AS n "
+		"FROM jsonb_array_elements($5) WITH ORDINALITY AS t(x, i) GROUP BY 1) b",
+		7, {UUIDOID, INT4OID, INT4OID, TEXTOID, JSONBOID, INT4OID, REGROLEOID}
+	},
+	[Q_CHILD_INSERT] = {
+		"INSERT INTO durable.children (parent_id, run_no, op_id, idx, name, workflow, "
+		"input, items, status, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 'WAITING', $8)",
+		8, {UUIDOID, INT4OID, INT4OID, INT4OID, TEXTOID, TEXTOID, JSONBOID, REGROLEOID}
+	},
+	[Q_CHILDREN_NEXT] = {
+		"SELECT idx, workflow, input FROM durable.children "
+		"WHERE parent_id = $1 AND run_no = $2 AND op_id = $3 AND idx >= $4 "
+		"ORDER BY idx LIMIT $5",
+		5, {UUIDOID, INT4OID, INT4OID, INT4OID, INT4OID}
+	},
+	[Q_CHILD_STARTED] = {
+		"UPDATE durable.children SET child_id = $5, status = 'RUNNING', started_at = $6 "
+		"WHERE parent_id = $1 AND run_no = $2 AND op_id = $3 AND idx = $4",
+		6, {UUIDOID, INT4OID, INT4OID, INT4OID, UUIDOID, TIMESTAMPTZOID}
+	},
+	[Q_CHILD_DONE] = {
+		"UPDATE durable.children SET status = $5, result = $6, error = $7, finished_at = $8 "
+		"WHERE parent_id = $1 AND run_no = $2 AND op_id = $3 AND idx = $4 "
+		"AND status = 'RUNNING' RETURNING items",
+		8, {UUIDOID, INT4OID, INT4OID, INT4OID, TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID}
+	},
+	/* the running children of one operation, or of every one ($2 = 0) */
+	[Q_CHILDREN_RUNNING] = {
+		"SELECT child_id, run_no, op_id, idx FROM durable.children "
+		"WHERE parent_id = $1 AND status = 'RUNNING' "
+		"AND ($2 = 0 OR (run_no = $2 AND op_id = $3))",
+		3, {UUIDOID, INT4OID, INT4OID}
+	},
+	[Q_CHILDREN_CANCEL] = {
+		"UPDATE durable.children SET status = 'CANCELLED', finished_at = $4 "
+		"WHERE parent_id = $1 AND status = 'WAITING' "
+		"AND ($2 = 0 OR (run_no = $2 AND op_id = $3))",
+		4, {UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID}
+	},
+	[Q_CHILDREN_RESULTS] = {
+		"SELECT idx, name, items, status, result, error FROM durable.children "
+		"WHERE parent_id = $1 AND run_no = $2 AND op_id = $3 ORDER BY idx",
+		3, {UUIDOID, INT4OID, INT4OID}
 	},
 };
 
@@ -404,10 +557,10 @@ durable_storage_insert_execution(const pg_uuid_t *id, const char *name,
 								 const char *workflow, const char *hash,
 								 Jsonb *input, Oid owner, const char *search_path,
 								 Jsonb *tags, Interval *timeout, Interval *retention,
-								 TimestampTz now)
+								 TimestampTz now, const DurableParentRef *parent)
 {
-	Datum		values[11];
-	char		nulls[11];
+	Datum		values[16];
+	char		nulls[16];
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = UUIDPGetDatum(id);
@@ -424,6 +577,19 @@ durable_storage_insert_execution(const pg_uuid_t *id, const char *name,
 	values[9] = PointerGetDatum(retention);
 	nulls[9] = retention ? ' ' : 'n';
 	values[10] = TimestampTzGetDatum(now);
+	if (parent != NULL)
+	{
+		values[11] = UUIDPGetDatum(&parent->id);
+		values[12] = Int32GetDatum(parent->run_no);
+		values[13] = Int32GetDatum(parent->op_id);
+		values[14] = Int32GetDatum(parent->index);
+		values[15] = Int32GetDatum(parent->depth);
+	}
+	else
+	{
+		nulls[11] = nulls[12] = nulls[13] = nulls[14] = 'n';
+		values[15] = Int32GetDatum(0);
+	}
 	run(Q_INSERT_EXECUTION, values, nulls, 0);
 	durable_storage_queue_set(id, owner, now);
 }
@@ -483,6 +649,16 @@ durable_storage_lock_execution(const pg_uuid_t *id, DurableExecution *ex,
 	ex->input = isnull ? NULL : DatumGetJsonbPCopy(v);
 	v = get_col(8, &isnull);
 	ex->deadline = isnull ? DT_NOBEGIN : DatumGetTimestampTz(v);
+	v = get_col(9, &isnull);
+	ex->has_parent = !isnull;
+	if (!isnull)
+	{
+		ex->parent_id = *DatumGetUUIDP(v);
+		ex->parent_run_no = DatumGetInt32(get_col(10, &isnull));
+		ex->parent_op_id = DatumGetInt32(get_col(11, &isnull));
+		ex->parent_index = DatumGetInt32(get_col(12, &isnull));
+	}
+	ex->depth = DatumGetInt32(get_col(13, &isnull));
 	MemoryContextSwitchTo(old);
 	return true;
 }
@@ -504,13 +680,11 @@ durable_storage_lock_queue(const pg_uuid_t *id)
 static DurableOpKind
 kind_from_name(const char *s)
 {
-	static const DurableOpKind kinds[] = {DOK_STEP, DOK_WAIT, DOK_NOW, DOK_RANDOM,
-	DOK_UUID, DOK_LOG, DOK_CHILD};
 	int			i;
 
-	for (i = 0; i < lengthof(kinds); i++)
-		if (strcmp(s, durable_op_kind_name(kinds[i])) == 0)
-			return kinds[i];
+	for (i = 0; i < DURABLE_OP_KINDS; i++)
+		if (strcmp(s, durable_op_kind_name((DurableOpKind) i)) == 0)
+			return (DurableOpKind) i;
 	elog(ERROR, "unknown operation kind \"%s\"", s);
 	return DOK_STEP;			/* keep compiler quiet */
 }
@@ -576,7 +750,9 @@ durable_storage_load_ops(DurableDrive *d)
 		op->dirty = false;
 		if (op->op_id > d->max_op_id)
 			d->max_op_id = op->op_id;
-		if (op->result != NULL && (op->kind == DOK_STEP || op->kind == DOK_CHILD))
+		if (op->result != NULL && op->status == DOS_SUCCEEDED &&
+			op->kind != DOK_NOW && op->kind != DOK_RANDOM && op->kind != DOK_UUID &&
+			op->kind != DOK_LOG && op->kind != DOK_WAIT)
 			d->ckpt_bytes += VARSIZE(op->result);
 	}
 	MemoryContextSwitchTo(old);
@@ -731,9 +907,9 @@ durable_storage_cancel_ops(const pg_uuid_t *id, int32 run_no, TimestampTz now)
  *		executions it has finished; a new pass (a reset cursor) finds those
  *		committed behind it.
  */
-bool
-durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
-							DurableQueueCursor *cursor, pg_uuid_t *id)
+static bool
+claim_queue(TimestampTz now, Oid caller, bool all, DurableQueueCursor *cursor,
+			pg_uuid_t *id)
 {
 	Datum		values[5];
 	bool		isnull;
@@ -748,7 +924,497 @@ durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 	*id = *DatumGetUUIDP(get_col(1, &isnull));
 	cursor->id = *id;
 	cursor->due_at = DatumGetTimestampTz(get_col(2, &isnull));
+	cursor->claimed_at = cursor->due_at;
+	cursor->from_inbox = false;
 	return true;
+}
+
+static bool
+claim_inbox(Oid caller, bool all, DurableQueueCursor *cursor, pg_uuid_t *id)
+{
+	Datum		values[3];
+	bool		isnull;
+
+	values[0] = BoolGetDatum(all);
+	values[1] = ObjectIdGetDatum(caller);
+	values[2] = Int64GetDatum(cursor->message_id);
+	if (run(Q_CLAIM_INBOX, values, NULL, 1) != 1)
+		return false;
+	*id = *DatumGetUUIDP(get_col(1, &isnull));
+	cursor->claimed_at = DatumGetTimestampTz(get_col(2, &isnull));
+	cursor->message_id = DatumGetInt64(get_col(3, &isnull));
+	cursor->from_inbox = true;
+	return true;
+}
+
+/*
+ * durable_storage_claim_ready
+ *		Locks the next execution that is due in the queue or has a message
+ *		in its inbox and that the caller may drive (all of them if all),
+ *		skipping those locked by other drivers; moves the cursor past it.
+ *		The two sources take turns, so that neither starves the other.
+ *		False when there is none.
+ */
+bool
+durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
+							DurableQueueCursor *cursor, pg_uuid_t *id)
+{
+	cursor->inbox_first = !cursor->inbox_first;
+	if (cursor->inbox_first)
+		return claim_inbox(caller, all, cursor, id) ||
+			claim_queue(now, caller, all, cursor, id);
+	return claim_queue(now, caller, all, cursor, id) ||
+		claim_inbox(caller, all, cursor, id);
+}
+
+/*
+ * durable_storage_inbox_add
+ *		Appends a message to an execution's inbox.
+ */
+void
+durable_storage_inbox_add(const pg_uuid_t *id, const char *kind, Jsonb *payload,
+						  Oid owner, TimestampTz now)
+{
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+	values[0] = UUIDPGetDatum(id);
+	values[1] = CStringGetTextDatum(kind);
+	values[2] = jsonb_datum(payload, &nulls[2]);
+	values[3] = ObjectIdGetDatum(owner);
+	values[4] = TimestampTzGetDatum(now);
+	run(Q_INBOX_ADD, values, nulls, 0);
+}
+
+static int
+message_cmp(const ListCell *a, const ListCell *b)
+{
+	const DurableMessage *ma = lfirst(a);
+	const DurableMessage *mb = lfirst(b);
+
+	return ma->message_id < mb->message_id ? -1 : ma->message_id > mb->message_id ? 1 : 0;
+}
+
+/*
+ * durable_storage_inbox_take
+ *		Deletes the messages of an execution and returns them, oldest first,
+ *		allocated in the current memory context.  Messages committed after
+ *		this statement's snapshot stay for the next claim.
+ */
+List *
+durable_storage_inbox_take(const pg_uuid_t *id)
+{
+	Datum		values[1];
+	uint64		n,
+				i;
+	List	   *msgs = NIL;
+
+	values[0] = UUIDPGetDatum(id);
+	n = run(Q_INBOX_TAKE, values, NULL, 0);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		DurableMessage *m = palloc0(sizeof(DurableMessage));
+		bool		isnull;
+		Datum		v;
+
+		m->message_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		m->kind = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+		v = SPI_getbinval(tup, desc, 3, &isnull);
+		m->payload = isnull ? NULL : DatumGetJsonbPCopy(v);
+		m->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+		msgs = lappend(msgs, m);
+	}
+	if (n > 0)
+		SPI_freetuptable(SPI_tuptable);
+	list_sort(msgs, message_cmp);
+	return msgs;
+}
+
+void
+durable_storage_inbox_delete(const pg_uuid_t *id)
+{
+	Datum		values[1];
+
+	values[0] = UUIDPGetDatum(id);
+	run(Q_INBOX_DELETE, values, NULL, 0);
+}
+
+static Datum
+hash_datum(const uint8 *hash)
+{
+	bytea	   *b = palloc(VARHDRSZ + DURABLE_TOKEN_HASH_LEN);
+
+	SET_VARSIZE(b, VARHDRSZ + DURABLE_TOKEN_HASH_LEN);
+	memcpy(VARDATA(b), hash, DURABLE_TOKEN_HASH_LEN);
+	return PointerGetDatum(b);
+}
+
+void
+durable_storage_callback_insert(const uint8 *hash, const pg_uuid_t *id, int32 run_no,
+								int32 op_id, const char *name, TimestampTz timeout_at,
+								int64 heartbeat_us, Oid owner, TimestampTz now)
+{
+	Datum		values[9];
+	char		nulls[9];
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = hash_datum(hash);
+	values[1] = UUIDPGetDatum(id);
+	values[2] = Int32GetDatum(run_no);
+	values[3] = Int32GetDatum(op_id);
+	values[4] = CStringGetTextDatum(name);
+	values[5] = ts_datum(timeout_at, &nulls[5]);
+	values[6] = Int64GetDatum(heartbeat_us);
+	nulls[6] = heartbeat_us > 0 ? ' ' : 'n';
+	values[7] = TimestampTzGetDatum(now);
+	values[8] = ObjectIdGetDatum(owner);
+	run(Q_CALLBACK_INSERT, values, nulls, 0);
+}
+
+/*
+ * durable_storage_callback_complete
+ *		Completes a callback that is pending and within its deadlines;
+ *		false when it is not (durable_storage_callback_get says why).
+ */
+bool
+durable_storage_callback_complete(const uint8 *hash, const char *status, Jsonb *result,
+								  Jsonb *error, TimestampTz now, pg_uuid_t *execution,
+								  int32 *run_no, int32 *op_id, Oid *owner)
+{
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+
+	values[0] = hash_datum(hash);
+	values[1] = CStringGetTextDatum(status);
+	values[2] = jsonb_datum(result, &nulls[2]);
+	values[3] = jsonb_datum(error, &nulls[3]);
+	values[4] = TimestampTzGetDatum(now);
+	if (run(Q_CALLBACK_COMPLETE, values, nulls, 0) != 1)
+		return false;
+	*execution = *DatumGetUUIDP(get_col(1, &isnull));
+	*run_no = DatumGetInt32(get_col(2, &isnull));
+	*op_id = DatumGetInt32(get_col(3, &isnull));
+	*owner = DatumGetObjectId(get_col(4, &isnull));
+	return true;
+}
+
+bool
+durable_storage_callback_heartbeat(const uint8 *hash, TimestampTz now)
+{
+	Datum		values[2];
+
+	values[0] = hash_datum(hash);
+	values[1] = TimestampTzGetDatum(now);
+	return run(Q_CALLBACK_HEARTBEAT, values, NULL, 0) == 1;
+}
+
+/*
+ * durable_storage_callback_get
+ *		A callback as it is; false when there is none.  Allocated in the
+ *		current memory context.
+ */
+bool
+durable_storage_callback_get(const uint8 *hash, DurableCallback *cb)
+{
+	Datum		values[1];
+	bool		isnull;
+	Datum		v;
+
+	values[0] = hash_datum(hash);
+	if (run(Q_CALLBACK_GET, values, NULL, 1) != 1)
+		return false;
+	cb->execution = *DatumGetUUIDP(get_col(1, &isnull));
+	cb->run_no = DatumGetInt32(get_col(2, &isnull));
+	cb->status = TextDatumGetCString(get_col(3, &isnull));
+	v = get_col(4, &isnull);
+	cb->result = isnull ? NULL : DatumGetJsonbPCopy(v);
+	v = get_col(5, &isnull);
+	cb->error = isnull ? NULL : DatumGetJsonbPCopy(v);
+	v = get_col(6, &isnull);
+	cb->timeout_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(v);
+	v = get_col(7, &isnull);
+	cb->heartbeat_deadline = isnull ? DT_NOBEGIN : DatumGetTimestampTz(v);
+	return true;
+}
+
+/*
+ * durable_storage_callback_timeout
+ *		Times a pending callback out if one of its deadlines has passed;
+ *		*total says whether it was the timeout (else the heartbeat).
+ */
+bool
+durable_storage_callback_timeout(const uint8 *hash, TimestampTz now, bool *total)
+{
+	Datum		values[2];
+	bool		isnull;
+
+	values[0] = hash_datum(hash);
+	values[1] = TimestampTzGetDatum(now);
+	if (run(Q_CALLBACK_TIMEOUT, values, NULL, 0) != 1)
+		return false;
+	*total = DatumGetBool(get_col(1, &isnull));
+	return true;
+}
+
+void
+durable_storage_callbacks_cancel(const pg_uuid_t *id, TimestampTz now)
+{
+	Datum		values[2];
+
+	values[0] = UUIDPGetDatum(id);
+	values[1] = TimestampTzGetDatum(now);
+	run(Q_CALLBACKS_CANCEL, values, NULL, 0);
+}
+
+void
+durable_storage_event_park(const pg_uuid_t *id, int64 event_id, const char *name,
+						   Jsonb *payload, Oid owner, TimestampTz sent_at)
+{
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = UUIDPGetDatum(id);
+	values[1] = Int64GetDatum(event_id);
+	values[2] = CStringGetTextDatum(name);
+	values[3] = jsonb_datum(payload, &nulls[3]);
+	values[4] = ObjectIdGetDatum(owner);
+	values[5] = TimestampTzGetDatum(sent_at);
+	run(Q_EVENT_PARK, values, nulls, 0);
+}
+
+/*
+ * durable_storage_event_take
+ *		Takes the oldest kept event of a name; false when there is none.
+ */
+bool
+durable_storage_event_take(const pg_uuid_t *id, const char *name, Jsonb **payload)
+{
+	Datum		values[2];
+	bool		isnull;
+	Datum		v;
+
+	values[0] = UUIDPGetDatum(id);
+	values[1] = CStringGetTextDatum(name);
+	if (run(Q_EVENT_TAKE, values, NULL, 0) != 1)
+		return false;
+	v = get_col(1, &isnull);
+	*payload = isnull ? NULL : DatumGetJsonbPCopy(v);
+	return true;
+}
+
+/*
+ * durable_storage_children_insert_map
+ *		One row per child of a map: per item, or per batch of batch_size
+ *		items; returns how many.
+ */
+int
+durable_storage_children_insert_map(const pg_uuid_t *parent, int32 run_no, int32 op_id,
+									const char *workflow, Jsonb *items, int batch_size,
+									Oid owner)
+{
+	Datum		values[7];
+
+	values[0] = UUIDPGetDatum(parent);
+	values[1] = Int32GetDatum(run_no);
+	values[2] = Int32GetDatum(op_id);
+	values[3] = CStringGetTextDatum(workflow);
+	values[4] = JsonbPGetDatum(items);
+	values[5] = Int32GetDatum(batch_size);
+	values[6] = ObjectIdGetDatum(owner);
+	return (int) run(Q_CHILDREN_INSERT_MAP, values, NULL, 0);
+}
+
+void
+durable_storage_child_insert(const pg_uuid_t *parent, int32 run_no, int32 op_id, int idx,
+							 const char *name, const char *workflow, Jsonb *input,
+							 Oid owner)
+{
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = UUIDPGetDatum(parent);
+	values[1] = Int32GetDatum(run_no);
+	values[2] = Int32GetDatum(op_id);
+	values[3] = Int32GetDatum(idx);
+	values[4] = name ? CStringGetTextDatum(name) : (Datum) 0;
+	nulls[4] = name ? ' ' : 'n';
+	values[5] = CStringGetTextDatum(workflow);
+	values[6] = jsonb_datum(input, &nulls[6]);
+	values[7] = ObjectIdGetDatum(owner);
+	run(Q_CHILD_INSERT, values, nulls, 0);
+}
+
+/*
+ * durable_storage_children_next
+ *		Up to limit children of an operation from index first on, in order:
+ *		a list of DurableChildRow, allocated in the current memory context.
+ */
+List *
+durable_storage_children_next(const pg_uuid_t *parent, int32 run_no, int32 op_id,
+							  int first, int limit)
+{
+	Datum		values[5];
+	uint64		n,
+				i;
+	List	   *rows = NIL;
+
+	values[0] = UUIDPGetDatum(parent);
+	values[1] = Int32GetDatum(run_no);
+	values[2] = Int32GetDatum(op_id);
+	values[3] = Int32GetDatum(first);
+	values[4] = Int32GetDatum(limit);
+	n = run(Q_CHILDREN_NEXT, values, NULL, 0);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		DurableChildRow *r = palloc0(sizeof(DurableChildRow));
+		bool		isnull;
+		Datum		v;
+
+		r->idx = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		r->workflow = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+		v = SPI_getbinval(tup, desc, 3, &isnull);
+		r->input = isnull ? NULL : DatumGetJsonbPCopy(v);
+		rows = lappend(rows, r);
+	}
+	if (n > 0)
+		SPI_freetuptable(SPI_tuptable);
+	return rows;
+}
+
+void
+durable_storage_child_started(const pg_uuid_t *parent, int32 run_no, int32 op_id, int idx,
+							  const pg_uuid_t *child, TimestampTz now)
+{
+	Datum		values[6];
+
+	values[0] = UUIDPGetDatum(parent);
+	values[1] = Int32GetDatum(run_no);
+	values[2] = Int32GetDatum(op_id);
+	values[3] = Int32GetDatum(idx);
+	values[4] = UUIDPGetDatum(child);
+	values[5] = TimestampTzGetDatum(now);
+	run(Q_CHILD_STARTED, values, NULL, 0);
+}
+
+/*
+ * durable_storage_child_done
+ *		Records how a running child ended; returns the number of items it
+ *		held, or 0 when it was not running (a late or repeated report).
+ */
+int
+durable_storage_child_done(const pg_uuid_t *parent, int32 run_no, int32 op_id, int idx,
+						   const char *status, Jsonb *result, Jsonb *error,
+						   TimestampTz now)
+{
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+
+	values[0] = UUIDPGetDatum(parent);
+	values[1] = Int32GetDatum(run_no);
+	values[2] = Int32GetDatum(op_id);
+	values[3] = Int32GetDatum(idx);
+	values[4] = CStringGetTextDatum(status);
+	values[5] = jsonb_datum(result, &nulls[5]);
+	values[6] = jsonb_datum(error, &nulls[6]);
+	values[7] = TimestampTzGetDatum(now);
+	if (run(Q_CHILD_DONE, values, nulls, 0) != 1)
+		return 0;
+	return DatumGetInt32(get_col(1, &isnull));
+}
+
+/*
+ * durable_storage_children_running
+ *		The running children of an operation (of every operation of the
+ *		execution when run_no is 0): a list of DurableChildRow.
+ */
+List *
+durable_storage_children_running(const pg_uuid_t *parent, int32 run_no, int32 op_id)
+{
+	Datum		values[3];
+	uint64		n,
+				i;
+	List	   *rows = NIL;
+
+	values[0] = UUIDPGetDatum(parent);
+	values[1] = Int32GetDatum(run_no);
+	values[2] = Int32GetDatum(op_id);
+	n = run(Q_CHILDREN_RUNNING, values, NULL, 0);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		DurableChildRow *r = palloc0(sizeof(DurableChildRow));
+		bool		isnull;
+
+		r->child_id = *DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull));
+		r->run_no = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		r->op_id = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		r->idx = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+		rows = lappend(rows, r);
+	}
+	if (n > 0)
+		SPI_freetuptable(SPI_tuptable);
+	return rows;
+}
+
+void
+durable_storage_children_cancel(const pg_uuid_t *parent, int32 run_no, int32 op_id,
+								TimestampTz now)
+{
+	Datum		values[4];
+
+	values[0] = UUIDPGetDatum(parent);
+	values[1] = Int32GetDatum(run_no);
+	values[2] = Int32GetDatum(op_id);
+	values[3] = TimestampTzGetDatum(now);
+	run(Q_CHILDREN_CANCEL, values, NULL, 0);
+}
+
+/*
+ * durable_storage_children_results
+ *		Every child row of an operation in order: a list of DurableChildRow
+ *		with name, items, status, result and error.
+ */
+List *
+durable_storage_children_results(const pg_uuid_t *parent, int32 run_no, int32 op_id)
+{
+	Datum		values[3];
+	uint64		n,
+				i;
+	List	   *rows = NIL;
+
+	values[0] = UUIDPGetDatum(parent);
+	values[1] = Int32GetDatum(run_no);
+	values[2] = Int32GetDatum(op_id);
+	n = run(Q_CHILDREN_RESULTS, values, NULL, 0);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		DurableChildRow *r = palloc0(sizeof(DurableChildRow));
+		bool		isnull;
+		Datum		v;
+
+		r->idx = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		v = SPI_getbinval(tup, desc, 2, &isnull);
+		r->name = isnull ? NULL : TextDatumGetCString(v);
+		r->items = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		r->status = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
+		v = SPI_getbinval(tup, desc, 5, &isnull);
+		r->result = isnull ? NULL : DatumGetJsonbPCopy(v);
+		v = SPI_getbinval(tup, desc, 6, &isnull);
+		r->error = isnull ? NULL : DatumGetJsonbPCopy(v);
+		rows = lappend(rows, r);
+	}
+	if (n > 0)
+		SPI_freetuptable(SPI_tuptable);
+	return rows;
 }
 
 /*

@@ -59,6 +59,8 @@
 #define DURABLE_IDLE_MS 10000
 /* pause after an unexpected error, so that one does not spin */
 #define DURABLE_ERROR_PAUSE_MS 1000
+/* how soon to look again at a message whose execution another session drove */
+#define DURABLE_BUSY_RETRY_MS 50
 
 /* the note of a crash-loop file */
 #define DURABLE_NOTE_MAGIC 0x44524e31	/* "DRN1" */
@@ -428,6 +430,7 @@ static bool
 worker_pass(long *sleep_ms)
 {
 	volatile bool worked = false;
+	bool		busy_inbox = false;
 	DurableQueueCursor cursor;
 
 	*sleep_ms = DURABLE_IDLE_MS;
@@ -464,8 +467,10 @@ worker_pass(long *sleep_ms)
 					if (!durable_storage_claim_ready(claimed_at, InvalidOid, true,
 													 &cursor, &id))
 						break;
-					if (drive(&id, cursor.due_at))
+					if (drive(&id, cursor.claimed_at))
 						worked = true;
+					else if (cursor.from_inbox)
+						busy_inbox = true;
 				}
 
 				/*
@@ -481,6 +486,15 @@ worker_pass(long *sleep_ms)
 					*sleep_ms = due <= now ? 0 :
 						(long) Min((due - now + 999) / 1000, (int64) DURABLE_IDLE_MS);
 				}
+
+				/*
+				 * A message for an execution another session drives: that
+				 * driver may have taken its inbox before the message came.
+				 * A worker driver looks again after its drive, another
+				 * session may not: look again soon.
+				 */
+				if (busy_inbox)
+					*sleep_ms = Min(*sleep_ms, DURABLE_BUSY_RETRY_MS);
 			}
 		}
 		worker_end();
