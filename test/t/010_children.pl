@@ -1,10 +1,14 @@
 # Child executions run by the background workers: durable_map keeps at
-# most max_concurrency children running and returns the results in item
-# order; durable_parallel tolerates the failures it is told to and raises
-# WF006 otherwise; min_successful stops the branches it no longer needs;
-# stopping a parent stops its children and grandchildren; durable_invoke
-# returns a child's result or raises WF006; batch_size runs one child per
-# batch and still answers per item.
+# most max_concurrency children running (as the children themselves
+# record it) and returns the results in item order even when they finish
+# out of order; durable_parallel tolerates the failures it is told to and
+# raises WF006 otherwise, stopping what still runs; min_successful stops
+# the branches it no longer needs and cancels those never started;
+# stopping or timing out a parent stops its children and grandchildren,
+# cancels their callbacks, and cancels a step a child runs in a worker;
+# durable_invoke returns a child's result or raises WF006; batch_size runs
+# one child per batch and still answers per item.  The 1,000-item map
+# takes about 3 s with three workers on two cores.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -28,22 +32,25 @@ CREATE EXTENSION durable;
 -- what the map's children record about themselves, in their steps
 CREATE TABLE gauge (running int NOT NULL, peak int NOT NULL, done int NOT NULL);
 INSERT INTO gauge VALUES (0, 0, 0);
-CREATE TABLE visits (idx int NOT NULL, event text NOT NULL);
+CREATE TABLE visits (seq bigint GENERATED ALWAYS AS IDENTITY, idx int NOT NULL, event text NOT NULL);
+-- effects of long steps, rolled back when they are cancelled
+CREATE TABLE effects (k text);
 -- callback ids handed over by submitters
 CREATE TABLE outbox (callback_id text NOT NULL);
 
 -- A map child: "running" from its first step to its last.  The UPDATE of
 -- the one gauge row serializes the children, so peak is exact.  The wait
--- in between suspends the child, so a worker takes up another one.
+-- in between suspends the child, so a worker takes up another one; its
+-- length varies with the index, so children finish out of item order.
 CREATE FUNCTION gauged(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM durable_step('enter',
-    'WITH v AS (INSERT INTO visits VALUES (($1->>''index'')::int, ''enter''))
+    'WITH v AS (INSERT INTO visits (idx, event) VALUES (($1->>''index'')::int, ''enter''))
      UPDATE gauge SET running = running + 1, peak = greatest(peak, running + 1) RETURNING running',
     input);
-  PERFORM durable_wait('busy', interval '20 milliseconds');
+  PERFORM durable_wait('busy', ((input->>'index')::int % 7 + 1) * interval '5 milliseconds');
   PERFORM durable_step('leave',
-    'WITH v AS (INSERT INTO visits VALUES (($1->>''index'')::int, ''leave''))
+    'WITH v AS (INSERT INTO visits (idx, event) VALUES (($1->>''index'')::int, ''leave''))
      UPDATE gauge SET running = running - 1, done = done + 1 RETURNING running',
     input);
   RETURN to_jsonb((input->>'item')::int * 2);
@@ -184,6 +191,9 @@ is(q1(q{SELECT count(*) FROM (SELECT idx FROM visits GROUP BY idx
           HAVING count(*) FILTER (WHERE event = 'enter') = 1
              AND count(*) FILTER (WHERE event = 'leave') = 1) s}),
 	'1000', "each child's steps ran exactly once, for every index");
+ok(q1(q{SELECT count(*) FROM visits a JOIN visits b ON a.seq < b.seq AND a.idx > b.idx
+         WHERE a.event = 'leave' AND b.event = 'leave'}) > 0,
+	'children finished out of item order (so the order of results is not a given)');
 is(children('map1000', "count(*) || ' ' || count(*) FILTER (WHERE status = 'SUCCEEDED')"),
 	'1000 1000', '1,000 SUCCEEDED children have the parent as parent_id');
 is(q1(q{SELECT count(*) FROM durable.children WHERE parent_id = durable.execution_id('map1000')
@@ -237,6 +247,21 @@ is(finish('strict-uncaught'), 'FAILED', 'uncaught, the parent FAILED');
 is(q1(q{SELECT error->>'sqlstate' FROM durable.executions WHERE name = 'strict-uncaught'}),
 	'WF006', 'with WF006 as its error');
 
+# a failure decides the outcome while another branch still waits: that
+# branch is stopped
+q1(q{
+SELECT durable_start('par_catch', '{"branches": [
+   {"name": "fails", "workflow": "boom", "input": {}},
+   {"name": "waits", "workflow": "sleeper", "input": {}}]}', name => 'strict-waiting')});
+is(finish('strict-waiting'), 'SUCCEEDED', 'strict-waiting: the parent catches WF006');
+is(q1(q{SELECT result->>'caught' FROM durable.executions WHERE name = 'strict-waiting'}),
+	'WF006', 'strict-waiting: the failure raised WF006 while a branch was still waiting');
+ok($node->poll_query_until('postgres', q{
+SELECT string_agg(workflow || ':' || status, ' ' ORDER BY workflow) FROM durable.executions
+ WHERE parent_id = durable.execution_id('strict-waiting')},
+	'public.boom:FAILED public.sleeper:STOPPED'),
+	'strict-waiting: the waiting branch was stopped');
+
 # --- 3. min_successful stops the branches no longer needed -----------------
 q1(q{
 SELECT durable_start('par', '{"branches": [
@@ -268,7 +293,7 @@ SELECT string_agg(workflow || ':' || status, ' ' ORDER BY workflow) FROM durable
 	'public.cb_waiter:STOPPED public.gate:SUCCEEDED public.sleeper:STOPPED'),
 	'min1: the two slow children end STOPPED');
 my $cb = q1('SELECT callback_id FROM outbox');
-is(q1(q{SELECT status FROM durable.callbacks c JOIN durable.executions e ON e.id = c.execution_id
+is(q1(q{SELECT c.status FROM durable.callbacks c JOIN durable.executions e ON e.id = c.execution_id
          WHERE e.parent_id = durable.execution_id('min1')}),
 	'CANCELLED', "min1: the stopped child's callback is CANCELLED");
 my ($rc, $stdout, $stderr) = $node->psql('postgres',
@@ -299,6 +324,68 @@ is(q1($tree . q{SELECT count(*) FROM durable.queue q JOIN t ON t.id = q.executio
 	'0', 'stopme: none of them has a timer or a queue row left');
 is(q1($tree . q{SELECT string_agg(c.status, ',') FROM durable.callbacks c JOIN t ON t.id = c.execution_id}),
 	'CANCELLED', "stopme: the child's callback is CANCELLED");
+
+# a child running a long step in a worker: stopping the parent cancels
+# the step at once and rolls back its effect
+q1(q{
+SELECT durable_start('par', '{"branches": [
+   {"name": "long", "sql": "INSERT INTO effects VALUES (''long''); SELECT pg_sleep(600)"}]}',
+  name => 'stop-step')});
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'durable worker' AND wait_event = 'PgSleep'"),
+	'stop-step: a worker runs the long step of the child');
+$t0 = time;
+is(q1("SELECT durable_stop('stop-step')"), 'STOPPED', 'stop-step: durable_stop of the parent');
+ok($node->poll_query_until('postgres',
+	"SELECT string_agg(status, ',') FROM durable.executions WHERE parent_id = durable.execution_id('stop-step')",
+	'STOPPED'),
+	'stop-step: the child is STOPPED');
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'durable worker' AND wait_event = 'PgSleep'"),
+	'stop-step: no worker runs the step any more');
+my $took = time - $t0;
+ok($took < 10, "stop-step: at once, not after the 600-second step ($took s)");
+is(q1("SELECT count(*) FROM effects WHERE k = 'long'"), '0', "stop-step: the step's effect was rolled back");
+
+# stopping a map with max_concurrency: the running children are stopped,
+# the items not started are CANCELLED and never start
+q1(q{
+SELECT durable_start('mapper', '{"workflow": "sleeper", "items": [1, 2, 3, 4, 5],
+                                 "options": {"max_concurrency": 2}}', name => 'stop-map')});
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 2 FROM durable.executions WHERE parent_id = durable.execution_id('stop-map') AND status = 'SUSPENDED'"),
+	'stop-map: two children wait');
+is(q1("SELECT durable_stop('stop-map')"), 'STOPPED', 'stop-map: durable_stop of the parent');
+ok($node->poll_query_until('postgres', q{
+SELECT string_agg(status, ' ' ORDER BY idx) FROM durable.children
+ WHERE parent_id = durable.execution_id('stop-map')},
+	'STOPPED STOPPED CANCELLED CANCELLED CANCELLED'),
+	'stop-map: its branches: two STOPPED, three CANCELLED');
+is(children('stop-map', "string_agg(status, ' ')"), 'STOPPED STOPPED',
+	'stop-map: only the two started children exist, both STOPPED');
+
+# min_successful reached with items not started: those are CANCELLED
+q1(q{
+SELECT durable_start('mapper', '{"workflow": "double", "items": [1, 2, 3, 4, 5],
+                                 "options": {"max_concurrency": 1, "min_successful": 1}}',
+  name => 'min-cancel')});
+is(finish('min-cancel'), 'SUCCEEDED', 'min-cancel: the map succeeds');
+is(q1(q{SELECT concat_ws(' ', result->>'completion_reason', result->>'succeeded',
+                      (SELECT string_agg(x->>'status', ',') FROM jsonb_array_elements(result->'results') x))
+          FROM durable.executions WHERE name = 'min-cancel'}),
+	'MIN_SUCCESSFUL_REACHED 1 SUCCEEDED,CANCELLED,CANCELLED,CANCELLED,CANCELLED',
+	'min-cancel: the items never started are CANCELLED');
+is(children('min-cancel', 'count(*)'), '1', 'min-cancel: and no execution was started for them');
+
+# a parent that times out stops its children
+q1(q{
+SELECT durable_start('par', '{"branches": [{"name": "waits", "workflow": "sleeper", "input": {}}]}',
+  name => 'timed', options => '{"execution_timeout": "1 second"}')});
+is(finish('timed'), 'TIMED_OUT', 'timed: the parent TIMED_OUT');
+ok($node->poll_query_until('postgres',
+	"SELECT string_agg(status, ',') FROM durable.executions WHERE parent_id = durable.execution_id('timed')",
+	'STOPPED'),
+	'timed: its child is STOPPED');
 
 # --- 5. durable_invoke ------------------------------------------------------
 q1("SELECT durable_start('inv', '{}', name => 'inv')");
