@@ -102,6 +102,9 @@ save_state(DurableDrive *d, DurableOp *op, const ChildState *st)
 
 	op->result = (Jsonb *) datumCopy(JsonbPGetDatum(jb), false, -1);
 	MemoryContextSwitchTo(old);
+	/* counters of a waiting operation: no event of their own (but a new one's) */
+	if (op->stored)
+		op->quiet = true;
 	durable_op_mark_dirty(d, op);
 }
 

@@ -102,6 +102,7 @@ typedef struct DurableOp
 	TimestampTz finished_at;	/* DT_NOBEGIN when none */
 	bool		stored;			/* a row exists in storage */
 	bool		dirty;			/* memory differs from storage */
+	bool		quiet;			/* the change is bookkeeping: no history event */
 } DurableOp;
 
 /* Retry options of steps (and later HTTP). */

@@ -748,6 +748,7 @@ durable_storage_load_ops(DurableDrive *d)
 		op->finished_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(v);
 		op->stored = true;
 		op->dirty = false;
+		op->quiet = false;
 		if (op->op_id > d->max_op_id)
 			d->max_op_id = op->op_id;
 		if (op->result != NULL && op->status == DOS_SUCCEEDED &&

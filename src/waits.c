@@ -248,6 +248,8 @@ apply_callback(DurableDrive *d, DurableOp *op, DurableCallback *cb, const uint8 
 	{
 		deadline = earliest(cb->timeout_at, cb->heartbeat_deadline);
 		op->wake_at = deadline;
+		if (op->stored)
+			op->quiet = true;	/* a heartbeat moved the deadline */
 		durable_op_mark_dirty(d, op);
 		return deadline == DT_NOBEGIN ? DT_NOEND : deadline;
 	}
