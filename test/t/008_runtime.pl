@@ -15,6 +15,7 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'durable'
 durable.max_workers = 2
 durable.database = 'app'
+durable.notify = 'terminal'
 });
 $node->start;
 
