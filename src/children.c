@@ -252,9 +252,20 @@ stop_running(const pg_uuid_t *parent, int32 run_no, int32 op_id, const char *why
 	{
 		DurableChildRow *r = lfirst(lc);
 
-		(void) durable_stop_execution(&r->child_id, error, true);
-		(void) durable_storage_child_done(parent, r->run_no, r->op_id, r->idx, "STOPPED",
-										  NULL, error, now);
+		char	   *status;
+		Jsonb	   *result;
+		Jsonb	   *child_error;
+
+		if (durable_stop_execution(&r->child_id, error, true) ||
+			!durable_storage_outcome(&r->child_id, &status, &result, &child_error))
+			(void) durable_storage_child_done(parent, r->run_no, r->op_id, r->idx,
+											  "STOPPED", NULL, error, now);
+		else
+		{
+			/* it had finished, its report not read yet: record how */
+			(void) durable_storage_child_done(parent, r->run_no, r->op_id, r->idx, status,
+											  result, child_error, now);
+		}
 	}
 	durable_storage_children_cancel(parent, run_no, op_id, now);
 }
@@ -292,6 +303,18 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 				 psprintf("stopped: the outcome of %s \"%s\" of its parent was decided",
 						  kind, op->name));
 	rows = durable_storage_children_results(&d->ex.id, d->ex.run_no, op->op_id);
+
+	/* count again: a branch may have finished before it could be stopped */
+	st->succeeded = st->failed = 0;
+	foreach(lc, rows)
+	{
+		DurableChildRow *r = lfirst(lc);
+
+		if (strcmp(r->status, "SUCCEEDED") == 0)
+			st->succeeded += r->items;
+		else if (strcmp(r->status, "CANCELLED") != 0)
+			st->failed += r->items;
+	}
 	memset(&err, 0, sizeof(err));
 	err.sqlerrcode = ERRCODE_DURABLE_CHILD_FAILED;
 
@@ -414,13 +437,14 @@ durable_perform_children(DurableDrive *d)
 		}
 		st.total = st.rows;
 	}
-	start_next(d, op, &st, p->start_options);
+	/* no branch, or min_successful 0: decided before anything starts */
 	outcome = decide(&st);
 	if (outcome != OUTCOME_NONE)
 	{
 		conclude(d, op, &st, outcome);
 		return DT_NOBEGIN;
 	}
+	start_next(d, op, &st, p->start_options);
 	save_state(d, op, &st);
 	return DT_NOEND;
 }

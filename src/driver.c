@@ -550,7 +550,9 @@ replay(DurableDrive *d, Datum *result, bool *isnull, ErrorData **error)
 
 /*
  * has_open_ops
- *		Whether an operation of the run is still STARTED or PENDING.
+ *		Whether an operation of the run is still STARTED or PENDING, or
+ *		made a callback that may still be pending (durable_create_callback
+ *		without an await).
  */
 static bool
 has_open_ops(DurableDrive *d)
@@ -561,7 +563,8 @@ has_open_ops(DurableDrive *d)
 	hash_seq_init(&status, d->ops);
 	while ((op = hash_seq_search(&status)) != NULL)
 	{
-		if (op->status == DOS_STARTED || op->status == DOS_PENDING)
+		if (op->status == DOS_STARTED || op->status == DOS_PENDING ||
+			op->kind == DOK_CREATE_CALLBACK)
 		{
 			hash_seq_term(&status);
 			return true;
