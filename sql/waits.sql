@@ -312,6 +312,15 @@ SELECT err(format('SELECT durable_callback_failure(%L)', :'victim_id')) AS failu
        err(format('SELECT durable_callback_heartbeat(%L)', :'victim_id')) AS heartbeat;
 SELECT waits_digest() = :'digest' AS unchanged;
 SELECT status FROM durable_status('cb-victim');
+-- an execution that times out cancels its callback too
+SELECT durable_start('wf_callback', '{"args": {"ticket": 13}}', name => 'cb-execution-timeout',
+                     options => '{"execution_timeout": "1 hour"}') IS NOT NULL AS started;
+SELECT durable_drive('cb-execution-timeout');
+SET durable.clock_offset = '2 hours';
+SELECT durable_drive('cb-execution-timeout');
+RESET durable.clock_offset;
+SELECT * FROM callback_statuses('cb-execution-timeout');
+SELECT err(format('SELECT durable_callback_success(%L)', cb)) AS success FROM outbox WHERE args->>'ticket' = '13';
 
 -- ----------------------------------------------------------------------
 -- durable_create_callback + durable_await_callback
