@@ -218,6 +218,20 @@ SELECT r->>'name' AS name, r->>'status' AS status, r->'result' AS result, r->'er
 -- the stopped child cannot go on
 SELECT drive_branch('par-fail', 2);
 
+-- a branch that had already finished when the outcome was decided (its
+-- report not yet seen by the parent) keeps its own status: it was not
+-- running, so it is not STOPPED
+SELECT durable_start('wf_parallel', '{"branches": [
+  {"name": "a", "workflow": "wf_branch", "input": {"v": 1}},
+  {"name": "b", "workflow": "wf_branch", "input": {"fail": "b broke"}},
+  {"name": "c", "workflow": "wf_branch", "input": {"v": 3}}]}', name => 'par-finished-first') IS NOT NULL AS started;
+SELECT durable_drive('par-finished-first');
+SELECT drive_branch('par-finished-first', 1), drive_branch('par-finished-first', 0);
+SELECT durable_drive('par-finished-first');
+SELECT * FROM branches('par-finished-first');
+SELECT r->>'name' AS name, r->>'status' AS status, r->'result' AS result
+  FROM durable_operations('par-finished-first') o, jsonb_array_elements(o.result->'results') r;
+
 -- tolerated_failures: up to that many failures, the others must succeed
 SELECT durable_start('wf_parallel', '{"options": {"tolerated_failures": 1}, "branches": [
   {"name": "a", "workflow": "wf_branch", "input": {"fail": "a broke"}},
@@ -228,6 +242,14 @@ SELECT result->'status' AS status, result->'completion_reason' AS reason, result
        result->'failed' AS failed FROM durable_status('par-tolerated');
 SELECT r->>'name' AS name, r->>'status' AS status, r->'result' AS result, r->'error'->>'message' AS error
   FROM durable_status('par-tolerated') s, jsonb_array_elements(s.result->'results') r;
+-- a step branch whose step fails (retries exhausted, WF001) is a failed branch
+SELECT durable_start('wf_parallel', '{"options": {"tolerated_failures": 1}, "branches": [
+  {"name": "bad-step", "sql": "SELECT 1/0", "options": {"max_attempts": 1}},
+  {"name": "good-step", "sql": "SELECT ''fine''"}]}', name => 'par-step-fail') IS NOT NULL AS started;
+SELECT drive_tree('par-step-fail');
+SELECT r->>'name' AS name, r->>'status' AS status, r->'result' AS result,
+       r->'error'->>'sqlstate' AS sqlstate, r->'error'->>'message' AS error
+  FROM durable_status('par-step-fail') s, jsonb_array_elements(s.result->'results') r;
 SELECT durable_start('wf_parallel', '{"options": {"tolerated_failures": 1}, "branches": [
   {"name": "a", "workflow": "wf_branch", "input": {"fail": "a broke"}},
   {"name": "b", "workflow": "wf_branch", "input": {"fail": "b broke"}},
@@ -542,6 +564,14 @@ SELECT drive_tree('par-stop');
 SELECT count(*) AS queued FROM durable.queue q JOIN durable.executions e ON e.id = q.execution_id
  WHERE e.id = durable.execution_id('par-stop') OR e.parent_id = durable.execution_id('par-stop')
     OR e.parent_id IN (SELECT id FROM durable.executions WHERE parent_id = durable.execution_id('par-stop'));
+-- a child that had finished before the stop keeps its status
+SELECT durable_start('wf_parallel', '{"branches": [
+  {"name": "done", "workflow": "wf_branch", "input": {"v": 1}},
+  {"name": "waits", "workflow": "wf_waiter"}]}', name => 'par-stop-after-done') IS NOT NULL AS started;
+SELECT durable_drive('par-stop-after-done');
+SELECT drive_branch('par-stop-after-done', 0);
+SELECT durable_stop('par-stop-after-done');
+SELECT * FROM branches('par-stop-after-done');
 -- a parent that times out stops its children too
 SELECT durable_start('wf_map', '{"items": [1, 2], "workflow": "wf_waiter"}', name => 'map-timeout',
                      options => '{"execution_timeout": "1 hour"}') IS NOT NULL AS started;
