@@ -236,7 +236,8 @@ batch_element(Jsonb *result, int k)
  *		the execution when op_id is 0) and cancels those not started.
  */
 static void
-stop_running(const pg_uuid_t *parent, int32 run_no, int32 op_id, const char *why)
+stop_running(const pg_uuid_t *parent, int32 run_no, int32 op_id, const char *why,
+			 int *late_succeeded, int *late_failed)
 {
 	List	   *rows = durable_storage_children_running(parent, run_no, op_id);
 	ListCell   *lc;
@@ -263,8 +264,14 @@ stop_running(const pg_uuid_t *parent, int32 run_no, int32 op_id, const char *why
 		else
 		{
 			/* it had finished, its report not read yet: record how */
-			(void) durable_storage_child_done(parent, r->run_no, r->op_id, r->idx, status,
-											  result, child_error, now);
+			int			items = durable_storage_child_done(parent, r->run_no, r->op_id,
+														   r->idx, status, result,
+														   child_error, now);
+
+			if (strcmp(status, "SUCCEEDED") == 0)
+				*late_succeeded += items;
+			else
+				*late_failed += items;
 		}
 	}
 	durable_storage_children_cancel(parent, run_no, op_id, now);
@@ -278,7 +285,11 @@ stop_running(const pg_uuid_t *parent, int32 run_no, int32 op_id, const char *why
 void
 durable_children_stop(const pg_uuid_t *parent)
 {
-	stop_running(parent, 0, 0, "stopped: its parent execution ended");
+	int			late_succeeded = 0;
+	int			late_failed = 0;
+
+	stop_running(parent, 0, 0, "stopped: its parent execution ended",
+				 &late_succeeded, &late_failed);
 }
 
 /*
@@ -299,22 +310,12 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 	ErrorData	err;
 	MemoryContext old;
 
+	/* a branch may have finished before it could be stopped: count it */
 	stop_running(&d->ex.id, d->ex.run_no, op->op_id,
 				 psprintf("stopped: the outcome of %s \"%s\" of its parent was decided",
-						  kind, op->name));
+						  kind, op->name),
+				 &st->succeeded, &st->failed);
 	rows = durable_storage_children_results(&d->ex.id, d->ex.run_no, op->op_id);
-
-	/* count again: a branch may have finished before it could be stopped */
-	st->succeeded = st->failed = 0;
-	foreach(lc, rows)
-	{
-		DurableChildRow *r = lfirst(lc);
-
-		if (strcmp(r->status, "SUCCEEDED") == 0)
-			st->succeeded += r->items;
-		else if (strcmp(r->status, "CANCELLED") != 0)
-			st->failed += r->items;
-	}
 	memset(&err, 0, sizeof(err));
 	err.sqlerrcode = ERRCODE_DURABLE_CHILD_FAILED;
 
