@@ -102,6 +102,9 @@ save_state(DurableDrive *d, DurableOp *op, const ChildState *st)
 
 	op->result = (Jsonb *) datumCopy(JsonbPGetDatum(jb), false, -1);
 	MemoryContextSwitchTo(old);
+	/* counters of a waiting operation: no event of their own (but a new one's) */
+	if (op->stored)
+		op->quiet = true;
 	durable_op_mark_dirty(d, op);
 }
 
@@ -233,7 +236,8 @@ batch_element(Jsonb *result, int k)
  *		the execution when op_id is 0) and cancels those not started.
  */
 static void
-stop_running(const pg_uuid_t *parent, int32 run_no, int32 op_id, const char *why)
+stop_running(const pg_uuid_t *parent, int32 run_no, int32 op_id, const char *why,
+			 int *late_succeeded, int *late_failed)
 {
 	List	   *rows = durable_storage_children_running(parent, run_no, op_id);
 	ListCell   *lc;
@@ -249,9 +253,26 @@ stop_running(const pg_uuid_t *parent, int32 run_no, int32 op_id, const char *why
 	{
 		DurableChildRow *r = lfirst(lc);
 
-		(void) durable_stop_execution(&r->child_id, error, true);
-		(void) durable_storage_child_done(parent, r->run_no, r->op_id, r->idx, "STOPPED",
-										  NULL, error, now);
+		char	   *status;
+		Jsonb	   *result;
+		Jsonb	   *child_error;
+
+		if (durable_stop_execution(&r->child_id, error, true) ||
+			!durable_storage_outcome(&r->child_id, &status, &result, &child_error))
+			(void) durable_storage_child_done(parent, r->run_no, r->op_id, r->idx,
+											  "STOPPED", NULL, error, now);
+		else
+		{
+			/* it had finished, its report not read yet: record how */
+			int			items = durable_storage_child_done(parent, r->run_no, r->op_id,
+														   r->idx, status, result,
+														   child_error, now);
+
+			if (strcmp(status, "SUCCEEDED") == 0)
+				*late_succeeded += items;
+			else
+				*late_failed += items;
+		}
 	}
 	durable_storage_children_cancel(parent, run_no, op_id, now);
 }
@@ -264,7 +285,11 @@ stop_running(const pg_uuid_t *parent, int32 run_no, int32 op_id, const char *why
 void
 durable_children_stop(const pg_uuid_t *parent)
 {
-	stop_running(parent, 0, 0, "stopped: its parent execution ended");
+	int			late_succeeded = 0;
+	int			late_failed = 0;
+
+	stop_running(parent, 0, 0, "stopped: its parent execution ended",
+				 &late_succeeded, &late_failed);
 }
 
 /*
@@ -285,9 +310,11 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 	ErrorData	err;
 	MemoryContext old;
 
+	/* a branch may have finished before it could be stopped: count it */
 	stop_running(&d->ex.id, d->ex.run_no, op->op_id,
 				 psprintf("stopped: the outcome of %s \"%s\" of its parent was decided",
-						  kind, op->name));
+						  kind, op->name),
+				 &st->succeeded, &st->failed);
 	rows = durable_storage_children_results(&d->ex.id, d->ex.run_no, op->op_id);
 	memset(&err, 0, sizeof(err));
 	err.sqlerrcode = ERRCODE_DURABLE_CHILD_FAILED;
@@ -411,13 +438,14 @@ durable_perform_children(DurableDrive *d)
 		}
 		st.total = st.rows;
 	}
-	start_next(d, op, &st, p->start_options);
+	/* no branch, or min_successful 0: decided before anything starts */
 	outcome = decide(&st);
 	if (outcome != OUTCOME_NONE)
 	{
 		conclude(d, op, &st, outcome);
 		return DT_NOBEGIN;
 	}
+	start_next(d, op, &st, p->start_options);
 	save_state(d, op, &st);
 	return DT_NOEND;
 }

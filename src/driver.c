@@ -275,6 +275,8 @@ durable_drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked)
 	{
 		if (!durable_storage_lock_execution(id, &d->ex, cxt, queue_locked))
 		{
+			/* gone (purged): drop what was still sent to it */
+			durable_storage_inbox_delete(id);
 			MemoryContextDelete(cxt);
 			d = NULL;
 		}
@@ -401,7 +403,8 @@ op_event_details(DurableOp *op)
 
 	if (op->kind == DOK_LOG)
 		return op->result;
-	if (op->kind == DOK_STEP && (op->attempt > 1 || op->status == DOS_PENDING))
+	if ((op->kind == DOK_STEP || op->kind == DOK_CONDITION) &&
+		(op->attempt > 1 || op->status == DOS_PENDING))
 		values[0] = durable_jsonb_int(op->attempt);
 	if (op->status == DOS_PENDING && op->wake_at != DT_NOBEGIN)
 		values[1] = durable_jsonb_string(DatumGetCString(DirectFunctionCall1(timestamptz_out,
@@ -427,8 +430,10 @@ flush(DurableDrive *d)
 		DurableOp  *op = lfirst(lc);
 
 		durable_storage_write_op(d, op);
-		durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner,
-								op_event(op), op, op_event_details(op));
+		if (!op->quiet)
+			durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner,
+									op_event(op), op, op_event_details(op));
+		op->quiet = false;
 	}
 	list_free(d->dirty);
 	d->dirty = NIL;
@@ -545,7 +550,9 @@ replay(DurableDrive *d, Datum *result, bool *isnull, ErrorData **error)
 
 /*
  * has_open_ops
- *		Whether an operation of the run is still STARTED or PENDING.
+ *		Whether an operation of the run is still STARTED or PENDING, or
+ *		made a callback that may still be pending (durable_create_callback
+ *		without an await).
  */
 static bool
 has_open_ops(DurableDrive *d)
@@ -556,7 +563,8 @@ has_open_ops(DurableDrive *d)
 	hash_seq_init(&status, d->ops);
 	while ((op = hash_seq_search(&status)) != NULL)
 	{
-		if (op->status == DOS_STARTED || op->status == DOS_PENDING)
+		if (op->status == DOS_STARTED || op->status == DOS_PENDING ||
+			op->kind == DOK_CREATE_CALLBACK)
 		{
 			hash_seq_term(&status);
 			return true;

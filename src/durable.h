@@ -102,6 +102,7 @@ typedef struct DurableOp
 	TimestampTz finished_at;	/* DT_NOBEGIN when none */
 	bool		stored;			/* a row exists in storage */
 	bool		dirty;			/* memory differs from storage */
+	bool		quiet;			/* the change is bookkeeping: no history event */
 } DurableOp;
 
 /* Retry options of steps (and later HTTP). */
@@ -507,6 +508,9 @@ extern List *durable_storage_children_running(const pg_uuid_t *parent, int32 run
 											  int32 op_id);
 extern void durable_storage_children_cancel(const pg_uuid_t *parent, int32 run_no,
 											int32 op_id, TimestampTz now);
+extern bool durable_storage_outcome(const pg_uuid_t *id, char **status, Jsonb **result,
+									Jsonb **error);
+extern void durable_storage_events_delete(const pg_uuid_t *id);
 extern List *durable_storage_children_results(const pg_uuid_t *parent, int32 run_no,
 											  int32 op_id);
 

@@ -31,7 +31,7 @@ int			durable_max_workers = 2;
 int			durable_tick_duration = 5000;
 char	   *durable_database = NULL;
 int			durable_max_crashes = 3;
-int			durable_notify = DURABLE_NOTIFY_TERMINAL;
+int			durable_notify = DURABLE_NOTIFY_NONE;
 
 static const struct config_enum_entry notify_options[] = {
 	{"none", DURABLE_NOTIFY_NONE, false},
@@ -191,7 +191,7 @@ durable_define_settings(void)
 							 "Which status changes send NOTIFY durable_status.",
 							 "none, terminal (finished executions) or all.",
 							 &durable_notify,
-							 DURABLE_NOTIFY_TERMINAL, notify_options,
+							 DURABLE_NOTIFY_NONE, notify_options,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 }

@@ -201,6 +201,7 @@ durable_op_create(DurableDrive *d, const DurableOpKey *key, DurableOpKind kind,
 	op->started_at = durable_clock_now();
 	op->finished_at = status == DOS_SUCCEEDED ? op->started_at : DT_NOBEGIN;
 	op->stored = false;
+	op->quiet = false;
 	op->dirty = true;
 	d->dirty = lappend(d->dirty, op);
 	MemoryContextSwitchTo(old);

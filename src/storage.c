@@ -81,6 +81,8 @@ typedef enum StorageQuery
 	Q_CHILDREN_RUNNING,
 	Q_CHILDREN_CANCEL,
 	Q_CHILDREN_RESULTS,
+	Q_EXEC_OUTCOME,
+	Q_EVENTS_DELETE,
 	Q_COUNT
 } StorageQuery;
 
@@ -384,6 +386,14 @@ static const StorageStatement statements[Q_COUNT] = {
 		"WHERE parent_id = $1 AND status = 'WAITING' "
 		"AND ($2 = 0 OR (run_no = $2 AND op_id = $3))",
 		4, {UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID}
+	},
+	[Q_EXEC_OUTCOME] = {
+		"SELECT status, result, error FROM durable.executions WHERE id = $1",
+		1, {UUIDOID}
+	},
+	[Q_EVENTS_DELETE] = {
+		"DELETE FROM durable.events WHERE execution_id = $1",
+		1, {UUIDOID}
 	},
 	[Q_CHILDREN_RESULTS] = {
 		"SELECT idx, name, items, status, result, error FROM durable.children "
@@ -748,6 +758,7 @@ durable_storage_load_ops(DurableDrive *d)
 		op->finished_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(v);
 		op->stored = true;
 		op->dirty = false;
+		op->quiet = false;
 		if (op->op_id > d->max_op_id)
 			d->max_op_id = op->op_id;
 		if (op->result != NULL && op->status == DOS_SUCCEEDED &&
@@ -1537,4 +1548,36 @@ durable_storage_schedule_delete(const char *name)
 
 	values[0] = CStringGetTextDatum(name);
 	run(Q_SCHEDULE_DELETE, values, NULL, 0);
+}
+
+/*
+ * durable_storage_outcome
+ *		The status, result and error of an execution; false when there is
+ *		none.  Allocated in the current memory context.
+ */
+bool
+durable_storage_outcome(const pg_uuid_t *id, char **status, Jsonb **result, Jsonb **error)
+{
+	Datum		values[1];
+	bool		isnull;
+	Datum		v;
+
+	values[0] = UUIDPGetDatum(id);
+	if (run(Q_EXEC_OUTCOME, values, NULL, 1) != 1)
+		return false;
+	*status = TextDatumGetCString(get_col(1, &isnull));
+	v = get_col(2, &isnull);
+	*result = isnull ? NULL : DatumGetJsonbPCopy(v);
+	v = get_col(3, &isnull);
+	*error = isnull ? NULL : DatumGetJsonbPCopy(v);
+	return true;
+}
+
+void
+durable_storage_events_delete(const pg_uuid_t *id)
+{
+	Datum		values[1];
+
+	values[0] = UUIDPGetDatum(id);
+	run(Q_EVENTS_DELETE, values, NULL, 0);
 }

@@ -248,6 +248,8 @@ apply_callback(DurableDrive *d, DurableOp *op, DurableCallback *cb, const uint8 
 	{
 		deadline = earliest(cb->timeout_at, cb->heartbeat_deadline);
 		op->wake_at = deadline;
+		if (op->stored)
+			op->quiet = true;	/* a heartbeat moved the deadline */
 		durable_op_mark_dirty(d, op);
 		return deadline == DT_NOBEGIN ? DT_NOEND : deadline;
 	}
@@ -449,7 +451,8 @@ durable_perform_condition(DurableDrive *d)
 	char		nulls[2] = {' ', ' '};
 	ErrorData  *err = NULL;
 	Jsonb	   *res;
-	char	   *done;
+	Jsonb	   *done_jb;
+	JsonbValue	done;
 	Jsonb	   *state = NULL;
 	TimestampTz now = durable_clock_now();
 	int64		limit = d->ex.deadline != DT_NOBEGIN ? Max(d->ex.deadline - now, 1) : 0;
@@ -485,19 +488,20 @@ durable_perform_condition(DurableDrive *d)
 									unpack_sql_state(err->sqlerrcode))));
 		return DT_NOBEGIN;
 	}
-	done = res != NULL ? durable_jsonb_get_text(res, "done") : NULL;
-	if (done == NULL || (strcmp(done, "true") != 0 && strcmp(done, "false") != 0))
+	done_jb = payload_field(res, "done");
+	if (done_jb == NULL || !JsonbExtractScalar(&done_jb->root, &done) ||
+		done.type != jbvBool)
 	{
 		op_done(d, op, DOS_FAILED, NULL,
 				make_error(ERRCODE_DURABLE_STEP_FAILED,
-						   psprintf("check of condition \"%s\" returned no \"done\"", p->name),
+						   psprintf("check of condition \"%s\" returned no boolean \"done\"", p->name),
 						   pstrdup("A check returns a jsonb object {\"done\": true or false, \"state\": ...}.")));
 		return DT_NOBEGIN;
 	}
 	state = payload_field(res, "state");
 	if (state != NULL)
 		durable_check_payload("condition state", state);
-	if (strcmp(done, "true") == 0)
+	if (done.val.boolean)
 	{
 		op_done(d, op, DOS_SUCCEEDED, state, NULL);
 		return DT_NOBEGIN;
@@ -522,7 +526,7 @@ durable_perform_condition(DurableDrive *d)
  */
 static DurableOp *
 find_waiting(DurableDrive *d, DurableOpKind k1, DurableOpKind k2, const char *key,
-			 const char *value)
+			 const char *value, TimestampTz sent_at)
 {
 	HASH_SEQ_STATUS status;
 	DurableOp  *op;
@@ -534,6 +538,9 @@ find_waiting(DurableDrive *d, DurableOpKind k1, DurableOpKind k2, const char *ke
 		char	   *v;
 
 		if (op->status != DOS_PENDING || (op->kind != k1 && op->kind != k2))
+			continue;
+		/* sent after the wait's deadline: the wait has timed out */
+		if (op->wake_at != DT_NOBEGIN && sent_at >= op->wake_at)
 			continue;
 		v = durable_jsonb_get_text(op->result, key);
 		if (v != NULL && strcmp(v, value) == 0 && (best == NULL || op->op_id < best->op_id))
@@ -569,7 +576,8 @@ durable_drain(DurableDrive *d)
 
 			if (ref == NULL || status == NULL)
 				continue;
-			op = find_waiting(d, DOK_CALLBACK, DOK_AWAIT_CALLBACK, "callback", ref);
+			op = find_waiting(d, DOK_CALLBACK, DOK_AWAIT_CALLBACK, "callback", ref,
+							  DT_NOBEGIN);
 			if (op == NULL)
 				continue;
 			if (strcmp(status, "SUCCEEDED") == 0)
@@ -587,7 +595,7 @@ durable_drain(DurableDrive *d)
 
 			if (name == NULL)
 				continue;
-			op = find_waiting(d, DOK_EVENT, DOK_EVENT, "event", name);
+			op = find_waiting(d, DOK_EVENT, DOK_EVENT, "event", name, m->created_at);
 			if (op != NULL)
 			{
 				op_done(d, op, DOS_SUCCEEDED, payload, NULL);
