@@ -378,7 +378,18 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 		}
 		appendStringInfoString(&buf, "]}");
 		result = durable_cstring_to_jsonb(buf.data);
-		if (failed)
+		if (VARSIZE(result) > (Size) durable_max_payload_size)
+		{
+			/* a result no checkpoint may hold: the operation fails with WF009 */
+			err.sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
+			err.message = psprintf("result of %s \"%s\" is too large (%zu bytes; durable.max_payload_size is %d)",
+								   kind, op->name, (Size) VARSIZE(result),
+								   durable_max_payload_size);
+			err.hint = pstrdup("Have the children keep large results in tables and return keys, or map over fewer items per operation.");
+			failed = true;
+			result = NULL;
+		}
+		else if (failed)
 		{
 			err.message = psprintf("%s \"%s\" failed: %d of %d %s failed", kind, op->name,
 								   st->failed, st->total,

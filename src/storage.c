@@ -413,7 +413,10 @@ static OverrideSearchPath *catalog_path = NULL;
  * invalidates it: claims and checkpoint loads then read whole tables.  So
  * the statements are kept as generic plans (never custom ones, which would
  * be planned again and again) and are planned, whenever the plan cache
- * finds it must, with seq scans disabled.  The setting is made around every
+ * finds it must, with seq scans disabled.  Bitmap scans are disabled too:
+ * a generic plan of a key lookup is otherwise a bitmap scan, which never
+ * marks the index entries of deleted rows dead, so taking an inbox's
+ * messages read every message the execution ever had until a vacuum.  The setting is made around every
  * execution, not only when a plan looks invalid beforehand: invalidations
  * (an ANALYZE committed meanwhile) are also taken in while the plan cache
  * locks the tables, and such a plan must not be made without it.
@@ -454,6 +457,8 @@ run(StorageQuery q, Datum *values, const char *nulls, long tcount)
 	PushOverrideSearchPath(catalog_path);
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	PG_TRY();
 	{
