@@ -168,6 +168,50 @@ option_jitter(const char *key, JsonbValue *v)
 }
 
 /*
+ * backoff_option
+ *		The keys retries and condition checks share: max_attempts (from 1 to
+ *		max_attempts_limit), initial_delay, max_delay, backoff_rate, jitter.
+ *		False for another key.
+ */
+static bool
+backoff_option(const char *key, JsonbValue *v, int max_attempts_limit,
+			   DurableRetryOptions *opts)
+{
+	if (strcmp(key, "max_attempts") == 0)
+	{
+		double		n = option_number(key, v);
+
+		if (n < 1 || n > max_attempts_limit || n != (int) n)
+			options_error(key, psprintf("a whole number from 1 to %d", max_attempts_limit));
+		opts->max_attempts = (int) n;
+	}
+	else if (strcmp(key, "initial_delay") == 0)
+		opts->initial_delay = durable_option_interval(key, v, NULL);
+	else if (strcmp(key, "max_delay") == 0)
+		opts->max_delay = durable_option_interval(key, v, NULL);
+	else if (strcmp(key, "backoff_rate") == 0)
+		opts->backoff_rate = option_backoff(key, v);
+	else if (strcmp(key, "jitter") == 0)
+		opts->jitter = option_jitter(key, v);
+	else
+		return false;
+	return true;
+}
+
+static void
+check_backoff(const DurableRetryOptions *opts)
+{
+	if (opts->max_delay < opts->initial_delay)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_delay must not be less than initial_delay")));
+	if (opts->max_delay > (int64) durable_max_wait * USECS_PER_SEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
+				 errmsg("max_delay is longer than durable.max_wait")));
+}
+
+/*
  * durable_parse_retry_options
  *		Fills opts from a jsonb object; unknown keys and bad values are errors.
  */
@@ -190,23 +234,9 @@ durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts)
 
 	while (durable_options_next(options, &it, &key, &v))
 	{
-		if (strcmp(key, "max_attempts") == 0)
-		{
-			double		n = option_number(key, &v);
-
-			if (n < 1 || n > 1000 || n != (int) n)
-				options_error(key, "a whole number from 1 to 1000");
-			opts->max_attempts = (int) n;
-		}
-		else if (strcmp(key, "initial_delay") == 0)
-			opts->initial_delay = durable_option_interval(key, &v, NULL);
-		else if (strcmp(key, "max_delay") == 0)
-			opts->max_delay = durable_option_interval(key, &v, NULL);
-		else if (strcmp(key, "backoff_rate") == 0)
-			opts->backoff_rate = option_backoff(key, &v);
-		else if (strcmp(key, "jitter") == 0)
-			opts->jitter = option_jitter(key, &v);
-		else if (strcmp(key, "retry_on") == 0)
+		if (backoff_option(key, &v, 1000, opts))
+			continue;
+		if (strcmp(key, "retry_on") == 0)
 			opts->retry_on = option_codes(key, &v);
 		else if (strcmp(key, "no_retry_on") == 0)
 			opts->no_retry_on = option_codes(key, &v);
@@ -237,14 +267,7 @@ durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts)
 					 errhint("Valid options are max_attempts, initial_delay, max_delay, backoff_rate, jitter, retry_on, no_retry_on, timeout and semantics.")));
 	}
 
-	if (opts->max_delay < opts->initial_delay)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_delay must not be less than initial_delay")));
-	if (opts->max_delay > (int64) durable_max_wait * USECS_PER_SEC)
-		ereport(ERROR,
-				(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
-				 errmsg("max_delay is longer than durable.max_wait")));
+	check_backoff(opts);
 }
 
 static bool
@@ -337,36 +360,13 @@ durable_parse_wait_strategy(Jsonb *options, DurableRetryOptions *opts)
 
 	while (durable_options_next(options, &it, &key, &v))
 	{
-		if (strcmp(key, "max_attempts") == 0)
-		{
-			double		n = option_number(key, &v);
-
-			if (n < 1 || n > 100000 || n != (int) n)
-				options_error(key, "a whole number from 1 to 100000");
-			opts->max_attempts = (int) n;
-		}
-		else if (strcmp(key, "initial_delay") == 0)
-			opts->initial_delay = durable_option_interval(key, &v, NULL);
-		else if (strcmp(key, "max_delay") == 0)
-			opts->max_delay = durable_option_interval(key, &v, NULL);
-		else if (strcmp(key, "backoff_rate") == 0)
-			opts->backoff_rate = option_backoff(key, &v);
-		else if (strcmp(key, "jitter") == 0)
-			opts->jitter = option_jitter(key, &v);
-		else
+		if (!backoff_option(key, &v, 100000, opts))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%s\"", key),
 					 errhint("Valid options are max_attempts, initial_delay, max_delay, backoff_rate and jitter.")));
 	}
-	if (opts->max_delay < opts->initial_delay)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_delay must not be less than initial_delay")));
-	if (opts->max_delay > (int64) durable_max_wait * USECS_PER_SEC)
-		ereport(ERROR,
-				(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
-				 errmsg("max_delay is longer than durable.max_wait")));
+	check_backoff(opts);
 }
 
 static int
