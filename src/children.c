@@ -487,21 +487,6 @@ payload_int(Jsonb *payload, const char *key)
 	return v ? atoi(v) : -1;
 }
 
-static Jsonb *
-payload_jsonb(Jsonb *payload, const char *key)
-{
-	JsonbValue	k;
-	JsonbValue *v;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(&payload->root, JB_FOBJECT, &k);
-	if (v == NULL || v->type == jbvNull)
-		return NULL;
-	return JsonbValueToJsonb(v);
-}
-
 /*
  * durable_children_report
  *		Applies a child's report: records how the branch ended, then
@@ -516,8 +501,8 @@ durable_children_report(DurableDrive *d, Jsonb *payload)
 	int			op_id = payload_int(payload, "op_id");
 	int			idx = payload_int(payload, "idx");
 	char	   *status = durable_jsonb_get_text(payload, "status");
-	Jsonb	   *result = payload_jsonb(payload, "result");
-	Jsonb	   *error = payload_jsonb(payload, "error");
+	Jsonb	   *result = durable_jsonb_get(payload, "result");
+	Jsonb	   *error = durable_jsonb_get(payload, "error");
 	DurableOp  *op;
 	ChildState	st;
 	int			items;

@@ -111,6 +111,24 @@ durable_op_status_name(DurableOpStatus status)
 }
 
 /*
+ * definition_hash
+ *		The md5 of a function's definition (its pg_proc row), as hex.
+ */
+static char *
+definition_hash(HeapTuple tup)
+{
+	bool		isnull;
+	Datum		src = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull);
+	char	   *def = isnull ? "" : TextDatumGetCString(src);
+	char	   *hex = palloc(33);
+	const char *errstr = NULL;
+
+	if (!pg_md5_hash(def, strlen(def), hex, &errstr))
+		elog(ERROR, "could not compute md5: %s", errstr ? errstr : "unknown error");
+	return hex;
+}
+
+/*
  * durable_resolve_workflow
  *		Resolves a workflow given as text like a function name in SQL and
  *		checks it: one jsonb argument, returns jsonb, an ordinary function,
@@ -158,17 +176,7 @@ durable_resolve_workflow(const char *workflow, bool check_execute,
 		*qualified = quote_qualified_identifier(get_namespace_name(proc->pronamespace),
 												NameStr(proc->proname));
 	if (hash != NULL)
-	{
-		bool		isnull;
-		Datum		src = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull);
-		char	   *def = isnull ? "" : TextDatumGetCString(src);
-		char	   *hex = palloc(33);
-		const char *errstr = NULL;
-
-		if (!pg_md5_hash(def, strlen(def), hex, &errstr))
-			elog(ERROR, "could not compute md5: %s", errstr ? errstr : "unknown error");
-		*hash = hex;
-	}
+		*hash = definition_hash(tup);
 	ReleaseSysCache(tup);
 	return fn;
 }
@@ -185,24 +193,16 @@ durable_workflow_hash(const char *qualified)
 	Oid			argtypes[1] = {JSONBOID};
 	Oid			fn = LookupFuncName(names, 1, argtypes, true);
 	HeapTuple	tup;
-	bool		isnull;
-	Datum		src;
-	char	   *def;
-	char	   *hex;
-	const char *errstr = NULL;
+	char	   *hash;
 
 	if (!OidIsValid(fn))
 		return NULL;
 	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	if (!HeapTupleIsValid(tup))
 		return NULL;
-	src = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull);
-	def = isnull ? "" : TextDatumGetCString(src);
+	hash = definition_hash(tup);
 	ReleaseSysCache(tup);
-	hex = palloc(33);
-	if (!pg_md5_hash(def, strlen(def), hex, &errstr))
-		elog(ERROR, "could not compute md5: %s", errstr ? errstr : "unknown error");
-	return hex;
+	return hash;
 }
 
 /*

@@ -363,6 +363,7 @@ extern void durable_check_payload(const char *what, Jsonb *value);
 extern Jsonb *durable_error_to_jsonb(ErrorData *edata, const char *operation);
 extern Jsonb *durable_cstring_to_jsonb(const char *json);
 extern char *durable_jsonb_get_text(Jsonb *obj, const char *key);
+extern Jsonb *durable_jsonb_get(Jsonb *obj, const char *key);
 extern Jsonb *durable_jsonb_build(int nkeys, const char **keys, Jsonb **values);
 extern Jsonb *durable_jsonb_string(const char *s);
 extern Jsonb *durable_jsonb_int(int64 v);

@@ -279,6 +279,28 @@ durable_jsonb_get_text(Jsonb *obj, const char *key)
 }
 
 /*
+ * durable_jsonb_get
+ *		The value of a top-level key as jsonb; NULL when obj is not an
+ *		object, or the key is absent or JSON null.
+ */
+Jsonb *
+durable_jsonb_get(Jsonb *obj, const char *key)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	if (obj == NULL || !JB_ROOT_IS_OBJECT(obj))
+		return NULL;
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(&obj->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	return JsonbValueToJsonb(v);
+}
+
+/*
  * durable_interval_us
  *		An interval as microseconds (a month counts 30 days); negative
  *		intervals are an error.

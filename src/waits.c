@@ -139,23 +139,6 @@ jsonb_copy_in(MemoryContext cxt, Jsonb *jb)
 	return copy;
 }
 
-static Jsonb *
-payload_field(Jsonb *payload, const char *key)
-{
-	JsonbValue	k;
-	JsonbValue *v;
-
-	if (payload == NULL || !JB_ROOT_IS_OBJECT(payload))
-		return NULL;
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(&payload->root, JB_FOBJECT, &k);
-	if (v == NULL || v->type == jbvNull)
-		return NULL;
-	return JsonbValueToJsonb(v);
-}
-
 /*
  * op_done
  *		Ends a waiting operation: SUCCEEDED with a result, or with an error
@@ -488,7 +471,7 @@ durable_perform_condition(DurableDrive *d)
 									unpack_sql_state(err->sqlerrcode))));
 		return DT_NOBEGIN;
 	}
-	done_jb = payload_field(res, "done");
+	done_jb = durable_jsonb_get(res, "done");
 	if (done_jb == NULL || !JsonbExtractScalar(&done_jb->root, &done) ||
 		done.type != jbvBool)
 	{
@@ -498,7 +481,7 @@ durable_perform_condition(DurableDrive *d)
 						   pstrdup("A check returns a jsonb object {\"done\": true or false, \"state\": ...}.")));
 		return DT_NOBEGIN;
 	}
-	state = payload_field(res, "state");
+	state = durable_jsonb_get(res, "state");
 	if (state != NULL)
 		durable_check_payload("condition state", state);
 	if (done.val.boolean)
@@ -581,16 +564,16 @@ durable_drain(DurableDrive *d)
 			if (op == NULL)
 				continue;
 			if (strcmp(status, "SUCCEEDED") == 0)
-				op_done(d, op, DOS_SUCCEEDED, payload_field(m->payload, "result"), NULL);
+				op_done(d, op, DOS_SUCCEEDED, durable_jsonb_get(m->payload, "result"), NULL);
 			else
 				op_done(d, op, DOS_FAILED, NULL,
-						callback_failed(op->name, payload_field(m->payload, "error")));
+						callback_failed(op->name, durable_jsonb_get(m->payload, "error")));
 			applied = true;
 		}
 		else if (strcmp(m->kind, "event") == 0)
 		{
 			char	   *name = durable_jsonb_get_text(m->payload, "event");
-			Jsonb	   *payload = payload_field(m->payload, "payload");
+			Jsonb	   *payload = durable_jsonb_get(m->payload, "payload");
 			DurableOp  *op;
 
 			if (name == NULL)
