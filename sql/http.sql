@@ -205,6 +205,15 @@ SELECT http_go('http-retry-after-short', jsonb_build_object('url', mock('/seq/re
 SELECT attempt, wake_at - now() BETWEEN '55 seconds' AND '60 seconds' AS backoff
   FROM durable_operations('http-retry-after-short');
 
+-- Retry-After as an HTTP date, 5 minutes from now
+SELECT clock_timestamp() AS before_date \gset
+SELECT replace(to_char(clock_timestamp() AT TIME ZONE 'UTC' + interval '300 seconds',
+                       'Dy, DD Mon YYYY HH24:MI:SS "GMT"'), ' ', '%20') AS retry_date \gset
+SELECT http_go('http-retry-after-date', jsonb_build_object('url', mock('/seq/retry-after-date/503,200?retry_after=' || :'retry_date')),
+               '{"initial_delay": "1 second", "jitter": "none"}');
+SELECT attempt, wake_at - :'before_date'::timestamptz BETWEEN '295 seconds' AND '301 seconds' AS until_the_date
+  FROM durable_operations('http-retry-after-date');
+
 -- retry_on and no_retry_on
 -- no_retry_on [503]: the 503 is the result at once
 SELECT http_go('http-no-retry', jsonb_build_object('url', mock('/seq/no-retry/503,200')), '{"no_retry_on": [503]}');
@@ -279,6 +288,12 @@ RESET durable.http_max_response_size;
 SELECT * FROM http_outcome('http-big');
 SELECT name, status, attempt FROM durable_operations('http-big');
 SELECT length(durable_result('http-big-enough')->>'body') AS big_enough;
+-- a result over durable.max_payload_size: WF009
+SET durable.max_payload_size = 1024;
+SELECT http_go('http-big-result', jsonb_build_object('url', mock('/big/2000')));
+RESET durable.max_payload_size;
+SELECT status, sqlstate, regexp_replace(message, '[0-9]+ bytes;', '<n> bytes;') AS message
+  FROM http_outcome('http-big-result');
 
 -- redirects: followed up to max_redirects (default durable.http_max_redirects = 3)
 SELECT http_go('http-redirects-3', jsonb_build_object('url', mock('/redirect/3')));
