@@ -492,6 +492,8 @@ SELECT durable_start('wf_http', jsonb_build_object('name', 'call', 'request', js
     '{"fail_on_status": 404}',
     '{"fail_on_status": ["timeout"]}',
     '{"fail_on_status": [1000]}',
+    '{"fail_on_status": [302]}',
+    '{"fail_on_status": ["2xx"]}',
     '{"max_redirects": 21}',
     '{"max_redirects": -1}',
     '{"max_redirects": 1.5}',
@@ -516,3 +518,14 @@ SELECT count(*) AS sent FROM http_sent('/bad/');
 
 -- requests sent in the session never go through durable.http_requests
 SELECT count(*) AS http_requests FROM durable.http_requests;
+
+-- an empty retry_on retries nothing
+SELECT http_go('http-retry-none', jsonb_build_object('url', mock('/seq/retry-none/503,200')),
+               '{"retry_on": [], "initial_delay": "0 s", "max_delay": "0 s"}');
+SELECT * FROM http_outcome('http-retry-none');
+SELECT count(*) AS sent FROM http_sent('/seq/retry-none/');
+
+-- a string body goes as it is, with no Content-Type of curl's own
+SELECT http_go('http-raw-body', jsonb_build_object('url', mock('/echo'), 'method', 'POST', 'body', 'a=1&b=2'));
+SELECT durable_result('http-raw-body')->'body'->'body' AS body,
+       durable_result('http-raw-body')->'body'->'headers' ? 'content-type' AS has_content_type;
