@@ -95,10 +95,11 @@ UPDATE usage_report.llm_jobs SET status = 'failed', finished_at = now(), last_er
 COMMIT;
 SQL
     then
-        # the callback is no longer pending (timed out, its execution stopped)
+        # the callback is no longer pending (completed by another worker
+        # after this one's lease ran out, timed out, its execution stopped)
         sql -v id="$1" -v error="$2" <<'SQL'
 UPDATE usage_report.llm_jobs SET status = 'failed', finished_at = now(), last_error = :'error'
- WHERE id = :'id';
+ WHERE id = :'id' AND status = 'running';
 SQL
     fi
 }
@@ -120,7 +121,7 @@ run_job() {  # id attempt url request
                 log "job $id: done (HTTP $code)"
                 return
             fi
-            error="bad answer from the LLM: $(head -c 300 "$TMP/psql.err")"
+            error="could not complete the callback: $(head -c 300 "$TMP/psql.err")"
             fail "$id" "$error"
             log "job $id: failed: $error"
             return ;;
