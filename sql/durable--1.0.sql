@@ -226,6 +226,54 @@ CREATE TABLE durable.schedules (
 );
 COMMENT ON TABLE durable.schedules IS 'workflows started on a cron schedule by pg_cron';
 
+/*
+ * HTTP requests handed to the HTTP worker (driven by the workers) and not
+ * answered yet: the row is the request's lease.  request holds secret
+ * references, never their values.  taken_at is set when the HTTP worker
+ * takes the row; an at_most_once request found taken after a restart of
+ * that worker fails instead of being sent again.
+ */
+CREATE TABLE durable.http_requests (
+	request_id		bigserial NOT NULL,
+	execution_id	uuid NOT NULL,
+	run_no			integer NOT NULL,
+	op_id			integer NOT NULL,
+	attempt			integer NOT NULL,
+	owner			regrole NOT NULL,
+	request			jsonb NOT NULL,			/* {method, url, headers, body, timeout} */
+	options			jsonb NOT NULL,			/* as given to durable_http */
+	idempotency_key	text NOT NULL,
+	at_most_once	boolean NOT NULL,
+	created_at		timestamptz NOT NULL,
+	taken_at		timestamptz,
+	PRIMARY KEY (request_id)
+);
+CREATE INDEX http_requests_execution_idx ON durable.http_requests (execution_id, run_no, op_id);
+CREATE INDEX http_requests_new_idx ON durable.http_requests (request_id) WHERE taken_at IS NULL;
+COMMENT ON TABLE durable.http_requests IS 'HTTP requests in flight or waiting for the HTTP worker';
+
+/*
+ * Secrets for HTTP requests (durable_secret_set): readable by no role
+ * through SQL but the superusers; used by reference, {"secret": "name"}.
+ */
+CREATE TABLE durable.secrets (
+	name			text NOT NULL,
+	value			text NOT NULL,
+	allowed_hosts	text[] NOT NULL,
+	owner			regrole NOT NULL,
+	created_at		timestamptz NOT NULL,
+	updated_at		timestamptz NOT NULL,
+	PRIMARY KEY (name)
+);
+CREATE TABLE durable.secret_grants (
+	name			text NOT NULL REFERENCES durable.secrets ON DELETE CASCADE,
+	grantee			regrole NOT NULL,
+	PRIMARY KEY (name, grantee)
+);
+REVOKE ALL ON durable.secrets, durable.secret_grants FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('durable.secrets', '');
+SELECT pg_catalog.pg_extension_config_dump('durable.secret_grants', '');
+
 /* ---------------------------------------------------------------------
  * Row level security: a role sees its own executions (and those of roles
  * it is a member of); members of durable_admin see all.  Writes happen
@@ -237,7 +285,7 @@ DECLARE
 	t text;
 BEGIN
 	FOREACH t IN ARRAY ARRAY['executions', 'operations', 'history', 'queue', 'inbox', 'names',
-							 'schedules', 'callbacks', 'events', 'children']
+							 'schedules', 'callbacks', 'events', 'children', 'http_requests']
 	LOOP
 		EXECUTE format('ALTER TABLE durable.%I ENABLE ROW LEVEL SECURITY', t);
 		EXECUTE format($p$CREATE POLICY %I ON durable.%I FOR SELECT USING (
@@ -255,6 +303,8 @@ GRANT SELECT ON durable.executions, durable.operations, durable.history,
 GRANT SELECT ON durable.callbacks, durable.events TO durable_admin;
 SELECT pg_catalog.pg_extension_config_dump('durable.history_event_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('durable.inbox_message_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('durable.http_requests_request_id_seq', '');
+GRANT SELECT ON durable.http_requests TO durable_admin;
 
 /* ---------------------------------------------------------------------
  * Inside workflows
@@ -265,6 +315,11 @@ CREATE FUNCTION @extschema@.durable_step(name text, sql text, args jsonb DEFAULT
 RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_step';
 COMMENT ON FUNCTION @extschema@.durable_step(text, text, jsonb, jsonb) IS
 	'run SQL as a checkpointed step of the workflow, with retries';
+
+CREATE FUNCTION @extschema@.durable_http(name text, request jsonb, options jsonb DEFAULT '{}')
+RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_http';
+COMMENT ON FUNCTION @extschema@.durable_http(text, jsonb, jsonb) IS
+	'send an HTTP request as a checkpointed operation of the workflow, with retries';
 
 CREATE FUNCTION @extschema@.durable_wait(name text, duration interval)
 RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_wait';
@@ -374,6 +429,32 @@ GRANT EXECUTE ON FUNCTION durable.run_step(jsonb) TO PUBLIC;
 /* ---------------------------------------------------------------------
  * Outside workflows
  * --------------------------------------------------------------------- */
+
+CREATE FUNCTION @extschema@.durable_secret_set(name text, value text, allowed_hosts text[])
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_secret_set';
+COMMENT ON FUNCTION @extschema@.durable_secret_set(text, text, text[]) IS
+	'create or replace a secret that HTTP requests of granted roles may send to the allowed hosts';
+
+CREATE FUNCTION @extschema@.durable_secret_delete(name text)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_secret_delete';
+COMMENT ON FUNCTION @extschema@.durable_secret_delete(text) IS 'delete a secret';
+
+CREATE FUNCTION @extschema@.durable_secret_grant(name text, role name)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_secret_grant';
+COMMENT ON FUNCTION @extschema@.durable_secret_grant(text, name) IS
+	'let the executions of a role use a secret';
+
+CREATE FUNCTION @extschema@.durable_secret_revoke(name text, role name)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_secret_revoke';
+COMMENT ON FUNCTION @extschema@.durable_secret_revoke(text, name) IS
+	'take back a grant of durable_secret_grant';
+
+CREATE FUNCTION @extschema@.durable_secrets()
+RETURNS TABLE (name text, owner name, allowed_hosts text[], grantees name[],
+			   created_at timestamptz, updated_at timestamptz)
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'durable_secrets';
+COMMENT ON FUNCTION @extschema@.durable_secrets() IS
+	'the secrets the caller owns or may use, without their values';
 
 CREATE FUNCTION @extschema@.durable_callback_success(callback_id text, result jsonb DEFAULT NULL)
 RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_callback_success';

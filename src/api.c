@@ -274,6 +274,7 @@ durable_stop_execution(const pg_uuid_t *id, Jsonb *error, bool cascade)
 
 	durable_storage_cancel_ops(id, ex.run_no, now);
 	durable_storage_callbacks_cancel(id, now);
+	durable_storage_http_cancel(id);
 	durable_storage_inbox_delete(id);
 	durable_storage_events_delete(id);
 	durable_storage_set_status(id, "STOPPED", NULL, error, DT_NOBEGIN, now);

@@ -85,6 +85,8 @@ durable_op_kind_name(DurableOpKind kind)
 			return "parallel";
 		case DOK_MAP:
 			return "map";
+		case DOK_HTTP:
+			return "http";
 	}
 	return "unknown";
 }
@@ -590,6 +592,7 @@ finish(DurableDrive *d, const char *status, Jsonb *result, Jsonb *error)
 		/* what it still waits on: operations, callbacks, children */
 		durable_storage_cancel_ops(&d->ex.id, d->ex.run_no, now);
 		durable_storage_callbacks_cancel(&d->ex.id, now);
+		durable_storage_http_cancel(&d->ex.id);
 		durable_children_stop(&d->ex.id);
 	}
 	durable_storage_set_status(&d->ex.id, status, result, error, DT_NOBEGIN, now);
@@ -822,6 +825,66 @@ perform_step(DurableDrive *d)
 	return DA_CONTINUE;
 }
 
+static DurableAdvance performed(DurableDrive *d, TimestampTz wake_at, const char *opname);
+
+/*
+ * perform_http
+ *		Sends an attempt of the pending HTTP request: through the HTTP
+ *		worker when a worker drives the execution (it suspends until the
+ *		answer comes as a message), else in place.  An attempt already made
+ *		is waited for while its request is with the HTTP worker; one that
+ *		is not was lost and counts as failed.
+ */
+static DurableAdvance
+perform_http(DurableDrive *d)
+{
+	DurablePending *p = &d->pending;
+	DurableOp  *op = p->op;
+	char	   *key;
+	Jsonb	   *outcome;
+	MemoryContext old;
+
+	if (op != NULL && op->status == DOS_STARTED)
+	{
+		if (durable_storage_http_in_flight(&d->ex.id, d->ex.run_no, op->op_id))
+			return performed(d, DT_NOEND, p->name);
+		outcome = p->retry.at_most_once ?
+			durable_http_error_outcome("unknown", "the attempt was interrupted") :
+			durable_http_error_outcome("connection", "the attempt was interrupted");
+		durable_http_apply(d, op, outcome, p->options);
+	}
+	else
+	{
+		if (op == NULL)
+			op = durable_op_create(d, &p->key, DOK_HTTP, p->name, DOS_STARTED);
+		else
+		{
+			durable_op_mark_dirty(d, op);
+			op->status = DOS_STARTED;
+			op->attempt++;
+			op->error = NULL;
+			op->wake_at = DT_NOBEGIN;
+		}
+		old = MemoryContextSwitchTo(d->cxt);
+		key = durable_http_idempotency_key(&d->ex, op->op_id);
+		MemoryContextSwitchTo(old);
+		if (durable_http_async)
+		{
+			durable_storage_http_insert(&d->ex, op->op_id, op->attempt, p->args, p->options,
+										key, p->retry.at_most_once, durable_clock_now());
+			durable_wake_http_at_commit();
+			return performed(d, DT_NOEND, p->name);
+		}
+		durable_count(DC_STEPS, 1);
+		outcome = durable_http_send(p->args, p->options, key, d->ex.owner);
+		durable_http_apply(d, op, outcome, p->options);
+	}
+	if (op->status == DOS_PENDING && op->wake_at > durable_clock_now())
+		return suspend(d, op->wake_at, op->name);
+	flush(d);
+	return DA_CONTINUE;
+}
+
 /*
  * performed
  *		After an operation that may wait: replay at once (wake_at is
@@ -887,6 +950,9 @@ perform(DurableDrive *d)
 
 		case DPK_CHILDREN:
 			return performed(d, durable_perform_children(d), p->name);
+
+		case DPK_HTTP:
+			return perform_http(d);
 
 		case DPK_CONTINUE_AS_NEW:
 			{

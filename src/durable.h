@@ -23,6 +23,7 @@
 #include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "utils/elog.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
@@ -40,8 +41,15 @@ extern char *durable_clock_offset_string;
 extern bool durable_synchronous_commit;
 extern int	durable_max_workers;
 extern int	durable_tick_duration;	/* ms */
+extern char *durable_http_allow_addresses;
+extern int	durable_http_max_response_size; /* bytes */
+extern int	durable_http_timeout;	/* ms */
+extern int	durable_http_connect_timeout;	/* ms */
+extern int	durable_http_max_redirects;
+extern int	durable_http_max_in_flight;
 
 extern void durable_define_settings(void);
+extern bool durable_check_allow_addresses(char **newval, void **extra, GucSource source);
 extern TimestampTz durable_clock_now(void);
 
 /* ----------------------------------------------------------------
@@ -64,10 +72,11 @@ typedef enum DurableOpKind
 	DOK_CONDITION,
 	DOK_INVOKE,
 	DOK_PARALLEL,
-	DOK_MAP
+	DOK_MAP,
+	DOK_HTTP
 } DurableOpKind;
 
-#define DURABLE_OP_KINDS (DOK_MAP + 1)
+#define DURABLE_OP_KINDS (DOK_HTTP + 1)
 
 typedef enum DurableOpStatus
 {
@@ -139,7 +148,8 @@ typedef enum DurablePendingKind
 	DPK_CHECK_CALLBACK,			/* a callback wait reached its deadline */
 	DPK_EVENT,					/* take an event, or start waiting for one */
 	DPK_CONDITION,				/* run a check of durable_wait_for_condition */
-	DPK_CHILDREN				/* start child executions */
+	DPK_CHILDREN,				/* start child executions */
+	DPK_HTTP					/* send an HTTP request (a new attempt) */
 } DurablePendingKind;
 
 /* A branch of durable_invoke, durable_parallel or durable_map. */
@@ -181,6 +191,7 @@ typedef struct DurablePending
 	Jsonb	   *items;			/* map: the items */
 	DurablePolicy policy;
 	Jsonb	   *start_options;	/* invoke: options of the child */
+	Jsonb	   *options;		/* http: the options as given */
 } DurablePending;
 
 /* An execution's row, the part the driver needs. */
@@ -284,6 +295,44 @@ extern bool durable_children_report(DurableDrive *d, Jsonb *payload);
 extern void durable_children_stop(const pg_uuid_t *parent);
 extern void durable_report_to_parent(const DurableExecution *ex, const char *status,
 									 Jsonb *result, Jsonb *error);
+
+/* ----------------------------------------------------------------
+ * http.c, httpworker.c and secrets.c
+ * ----------------------------------------------------------------
+ */
+
+/* HTTP options: the retry options and what only HTTP has */
+typedef struct DurableHttpOptions
+{
+	DurableRetryOptions retry;	/* retry_on, no_retry_on: "429", "5xx", ... */
+	List	   *fail_on_status; /* of char *; NIL: none */
+	int64		connect_timeout;	/* microseconds */
+	int			max_redirects;
+	bool		tls_verify;
+} DurableHttpOptions;
+
+typedef struct DurableHttpRequest DurableHttpRequest;
+
+/* set by the workers: requests go to the HTTP worker, not sent in place */
+extern bool durable_http_async;
+
+extern Jsonb *durable_http_check_request(Jsonb *request);
+extern void durable_parse_http_options(Jsonb *options, DurableHttpOptions *o);
+extern char *durable_http_idempotency_key(const DurableExecution *ex, int32 op_id);
+extern DurableHttpRequest *durable_http_prepare(Jsonb *request, Jsonb *options,
+												const char *idempotency_key, Oid owner,
+												Jsonb **refused);
+extern void *durable_http_handle(DurableHttpRequest *r);
+extern Jsonb *durable_http_outcome(DurableHttpRequest *r, int curlcode);
+extern void durable_http_free(DurableHttpRequest *r);
+extern Jsonb *durable_http_send(Jsonb *request, Jsonb *options,
+								const char *idempotency_key, Oid owner);
+extern Jsonb *durable_http_error_outcome(const char *kind, const char *message);
+extern void durable_http_apply(DurableDrive *d, DurableOp *op, Jsonb *outcome,
+							   Jsonb *options);
+extern bool durable_http_message(DurableDrive *d, Jsonb *payload);
+extern void durable_secret_resolve(const char *name, Oid owner, const char *host,
+								   char **value, char **refusal);
 
 /* ----------------------------------------------------------------
  * api.c
@@ -515,6 +564,40 @@ extern void durable_storage_events_delete(const pg_uuid_t *id);
 extern List *durable_storage_children_results(const pg_uuid_t *parent, int32 run_no,
 											  int32 op_id);
 
+/* a row of durable.http_requests, as the HTTP worker takes it */
+typedef struct DurableHttpRow
+{
+	int64		request_id;
+	pg_uuid_t	execution;
+	int32		run_no;
+	int32		op_id;
+	int32		attempt;
+	Oid			owner;
+	Jsonb	   *request;
+	Jsonb	   *options;
+	char	   *idempotency_key;
+	bool		at_most_once;
+} DurableHttpRow;
+
+extern void durable_storage_http_insert(const DurableExecution *ex, int32 op_id,
+										int32 attempt, Jsonb *request, Jsonb *options,
+										const char *idempotency_key, bool at_most_once,
+										TimestampTz now);
+extern bool durable_storage_http_in_flight(const pg_uuid_t *id, int32 run_no, int32 op_id);
+extern void durable_storage_http_cancel(const pg_uuid_t *id);
+extern List *durable_storage_http_take(TimestampTz now, int limit);
+extern List *durable_storage_http_recover(void);
+extern bool durable_storage_http_done(int64 request_id, pg_uuid_t *execution, Oid *owner);
+extern bool durable_storage_secret_get(const char *name, char **value,
+									   List **allowed_hosts, Oid *owner);
+extern bool durable_storage_secret_owner(const char *name, Oid *owner);
+extern void durable_storage_secret_put(const char *name, const char *value,
+									   Datum allowed_hosts, Oid owner, TimestampTz now);
+extern void durable_storage_secret_delete(const char *name);
+extern void durable_storage_secret_grant(const char *name, Oid grantee, bool grant);
+extern List *durable_storage_secret_grantees(const char *name);
+extern uint64 durable_storage_secrets_list(void);
+
 extern bool durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 										DurableQueueCursor *cursor, pg_uuid_t *id);
 extern uint64 durable_storage_purge(TimestampTz now, int limit);
@@ -574,13 +657,14 @@ typedef enum DurableCounter
 typedef struct DurableShared
 {
 	int			nslots;			/* max_worker_processes at server start */
-	slock_t		mutex;			/* protects launcher_procno and stopping */
+	slock_t		mutex;			/* protects the procnos and stopping */
 	int			launcher_procno;	/* -1 when the launcher is not running */
 	int			nstopping;
 	pg_uuid_t	stopping[DURABLE_STOPPING_SLOTS];
 	pg_atomic_uint32 paused;	/* commands that need the database alone */
 	pg_atomic_uint32 notes_state;	/* crash notes of this start: NOTES_* */
 	ConditionVariable finished_cv;	/* broadcast when executions finish */
+	int			http_procno;	/* the HTTP worker; -1 when not running */
 	pg_atomic_uint64 counters[DC_COUNT];
 	TimestampTz stats_since;
 	DurableWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
@@ -603,6 +687,7 @@ extern DurableWorkerSlot *durable_worker_slot(int n);
 extern void durable_wake_workers(int n);
 extern void durable_wake_at_commit(void);
 extern void durable_wake_launcher(void);
+extern void durable_wake_http_at_commit(void);
 extern void durable_launcher_at_end(bool pause);
 extern void durable_register_xact_callback(void);
 extern bool durable_request_stop(const pg_uuid_t *id);
@@ -616,6 +701,10 @@ extern void durable_count_claim(TimestampTz due_at, TimestampTz now);
 extern void durable_observe_commit(void);
 extern void durable_observe_abort(void);
 extern void durable_status_changed(const DurableExecution *ex, const char *status);
+
+/* worker.c */
+extern bool durable_worker_begin(void);
+extern void durable_worker_end(void);
 
 /* launcher.c */
 extern void durable_register_launcher(void);

@@ -46,4 +46,11 @@
 /* durable_wait_for_condition made max_attempts checks, none done */
 #define ERRCODE_DURABLE_CONDITION_NOT_MET	MAKE_SQLSTATE('W','F','0','1','4')
 
+/* an HTTP request failed: a status per fail_on_status, or retries exhausted */
+#define ERRCODE_DURABLE_HTTP_FAILED			MAKE_SQLSTATE('W','F','0','1','5')
+/* an HTTP request was refused: an address or a secret it may not use */
+#define ERRCODE_DURABLE_HTTP_REFUSED		MAKE_SQLSTATE('W','F','0','1','6')
+/* an at_most_once HTTP attempt was interrupted: whether it was received is unknown */
+#define ERRCODE_DURABLE_HTTP_UNKNOWN		MAKE_SQLSTATE('W','F','0','1','7')
+
 #endif							/* DURABLE_ERRCODES_H */

@@ -32,6 +32,12 @@ int			durable_tick_duration = 5000;
 char	   *durable_database = NULL;
 int			durable_max_crashes = 3;
 int			durable_notify = DURABLE_NOTIFY_NONE;
+char	   *durable_http_allow_addresses = NULL;
+int			durable_http_max_response_size = 1024 * 1024;
+int			durable_http_timeout = 30000;
+int			durable_http_connect_timeout = 10000;
+int			durable_http_max_redirects = 3;
+int			durable_http_max_in_flight = 256;
 
 static const struct config_enum_entry notify_options[] = {
 	{"none", DURABLE_NOTIFY_NONE, false},
@@ -194,6 +200,55 @@ durable_define_settings(void)
 							 DURABLE_NOTIFY_NONE, notify_options,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("durable.http_allow_addresses",
+							   "Loopback, private and link-local addresses that HTTP requests may reach.",
+							   "A comma-separated list of IP addresses and CIDR blocks, such as 127.0.0.1 or 10.1.0.0/16. "
+							   "Requests to other such addresses are refused.",
+							   &durable_http_allow_addresses,
+							   "",
+							   PGC_SUSET, GUC_LIST_INPUT,
+							   durable_check_allow_addresses, NULL, NULL);
+
+	DefineCustomIntVariable("durable.http_max_response_size",
+							"Largest HTTP response body, in bytes.",
+							"A larger response fails the request with WF009.",
+							&durable_http_max_response_size,
+							1024 * 1024, 1024, MaxAllocSize / 4,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.http_timeout",
+							"Default time limit of one HTTP attempt.",
+							"The request's timeout, or the option timeout, overrides it.",
+							&durable_http_timeout,
+							30000, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.http_connect_timeout",
+							"Default time limit of connecting for one HTTP attempt.",
+							NULL,
+							&durable_http_connect_timeout,
+							10000, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.http_max_redirects",
+							"Default number of redirects an HTTP request follows.",
+							"Requests that use a secret never follow redirects.",
+							&durable_http_max_redirects,
+							3, 0, 20,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.http_max_in_flight",
+							"Most HTTP requests the HTTP worker has in flight at once.",
+							"Each takes a socket of the HTTP worker; further requests wait their turn.",
+							&durable_http_max_in_flight,
+							256, 1, 10000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
 }
 
 PG_FUNCTION_INFO_V1(durable_clock);

@@ -118,6 +118,7 @@ database_exists(const char *name)
 	return found;
 }
 
+/* starts worker n, or the HTTP worker when n is -1 */
 static BackgroundWorkerHandle *
 start_worker(int n)
 {
@@ -129,9 +130,18 @@ start_worker(int n)
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "durable");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "durable_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "durable worker %d", n);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "durable worker");
+	if (n < 0)
+	{
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "durable_http_worker_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "durable http");
+		snprintf(worker.bgw_type, BGW_MAXLEN, "durable http");
+	}
+	else
+	{
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "durable_worker_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "durable worker %d", n);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "durable worker");
+	}
 	worker.bgw_main_arg = Int32GetDatum(n);
 	worker.bgw_notify_pid = MyProcPid;
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
@@ -149,6 +159,8 @@ durable_launcher_main(Datum main_arg)
 	DurableShared *sh = durable_shmem();
 	BackgroundWorkerHandle **handles;
 	TimestampTz *started;
+	BackgroundWorkerHandle *http_handle = NULL;
+	TimestampTz http_started = 0;
 	char	   *database = NULL;
 	bool		exists = false;
 	bool		said_missing = false;
@@ -192,6 +204,8 @@ durable_launcher_main(Datum main_arg)
 			for (i = 0; i < sh->nslots; i++)
 				if (handles[i] != NULL)
 					TerminateBackgroundWorker(handles[i]);
+			if (http_handle != NULL)
+				TerminateBackgroundWorker(http_handle);
 			if (database != NULL)
 				pfree(database);
 			database = MemoryContextStrdup(TopMemoryContext, durable_database);
@@ -214,6 +228,41 @@ durable_launcher_main(Datum main_arg)
 			target = 0;
 
 		now = GetCurrentTimestamp();
+
+		/* the HTTP worker runs while workers do */
+		if (http_handle != NULL)
+		{
+			pid_t		pid;
+
+			if (GetBackgroundWorkerPid(http_handle, &pid) == BGWH_STOPPED)
+			{
+				pfree(http_handle);
+				http_handle = NULL;
+			}
+			else if (target == 0)
+				TerminateBackgroundWorker(http_handle);
+		}
+		if (http_handle == NULL && target > 0)
+		{
+			if (http_started != 0 &&
+				!TimestampDifferenceExceeds(http_started, now, WORKER_RESTART_MS))
+				nap = Min(nap, WORKER_RESTART_MS);
+			else
+			{
+				http_handle = start_worker(-1);
+				http_started = now;
+				if (http_handle == NULL && !said_full)
+				{
+					said_full = true;
+					ereport(LOG,
+							(errmsg("durable: could not start the HTTP worker: no free background worker slots"),
+							 errhint("Raise max_worker_processes (it needs a restart).")));
+				}
+				if (http_handle == NULL)
+					nap = Min(nap, WORKER_RESTART_MS);
+			}
+		}
+
 		for (i = 0; i < sh->nslots; i++)
 		{
 			pid_t		pid;

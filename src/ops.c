@@ -328,6 +328,66 @@ durable_step(PG_FUNCTION_ARGS)
 }
 
 /* ----------------------------------------------------------------
+ * durable_http(name text, request jsonb, options jsonb) RETURNS jsonb
+ * ----------------------------------------------------------------
+ */
+PG_FUNCTION_INFO_V1(durable_http);
+
+Datum
+durable_http(PG_FUNCTION_ARGS)
+{
+	DurableDrive *d = enter_op("durable_http");
+	char	   *name = durable_text_arg(fcinfo, 0, "http request name");
+	Jsonb	   *request;
+	Jsonb	   *options = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	DurableOpKey key;
+	DurableOp  *op;
+	DurableHttpOptions o;
+	MemoryContext old;
+
+	durable_check_name("http request name", name);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("http request must not be null")));
+	op = lookup(d, DOK_HTTP, name, &key);
+	if (op != NULL)
+	{
+		switch (op->status)
+		{
+			case DOS_SUCCEEDED:
+				PG_RETURN_JSONB_P(copy_result(op));
+			case DOS_PENDING:
+				/* a retry delay: sleep until it is over */
+				wait_on(d, op, &key);
+				break;
+			case DOS_STARTED:
+				break;
+			default:
+				d->raised_op = op;
+				durable_raise_op_error(op->error);
+		}
+	}
+	else
+		check_op_limit(d);
+
+	/* an attempt is due, or one is under way: the driver sees to it */
+	old = MemoryContextSwitchTo(d->replay_cxt);
+	request = durable_http_check_request(PG_GETARG_JSONB_P_COPY(1));
+	durable_check_payload("http request", request);
+	durable_parse_http_options(options, &o);
+	MemoryContextSwitchTo(old);
+	old = pending_begin(d, DPK_HTTP, &key, op, name);
+	d->pending.args = request;
+	d->pending.options = options ? (Jsonb *) datumCopy(PointerGetDatum(options), false, -1) :
+		durable_cstring_to_jsonb("{}");
+	d->pending.retry = o.retry;
+	MemoryContextSwitchTo(old);
+	yield(d);
+	PG_RETURN_NULL();			/* not reached */
+}
+
+/* ----------------------------------------------------------------
  * timers
  * ----------------------------------------------------------------
  */

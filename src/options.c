@@ -212,6 +212,53 @@ check_backoff(const DurableRetryOptions *opts)
 }
 
 /*
+ * attempt_option
+ *		The keys steps and HTTP requests share besides the backoff: timeout
+ *		(per attempt) and semantics.  False for another key.
+ */
+static bool
+attempt_option(const char *key, JsonbValue *v, DurableRetryOptions *opts)
+{
+	if (strcmp(key, "timeout") == 0)
+	{
+		opts->timeout = durable_option_interval(key, v, NULL);
+		if (opts->timeout == 0)
+			options_error(key, "a positive interval");
+	}
+	else if (strcmp(key, "semantics") == 0)
+	{
+		char	   *s;
+
+		if (v->type != jbvString)
+			options_error(key, "\"at_least_once\" or \"at_most_once\"");
+		s = pnstrdup(v->val.string.val, v->val.string.len);
+		if (strcmp(s, "at_least_once") == 0)
+			opts->at_most_once = false;
+		else if (strcmp(s, "at_most_once") == 0)
+			opts->at_most_once = true;
+		else
+			options_error(key, "\"at_least_once\" or \"at_most_once\"");
+	}
+	else
+		return false;
+	return true;
+}
+
+static void
+retry_defaults(DurableRetryOptions *opts)
+{
+	opts->max_attempts = 3;
+	opts->initial_delay = USECS_PER_SEC;
+	opts->max_delay = 5 * 60 * USECS_PER_SEC;
+	opts->backoff_rate = 2.0;
+	opts->jitter = DJ_FULL;
+	opts->retry_on = NIL;
+	opts->no_retry_on = NIL;
+	opts->timeout = 0;
+	opts->at_most_once = false;
+}
+
+/*
  * durable_parse_retry_options
  *		Fills opts from a jsonb object; unknown keys and bad values are errors.
  */
@@ -222,16 +269,7 @@ durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts)
 	JsonbValue	v;
 	char	   *key = NULL;
 
-	opts->max_attempts = 3;
-	opts->initial_delay = USECS_PER_SEC;
-	opts->max_delay = 5 * 60 * USECS_PER_SEC;
-	opts->backoff_rate = 2.0;
-	opts->jitter = DJ_FULL;
-	opts->retry_on = NIL;
-	opts->no_retry_on = NIL;
-	opts->timeout = 0;
-	opts->at_most_once = false;
-
+	retry_defaults(opts);
 	while (durable_options_next(options, &it, &key, &v))
 	{
 		if (backoff_option(key, &v, 1000, opts))
@@ -240,26 +278,8 @@ durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts)
 			opts->retry_on = option_codes(key, &v);
 		else if (strcmp(key, "no_retry_on") == 0)
 			opts->no_retry_on = option_codes(key, &v);
-		else if (strcmp(key, "timeout") == 0)
-		{
-			opts->timeout = durable_option_interval(key, &v, NULL);
-			if (opts->timeout == 0)
-				options_error(key, "a positive interval");
-		}
-		else if (strcmp(key, "semantics") == 0)
-		{
-			char	   *s;
-
-			if (v.type != jbvString)
-				options_error(key, "\"at_least_once\" or \"at_most_once\"");
-			s = pnstrdup(v.val.string.val, v.val.string.len);
-			if (strcmp(s, "at_least_once") == 0)
-				opts->at_most_once = false;
-			else if (strcmp(s, "at_most_once") == 0)
-				opts->at_most_once = true;
-			else
-				options_error(key, "\"at_least_once\" or \"at_most_once\"");
-		}
+		else if (attempt_option(key, &v, opts))
+			continue;
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -268,6 +288,117 @@ durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts)
 	}
 
 	check_backoff(opts);
+}
+
+/*
+ * http_codes
+ *		retry_on, no_retry_on and fail_on_status of HTTP: statuses (100 to
+ *		599), classes ("4xx", "5xx") and, unless statuses_only, the error
+ *		kinds "timeout" and "connection"; as strings.
+ */
+static List *
+http_codes(const char *key, JsonbValue *v, bool statuses_only)
+{
+	const char *expected = statuses_only ?
+		"an array of statuses (such as 503) and classes (such as \"5xx\")" :
+		"an array of statuses (such as 503), classes (such as \"5xx\"), \"timeout\" and \"connection\"";
+	List	   *codes = NIL;
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		options_error(key, expected);
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		char	   *s;
+
+		if (tok != WJB_ELEM)
+			continue;
+		if (elem.type == jbvNumeric)
+		{
+			double		n = option_number(key, &elem);
+
+			if (n < 100 || n > 599 || n != (int) n)
+				options_error(key, expected);
+			codes = lappend(codes, psprintf("%d", (int) n));
+			continue;
+		}
+		if (elem.type != jbvString)
+			options_error(key, expected);
+		s = pnstrdup(elem.val.string.val, elem.val.string.len);
+		if (strlen(s) == 3 && s[0] >= '1' && s[0] <= '5' && s[1] == 'x' && s[2] == 'x')
+			codes = lappend(codes, s);
+		else if (!statuses_only && (strcmp(s, "timeout") == 0 || strcmp(s, "connection") == 0))
+			codes = lappend(codes, s);
+		else
+			options_error(key, expected);
+	}
+	return codes;
+}
+
+/*
+ * durable_parse_http_options
+ *		Options of durable_http: the retry options, with statuses in
+ *		retry_on and no_retry_on, and fail_on_status, connect_timeout,
+ *		max_redirects and tls_verify.
+ */
+void
+durable_parse_http_options(Jsonb *options, DurableHttpOptions *o)
+{
+	JsonbIterator *it = NULL;
+	JsonbValue	v;
+	char	   *key = NULL;
+
+	retry_defaults(&o->retry);
+	o->fail_on_status = NIL;
+	o->connect_timeout = 0;
+	o->max_redirects = durable_http_max_redirects;
+	o->tls_verify = true;
+	while (durable_options_next(options, &it, &key, &v))
+	{
+		if (backoff_option(key, &v, 1000, &o->retry) ||
+			attempt_option(key, &v, &o->retry))
+			continue;
+		if (strcmp(key, "retry_on") == 0)
+			o->retry.retry_on = http_codes(key, &v, false);
+		else if (strcmp(key, "no_retry_on") == 0)
+			o->retry.no_retry_on = http_codes(key, &v, false);
+		else if (strcmp(key, "fail_on_status") == 0)
+		{
+			if (v.type == jbvBool)
+				o->fail_on_status = v.val.boolean ? list_make2("4xx", "5xx") : NIL;
+			else
+				o->fail_on_status = http_codes(key, &v, true);
+		}
+		else if (strcmp(key, "connect_timeout") == 0)
+		{
+			o->connect_timeout = durable_option_interval(key, &v, NULL);
+			if (o->connect_timeout == 0)
+				options_error(key, "a positive interval");
+		}
+		else if (strcmp(key, "max_redirects") == 0)
+		{
+			double		n = option_number(key, &v);
+
+			if (n < 0 || n > 20 || n != (int) n)
+				options_error(key, "a whole number from 0 to 20");
+			o->max_redirects = (int) n;
+		}
+		else if (strcmp(key, "tls_verify") == 0)
+		{
+			if (v.type != jbvBool)
+				options_error(key, "true or false");
+			o->tls_verify = v.val.boolean;
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\"", key),
+					 errhint("Valid options are max_attempts, initial_delay, max_delay, backoff_rate, jitter, retry_on, no_retry_on, timeout, semantics, fail_on_status, connect_timeout, max_redirects and tls_verify.")));
+	}
+	check_backoff(&o->retry);
 }
 
 static bool

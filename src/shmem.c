@@ -41,6 +41,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* workers to wake when the current transaction commits */
 static int	wakes_at_commit = 0;
+static bool wake_http_at_commit = false;
 /* launcher paused by this transaction; launcher to wake at its end */
 static bool paused_here = false;
 static bool wake_launcher_at_end = false;
@@ -80,6 +81,7 @@ durable_shmem_startup(void)
 		durable_shared->nslots = max_worker_processes;
 		SpinLockInit(&durable_shared->mutex);
 		durable_shared->launcher_procno = -1;
+		durable_shared->http_procno = -1;
 		durable_shared->nstopping = 0;
 		pg_atomic_init_u32(&durable_shared->paused, 0);
 		pg_atomic_init_u32(&durable_shared->notes_state, NOTES_PENDING);
@@ -328,12 +330,23 @@ durable_xact_callback(XactEvent event, void *arg)
 			if (wakes_at_commit > 0)
 				durable_wake_workers(wakes_at_commit);
 			wakes_at_commit = 0;
+			if (wake_http_at_commit)
+			{
+				int			procno;
+
+				SpinLockAcquire(&durable_shared->mutex);
+				procno = durable_shared->http_procno;
+				SpinLockRelease(&durable_shared->mutex);
+				set_proc_latch(procno);
+			}
+			wake_http_at_commit = false;
 			durable_observe_commit();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			wakes_at_commit = 0;
+			wake_http_at_commit = false;
 			durable_observe_abort();
 			break;
 		default:
@@ -369,6 +382,20 @@ durable_wake_at_commit(void)
 	durable_register_xact_callback();
 	if (wakes_at_commit < Min(durable_max_workers, durable_shared->nslots))
 		wakes_at_commit++;
+}
+
+/*
+ * durable_wake_http_at_commit
+ *		Asks for the HTTP worker to be woken when this transaction commits:
+ *		it has a request to send.
+ */
+void
+durable_wake_http_at_commit(void)
+{
+	if (durable_shared == NULL)
+		return;
+	durable_register_xact_callback();
+	wake_http_at_commit = true;
 }
 
 /*

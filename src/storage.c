@@ -23,6 +23,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -83,6 +84,21 @@ typedef enum StorageQuery
 	Q_CHILDREN_RESULTS,
 	Q_EXEC_OUTCOME,
 	Q_EVENTS_DELETE,
+	Q_HTTP_INSERT,
+	Q_HTTP_IN_FLIGHT,
+	Q_HTTP_CANCEL,
+	Q_HTTP_TAKE,
+	Q_HTTP_RELEASE,
+	Q_HTTP_ORPHANS,
+	Q_HTTP_DONE,
+	Q_SECRET_GET,
+	Q_SECRET_OWNER,
+	Q_SECRET_PUT,
+	Q_SECRET_DELETE,
+	Q_SECRET_GRANT,
+	Q_SECRET_REVOKE,
+	Q_SECRET_GRANTEES,
+	Q_SECRETS_LIST,
 	Q_COUNT
 } StorageQuery;
 
@@ -394,6 +410,90 @@ static const StorageStatement statements[Q_COUNT] = {
 	[Q_EVENTS_DELETE] = {
 		"DELETE FROM durable.events WHERE execution_id = $1",
 		1, {UUIDOID}
+	},
+	[Q_HTTP_INSERT] = {
+		"INSERT INTO durable.http_requests (execution_id, run_no, op_id, attempt, owner, "
+		"request, options, idempotency_key, at_most_once, created_at) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+		10, {UUIDOID, INT4OID, INT4OID, INT4OID, REGROLEOID, JSONBOID, JSONBOID, TEXTOID,
+		BOOLOID, TIMESTAMPTZOID}
+	},
+	[Q_HTTP_IN_FLIGHT] = {
+		"SELECT 1 FROM durable.http_requests WHERE execution_id = $1 AND run_no = $2 "
+		"AND op_id = $3",
+		3, {UUIDOID, INT4OID, INT4OID}
+	},
+	[Q_HTTP_CANCEL] = {
+		"DELETE FROM durable.http_requests WHERE execution_id = $1",
+		1, {UUIDOID}
+	},
+	/* new requests, oldest first; a concurrent taker skips them */
+	[Q_HTTP_TAKE] = {
+		"UPDATE durable.http_requests r SET taken_at = $1 "
+		"FROM (SELECT request_id FROM durable.http_requests WHERE taken_at IS NULL "
+		"ORDER BY request_id LIMIT $2 FOR UPDATE SKIP LOCKED) n "
+		"WHERE r.request_id = n.request_id "
+		"RETURNING r.request_id, r.execution_id, r.run_no, r.op_id, r.attempt, r.owner, "
+		"r.request, r.options, r.idempotency_key, r.at_most_once",
+		2, {TIMESTAMPTZOID, INT4OID}
+	},
+	/* after a restart of the HTTP worker: taken requests are sent again ... */
+	[Q_HTTP_RELEASE] = {
+		"UPDATE durable.http_requests SET taken_at = NULL "
+		"WHERE taken_at IS NOT NULL AND NOT at_most_once",
+		0, {InvalidOid}
+	},
+	/* ... unless at most once: those the HTTP worker answers as unknown */
+	[Q_HTTP_ORPHANS] = {
+		"SELECT request_id, execution_id, run_no, op_id, attempt, owner, request, options, "
+		"idempotency_key, at_most_once FROM durable.http_requests "
+		"WHERE taken_at IS NOT NULL AND at_most_once",
+		0, {InvalidOid}
+	},
+	[Q_HTTP_DONE] = {
+		"DELETE FROM durable.http_requests WHERE request_id = $1 "
+		"RETURNING execution_id, owner",
+		1, {INT8OID}
+	},
+	[Q_SECRET_GET] = {
+		"SELECT value, allowed_hosts, owner FROM durable.secrets WHERE name = $1",
+		1, {TEXTOID}
+	},
+	[Q_SECRET_OWNER] = {
+		"SELECT owner FROM durable.secrets WHERE name = $1 FOR UPDATE",
+		1, {TEXTOID}
+	},
+	[Q_SECRET_PUT] = {
+		"INSERT INTO durable.secrets (name, value, allowed_hosts, owner, created_at, updated_at) "
+		"VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (name) DO UPDATE "
+		"SET value = excluded.value, allowed_hosts = excluded.allowed_hosts, "
+		"updated_at = excluded.updated_at",
+		5, {TEXTOID, TEXTOID, TEXTARRAYOID, REGROLEOID, TIMESTAMPTZOID}
+	},
+	[Q_SECRET_DELETE] = {
+		"DELETE FROM durable.secrets WHERE name = $1",
+		1, {TEXTOID}
+	},
+	[Q_SECRET_GRANT] = {
+		"INSERT INTO durable.secret_grants (name, grantee) VALUES ($1, $2) "
+		"ON CONFLICT DO NOTHING",
+		2, {TEXTOID, REGROLEOID}
+	},
+	[Q_SECRET_REVOKE] = {
+		"DELETE FROM durable.secret_grants WHERE name = $1 AND grantee = $2",
+		2, {TEXTOID, REGROLEOID}
+	},
+	[Q_SECRET_GRANTEES] = {
+		"SELECT grantee FROM durable.secret_grants WHERE name = $1",
+		1, {TEXTOID}
+	},
+	/* never the values */
+	[Q_SECRETS_LIST] = {
+		"SELECT s.name, s.owner::oid, s.allowed_hosts, "
+		"ARRAY(SELECT g.grantee::oid FROM durable.secret_grants g "
+		"WHERE g.name = s.name ORDER BY g.grantee::text), "
+		"s.created_at, s.updated_at FROM durable.secrets s ORDER BY s.name",
+		0, {InvalidOid}
 	},
 	[Q_CHILDREN_RESULTS] = {
 		"SELECT idx, name, items, status, result, error FROM durable.children "
@@ -1585,4 +1685,240 @@ durable_storage_events_delete(const pg_uuid_t *id)
 
 	values[0] = UUIDPGetDatum(id);
 	run(Q_EVENTS_DELETE, values, NULL, 0);
+}
+
+/* ----------------------------------------------------------------
+ * HTTP requests and secrets
+ * ----------------------------------------------------------------
+ */
+
+void
+durable_storage_http_insert(const DurableExecution *ex, int32 op_id, int32 attempt,
+							Jsonb *request, Jsonb *options, const char *idempotency_key,
+							bool at_most_once, TimestampTz now)
+{
+	Datum		values[10];
+
+	values[0] = UUIDPGetDatum(&ex->id);
+	values[1] = Int32GetDatum(ex->run_no);
+	values[2] = Int32GetDatum(op_id);
+	values[3] = Int32GetDatum(attempt);
+	values[4] = ObjectIdGetDatum(ex->owner);
+	values[5] = JsonbPGetDatum(request);
+	values[6] = JsonbPGetDatum(options);
+	values[7] = CStringGetTextDatum(idempotency_key);
+	values[8] = BoolGetDatum(at_most_once);
+	values[9] = TimestampTzGetDatum(now);
+	run(Q_HTTP_INSERT, values, NULL, 0);
+}
+
+/*
+ * durable_storage_http_in_flight
+ *		Whether an operation's request is with the HTTP worker: its lease.
+ */
+bool
+durable_storage_http_in_flight(const pg_uuid_t *id, int32 run_no, int32 op_id)
+{
+	Datum		values[3];
+
+	values[0] = UUIDPGetDatum(id);
+	values[1] = Int32GetDatum(run_no);
+	values[2] = Int32GetDatum(op_id);
+	return run(Q_HTTP_IN_FLIGHT, values, NULL, 1) == 1;
+}
+
+void
+durable_storage_http_cancel(const pg_uuid_t *id)
+{
+	Datum		values[1];
+
+	values[0] = UUIDPGetDatum(id);
+	run(Q_HTTP_CANCEL, values, NULL, 0);
+}
+
+static List *
+http_rows(uint64 n)
+{
+	List	   *rows = NIL;
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		DurableHttpRow *r = palloc0(sizeof(DurableHttpRow));
+		bool		isnull;
+
+		r->request_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		r->execution = *DatumGetUUIDP(SPI_getbinval(tup, desc, 2, &isnull));
+		r->run_no = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		r->op_id = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+		r->attempt = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+		r->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
+		r->request = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 7, &isnull));
+		r->options = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 8, &isnull));
+		r->idempotency_key = TextDatumGetCString(SPI_getbinval(tup, desc, 9, &isnull));
+		r->at_most_once = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+		rows = lappend(rows, r);
+	}
+	return rows;
+}
+
+/*
+ * durable_storage_http_take
+ *		Marks up to limit new requests taken and returns them, in the
+ *		current memory context.
+ */
+List *
+durable_storage_http_take(TimestampTz now, int limit)
+{
+	Datum		values[2];
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int32GetDatum(limit);
+	return http_rows(run(Q_HTTP_TAKE, values, NULL, 0));
+}
+
+/*
+ * durable_storage_http_recover
+ *		At the start of the HTTP worker: requests an earlier one had taken
+ *		are new again, except those sent at most once, which are returned.
+ */
+List *
+durable_storage_http_recover(void)
+{
+	run(Q_HTTP_RELEASE, NULL, NULL, 0);
+	return http_rows(run(Q_HTTP_ORPHANS, NULL, NULL, 0));
+}
+
+/*
+ * durable_storage_http_done
+ *		Deletes an answered request; false when it is gone (its execution
+ *		was stopped or finished meanwhile).
+ */
+bool
+durable_storage_http_done(int64 request_id, pg_uuid_t *execution, Oid *owner)
+{
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = Int64GetDatum(request_id);
+	if (run(Q_HTTP_DONE, values, NULL, 0) != 1)
+		return false;
+	*execution = *DatumGetUUIDP(get_col(1, &isnull));
+	*owner = DatumGetObjectId(get_col(2, &isnull));
+	return true;
+}
+
+/*
+ * durable_storage_secret_get
+ *		A secret's value, allowed hosts (char *) and owner; false when it
+ *		does not exist.
+ */
+bool
+durable_storage_secret_get(const char *name, char **value, List **allowed_hosts,
+						   Oid *owner)
+{
+	Datum		values[1];
+	bool		isnull;
+	Datum	   *elems;
+	bool	   *elnulls;
+	int			nelems;
+	int			i;
+
+	values[0] = CStringGetTextDatum(name);
+	if (run(Q_SECRET_GET, values, NULL, 1) != 1)
+		return false;
+	*value = TextDatumGetCString(get_col(1, &isnull));
+	deconstruct_array(DatumGetArrayTypeP(get_col(2, &isnull)), TEXTOID, -1, false,
+					  TYPALIGN_INT, &elems, &elnulls, &nelems);
+	*allowed_hosts = NIL;
+	for (i = 0; i < nelems; i++)
+		if (!elnulls[i])
+			*allowed_hosts = lappend(*allowed_hosts, TextDatumGetCString(elems[i]));
+	*owner = DatumGetObjectId(get_col(3, &isnull));
+	return true;
+}
+
+/*
+ * durable_storage_secret_owner
+ *		Locks a secret's row and returns its owner; false when none.
+ */
+bool
+durable_storage_secret_owner(const char *name, Oid *owner)
+{
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(name);
+	if (run(Q_SECRET_OWNER, values, NULL, 1) != 1)
+		return false;
+	*owner = DatumGetObjectId(get_col(1, &isnull));
+	return true;
+}
+
+void
+durable_storage_secret_put(const char *name, const char *value, Datum allowed_hosts,
+						   Oid owner, TimestampTz now)
+{
+	Datum		values[5];
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(value);
+	values[2] = allowed_hosts;
+	values[3] = ObjectIdGetDatum(owner);
+	values[4] = TimestampTzGetDatum(now);
+	run(Q_SECRET_PUT, values, NULL, 0);
+}
+
+void
+durable_storage_secret_delete(const char *name)
+{
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(name);
+	run(Q_SECRET_DELETE, values, NULL, 0);
+}
+
+void
+durable_storage_secret_grant(const char *name, Oid grantee, bool grant)
+{
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(grantee);
+	run(grant ? Q_SECRET_GRANT : Q_SECRET_REVOKE, values, NULL, 0);
+}
+
+/*
+ * durable_storage_secret_grantees
+ *		The roles a secret is granted to, as a list of Oids.
+ */
+List *
+durable_storage_secret_grantees(const char *name)
+{
+	Datum		values[1];
+	uint64		n,
+				i;
+	List	   *roles = NIL;
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(name);
+	n = run(Q_SECRET_GRANTEES, values, NULL, 0);
+	for (i = 0; i < n; i++)
+		roles = lappend_oid(roles, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																  SPI_tuptable->tupdesc,
+																  1, &isnull)));
+	return roles;
+}
+
+/*
+ * durable_storage_secrets_list
+ *		Every secret but its value: name, owner, allowed_hosts, grantees
+ *		(oid[]), created_at, updated_at; the rows are left in SPI_tuptable.
+ */
+uint64
+durable_storage_secrets_list(void)
+{
+	return run(Q_SECRETS_LIST, NULL, NULL, 0);
 }

@@ -593,6 +593,11 @@ durable_drain(DurableDrive *d)
 			if (durable_children_report(d, m->payload))
 				applied = true;
 		}
+		else if (strcmp(m->kind, "http") == 0)
+		{
+			if (durable_http_message(d, m->payload))
+				applied = true;
+		}
 	}
 	return applied;
 }

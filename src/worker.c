@@ -308,8 +308,13 @@ notes_processed(void)
 static Oid	known_extension = InvalidOid;
 static Oid	known_schema = InvalidOid;
 
-static bool
-worker_begin(void)
+/*
+ * durable_worker_begin
+ *		Starts a transaction of a background worker; false when the
+ *		extension does not exist in its database.
+ */
+bool
+durable_worker_begin(void)
 {
 	Oid			ext;
 
@@ -338,8 +343,8 @@ worker_begin(void)
 	return true;
 }
 
-static void
-worker_end(void)
+void
+durable_worker_end(void)
 {
 	PopActiveSnapshot();
 	SPI_finish();
@@ -351,8 +356,8 @@ worker_end(void)
 static void
 worker_commit(void)
 {
-	worker_end();
-	if (!worker_begin())
+	durable_worker_end();
+	if (!durable_worker_begin())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"durable\" was dropped while an execution was being driven")));
@@ -440,7 +445,7 @@ worker_pass(long *sleep_ms)
 		pg_uuid_t	id;
 		TimestampTz due;
 
-		if (worker_begin())
+		if (durable_worker_begin())
 		{
 			/* what a drive that ended in an error left in this session */
 			if (session_dirty)
@@ -497,7 +502,7 @@ worker_pass(long *sleep_ms)
 					*sleep_ms = Min(*sleep_ms, DURABLE_BUSY_RETRY_MS);
 			}
 		}
-		worker_end();
+		durable_worker_end();
 	}
 	PG_CATCH();
 	{
@@ -549,6 +554,7 @@ void
 durable_worker_main(Datum main_arg)
 {
 	my_slotno = DatumGetInt32(main_arg);
+	durable_http_async = true;	/* requests go to the HTTP worker */
 	my_slot = durable_worker_slot(my_slotno);
 	if (my_slot == NULL)
 		proc_exit(0);

@@ -23,8 +23,16 @@ TREE=""   # $WORK/tree: the postgres-owned copy of the repo the tests run in
 
 . "$ROOT/test/lib.sh"
 
-# Stop any server a killed/timed-out test left behind, then drop the copy.
+MOCK_PID=""   # the mock HTTP server of the pg_regress phase
+
+# Stop the mock HTTP server and any server a killed/timed-out test left
+# behind, then drop the copy.
 cleanup() {
+    if [ -n "$MOCK_PID" ]; then
+        kill "$MOCK_PID" 2>/dev/null || true
+        wait "$MOCK_PID" 2>/dev/null || true
+        MOCK_PID=""
+    fi
     [ -n "$WORK" ] && [ -d "$WORK" ] || return 0
     cd /   # we may be inside $TREE
     local pid datadir
@@ -79,19 +87,57 @@ as_root chown -R postgres: "$TREE" "$WORK/tmp"
 cd "$TREE"
 echo "test tree: $TREE"
 
+# --------------------------------------------------- mock HTTP server -----
+# test/mock/mock_http.py on a free port of 127.0.0.1, for the pg_regress
+# tests of durable_http: they find its URL in the custom setting mock.url
+# (current_setting('mock.url')), which an extra --temp-config sets for the
+# temporary instance (PG15's pg_regress appends every --temp-config given).
+# The URL contains the port: expected outputs must never show it.  The TAP
+# tests start their own mocks (test/perl/DurableMock.pm).
+start_mock() {
+    local deadline=$((SECONDS + 30)) port
+    python3 "$TREE/test/mock/mock_http.py" --port 0 \
+        --port-file "$WORK/mock.port" --log "$WORK/mock.log" \
+        >"$WORK/mock.out" 2>&1 &
+    MOCK_PID=$!
+    until [ -s "$WORK/mock.port" ]; do
+        if ! kill -0 "$MOCK_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+            echo "check.sh: the mock HTTP server did not start:" >&2
+            cat "$WORK/mock.out" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    port="$(cat "$WORK/mock.port")"
+    MOCK_URL="http://127.0.0.1:$port"
+    printf "# added by test/check.sh: the mock HTTP server\nmock.url = '%s'\n" \
+        "$MOCK_URL" >"$WORK/mock.conf"
+    chmod 644 "$WORK/mock.conf"
+    echo "mock HTTP server: $MOCK_URL (pid $MOCK_PID, log $WORK/mock.log)"
+}
+
 # -------------------------------------------------------- pg_regress ------
 regress_tests=$(find sql -maxdepth 1 -name '*.sql' ! -name 'durable--*' | wc -l)
 regress_rc=0
 if [ "$regress_tests" -gt 0 ]; then
     section "pg_regress ($regress_tests tests)"
+    if ! start_mock; then
+        failed=$((failed + 1))
+        finish 1
+    fi
     # TAP_TESTS= : run only pg_regress here; TAP gets its own phase below.
     # timeout signals the whole process group (make, pg_regress, postmaster).
     set +e
     as_pg env TMPDIR="$WORK/tmp" timeout -k 30 "$REGRESS_TIMEOUT" \
-        make installcheck PG_CONFIG="$PG_CONFIG" TAP_TESTS= 2>&1 \
+        make installcheck PG_CONFIG="$PG_CONFIG" TAP_TESTS= \
+        EXTRA_REGRESS_OPTS="--temp-config=$WORK/mock.conf" 2>&1 \
         | tee "$WORK/regress-output.txt"
     regress_rc=${PIPESTATUS[0]}
     set -e
+    # the mock is for this phase only
+    kill "$MOCK_PID" 2>/dev/null || true
+    wait "$MOCK_PID" 2>/dev/null || true
+    MOCK_PID=""
     [ "$regress_rc" -eq 124 ] && echo "check.sh: pg_regress timed out after ${REGRESS_TIMEOUT}s" >&2
 
     # Count per-test result lines.  PG <= 15 prints
@@ -190,6 +236,10 @@ if [ "$failed" -gt 0 ] || [ "$regress_rc" -ne 0 ] || [ "$tap_rc" -ne 0 ]; then
     if [ -n "$REGRESS_LOG" ]; then
         section "tail of $REGRESS_LOG"
         tail -n 80 "$REGRESS_LOG"
+    fi
+    if [ -s "$WORK/mock.out" ]; then
+        section "mock HTTP server output"
+        tail -n 40 "$WORK/mock.out"
     fi
     for f in "$TREE"/log/initdb.log "$TREE"/tmp_check/log/*; do
         [ -f "$f" ] || continue

@@ -1,0 +1,441 @@
+/*-------------------------------------------------------------------------
+ *
+ * httpworker.c
+ *	  The HTTP worker: a background worker, started by the launcher with
+ *	  the workers, that sends the requests of durable_http for executions
+ *	  the workers drive.
+ *
+ * A worker driving an execution that reaches durable_http writes a row to
+ * durable.http_requests and suspends the execution; its commit wakes this
+ * worker.  This worker takes new rows (marking them taken, one statement
+ * for a batch), builds their curl handles, commits, and only then adds
+ * them to one curl multi handle, so no transaction is open while requests
+ * are in flight.  It waits on its latch and on curl's sockets together: a
+ * private epoll set holds curl's sockets and is itself one event of a
+ * WaitEventSet with the latch.  Each answer, in a transaction that may hold
+ * many, deletes the request's row and appends a message of kind "http" to
+ * the execution's inbox, which wakes a worker to take it up.
+ *
+ * The row is the request's lease: a driver that replays the operation
+ * while the row exists waits for the answer instead of sending again.  A
+ * row this worker took and never answered (it died) is taken again when
+ * it starts, and sent again; with semantics at_most_once it is answered
+ * as unknown instead.  Requests of an execution that is stopped or times
+ * out lose their rows, and their answers are dropped.
+ *
+ * IDENTIFICATION
+ *	  src/httpworker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "durable.h"
+
+PGDLLEXPORT void durable_http_worker_main(Datum main_arg) pg_attribute_noreturn();
+
+/* pause after an error writing answers or taking requests */
+#define HTTP_ERROR_PAUSE_MS 1000
+#define MAX_EPOLL_EVENTS 64
+
+/* a request in flight */
+typedef struct InFlight
+{
+	DurableHttpRequest *req;
+	int64		request_id;
+	int32		run_no;
+	int32		op_id;
+	int32		attempt;
+	Jsonb	   *options;
+} InFlight;
+
+/* an answer not yet written */
+typedef struct Answer
+{
+	int64		request_id;
+	int32		run_no;
+	int32		op_id;
+	int32		attempt;
+	Jsonb	   *options;
+	Jsonb	   *outcome;
+} Answer;
+
+static CURLM *multi = NULL;
+static int	epfd = -1;
+static int	in_flight = 0;
+static TimestampTz timer_at = 0;	/* 0: curl wants no timeout */
+static bool want_take = true;
+static bool recovered = false;
+static List *answers = NIL;		/* of Answer *, in answer_cxt */
+static MemoryContext answer_cxt = NULL;
+static TimestampTz retry_at = 0;	/* after an error: not before */
+
+static void
+http_detach(int code, Datum arg)
+{
+	DurableShared *sh = durable_shmem();
+
+	SpinLockAcquire(&sh->mutex);
+	sh->http_procno = -1;
+	SpinLockRelease(&sh->mutex);
+}
+
+/* curl tells which sockets to watch for what */
+static int
+socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct epoll_event ev;
+
+	if (what == CURL_POLL_REMOVE)
+	{
+		(void) epoll_ctl(epfd, EPOLL_CTL_DEL, s, NULL);
+		return 0;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.data.fd = s;
+	ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) |
+		((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
+		(void) epoll_ctl(epfd, EPOLL_CTL_ADD, s, &ev);
+	return 0;
+}
+
+/* curl tells when it wants to be called for its timeouts */
+static int
+timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+	timer_at = timeout_ms < 0 ? 0 : GetCurrentTimestamp() + (int64) timeout_ms * 1000;
+	return 0;
+}
+
+static void
+add_answer(int64 request_id, int32 run_no, int32 op_id, int32 attempt, Jsonb *options,
+		   Jsonb *outcome)
+{
+	MemoryContext old = MemoryContextSwitchTo(answer_cxt);
+	Answer	   *a = palloc(sizeof(Answer));
+
+	a->request_id = request_id;
+	a->run_no = run_no;
+	a->op_id = op_id;
+	a->attempt = attempt;
+	a->options = (Jsonb *) datumCopy(JsonbPGetDatum(options), false, -1);
+	a->outcome = (Jsonb *) datumCopy(JsonbPGetDatum(outcome), false, -1);
+	answers = lappend(answers, a);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * take
+ *		Takes new requests, as many as may be in flight, and starts them
+ *		once the transaction that marked them taken has committed.
+ */
+static void
+take(void)
+{
+	List	   *started = NIL;
+	ListCell   *lc;
+	int			limit = durable_http_max_in_flight - in_flight;
+
+	if (limit <= 0)
+		return;
+	if (!durable_worker_begin())
+	{
+		/* no extension here: nothing to send until a commit wakes us */
+		durable_worker_end();
+		want_take = false;
+		return;
+	}
+	pgstat_report_activity(STATE_RUNNING, "durable: taking http requests");
+	if (!recovered)
+	{
+		foreach(lc, durable_storage_http_recover())
+		{
+			DurableHttpRow *r = lfirst(lc);
+
+			add_answer(r->request_id, r->run_no, r->op_id, r->attempt, r->options,
+					   durable_http_error_outcome("unknown", "the HTTP worker stopped while the request was in flight"));
+		}
+		recovered = true;
+	}
+	foreach(lc, durable_storage_http_take(GetCurrentTimestamp(), limit))
+	{
+		DurableHttpRow *r = lfirst(lc);
+		Jsonb	   *refused = NULL;
+		DurableHttpRequest *req;
+		InFlight   *f;
+
+		req = durable_http_prepare(r->request, r->options, r->idempotency_key, r->owner,
+								   &refused);
+		if (req == NULL)
+		{
+			add_answer(r->request_id, r->run_no, r->op_id, r->attempt, r->options, refused);
+			continue;
+		}
+		f = MemoryContextAlloc(TopMemoryContext, sizeof(InFlight));
+		f->req = req;
+		f->request_id = r->request_id;
+		f->run_no = r->run_no;
+		f->op_id = r->op_id;
+		f->attempt = r->attempt;
+		f->options = (Jsonb *) MemoryContextAlloc(TopMemoryContext, VARSIZE(r->options));
+		memcpy(f->options, r->options, VARSIZE(r->options));
+		started = lappend(started, f);
+		limit--;
+	}
+	want_take = limit == 0;
+	durable_worker_end();
+
+	/* the checkpoints before these requests are on disk before they go */
+	XLogFlush(GetXLogInsertRecPtr());
+	foreach(lc, started)
+	{
+		InFlight   *f = lfirst(lc);
+		CURL	   *easy = durable_http_handle(f->req);
+
+		if (curl_easy_setopt(easy, CURLOPT_PRIVATE, f) != CURLE_OK ||
+			curl_multi_add_handle(multi, easy) != CURLM_OK)
+		{
+			add_answer(f->request_id, f->run_no, f->op_id, f->attempt, f->options,
+					   durable_http_error_outcome("connection", "the request could not be started"));
+			durable_http_free(f->req);
+			pfree(f->options);
+			pfree(f);
+			continue;
+		}
+		in_flight++;
+	}
+	list_free(started);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * write_answers
+ *		Hands every answer to its execution's inbox, in one transaction.
+ */
+static void
+write_answers(void)
+{
+	ListCell   *lc;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (durable_worker_begin())
+	{
+		pgstat_report_activity(STATE_RUNNING, "durable: writing http answers");
+		foreach(lc, answers)
+		{
+			Answer	   *a = lfirst(lc);
+			pg_uuid_t	execution;
+			Oid			owner;
+			StringInfoData buf;
+
+			if (!durable_storage_http_done(a->request_id, &execution, &owner))
+				continue;		/* stopped or finished meanwhile */
+			initStringInfo(&buf);
+			appendStringInfo(&buf, "{\"op_id\": %d, \"run_no\": %d, \"attempt\": %d, "
+							 "\"options\": %s, \"outcome\": %s}",
+							 a->op_id, a->run_no, a->attempt,
+							 JsonbToCString(NULL, &a->options->root, VARSIZE(a->options)),
+							 JsonbToCString(NULL, &a->outcome->root, VARSIZE(a->outcome)));
+			durable_storage_inbox_add(&execution, "http",
+									  durable_cstring_to_jsonb(buf.data), owner, now);
+			durable_wake_at_commit();
+		}
+	}
+	durable_worker_end();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	list_free(answers);
+	answers = NIL;
+	MemoryContextReset(answer_cxt);
+}
+
+/* Collects the transfers curl has finished. */
+static void
+collect(void)
+{
+	CURLMsg    *msg;
+	int			left;
+
+	while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+	{
+		InFlight   *f = NULL;
+		CURL	   *easy = msg->easy_handle;
+		Jsonb	   *outcome;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		(void) curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &f);
+		(void) curl_multi_remove_handle(multi, easy);
+		in_flight--;
+		want_take = true;
+		if (f == NULL)
+			continue;
+		outcome = durable_http_outcome(f->req, msg->data.result);
+		add_answer(f->request_id, f->run_no, f->op_id, f->attempt, f->options, outcome);
+		durable_http_free(f->req);
+		pfree(f->options);
+		pfree(f);
+	}
+}
+
+/* One round of database work; errors pause it instead of ending the worker. */
+static void
+database_round(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (retry_at != 0 && GetCurrentTimestamp() < retry_at)
+		return;
+	retry_at = 0;
+	PG_TRY();
+	{
+		if (answers != NIL)
+			write_answers();
+		if (want_take && in_flight < durable_http_max_in_flight)
+			take();
+	}
+	PG_CATCH();
+	{
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		RESUME_INTERRUPTS();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		retry_at = GetCurrentTimestamp() + HTTP_ERROR_PAUSE_MS * 1000;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * durable_http_worker_main
+ *		Entry point of the HTTP worker.
+ */
+void
+durable_http_worker_main(Datum main_arg)
+{
+	DurableShared *sh = durable_shmem();
+	WaitEventSet *wes;
+	int			running = 0;
+
+	if (sh == NULL)
+		proc_exit(0);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(durable_database, NULL, 0);
+	pgstat_report_appname("durable http");
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		ereport(ERROR,
+				(errmsg("durable: could not initialize libcurl")));
+	multi = curl_multi_init();
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (multi == NULL || epfd < 0)
+		ereport(ERROR,
+				(errmsg("durable: could not set up the HTTP worker: %m")));
+	(void) curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	(void) curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	answer_cxt = AllocSetContextCreate(TopMemoryContext, "durable http answers",
+									   ALLOCSET_DEFAULT_SIZES);
+
+	wes = CreateWaitEventSet(TopMemoryContext, 3);
+	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(wes, WL_SOCKET_READABLE, epfd, NULL, NULL);
+
+	SpinLockAcquire(&sh->mutex);
+	sh->http_procno = MyProc->pgprocno;
+	SpinLockRelease(&sh->mutex);
+	before_shmem_exit(http_detach, 0);
+
+	for (;;)
+	{
+		WaitEvent	events[3];
+		long		timeout = -1;
+		int			n,
+					i;
+		TimestampTz now;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		database_round();
+
+		now = GetCurrentTimestamp();
+		if (timer_at != 0)
+			timeout = timer_at <= now ? 0 : (long) ((timer_at - now + 999) / 1000);
+		if (retry_at != 0)
+		{
+			long		pause = retry_at <= now ? 0 : (long) ((retry_at - now + 999) / 1000);
+
+			timeout = timeout < 0 ? pause : Min(timeout, pause);
+		}
+		else if (answers != NIL || (want_take && in_flight < durable_http_max_in_flight))
+			timeout = 0;
+
+		n = WaitEventSetWait(wes, timeout, events, lengthof(events), PG_WAIT_EXTENSION);
+		for (i = 0; i < n; i++)
+		{
+			if (events[i].events & WL_LATCH_SET)
+			{
+				ResetLatch(MyLatch);
+				want_take = true;
+			}
+			if (events[i].events & WL_SOCKET_READABLE)
+			{
+				struct epoll_event ev[MAX_EPOLL_EVENTS];
+				int			k,
+							m;
+
+				m = epoll_wait(epfd, ev, MAX_EPOLL_EVENTS, 0);
+				for (k = 0; k < m; k++)
+				{
+					int			mask = 0;
+
+					if (ev[k].events & (EPOLLIN | EPOLLHUP))
+						mask |= CURL_CSELECT_IN;
+					if (ev[k].events & EPOLLOUT)
+						mask |= CURL_CSELECT_OUT;
+					if (ev[k].events & EPOLLERR)
+						mask |= CURL_CSELECT_ERR;
+					(void) curl_multi_socket_action(multi, ev[k].data.fd, mask, &running);
+				}
+			}
+		}
+		if (timer_at != 0 && GetCurrentTimestamp() >= timer_at)
+		{
+			timer_at = 0;
+			(void) curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		}
+		collect();
+	}
+}
