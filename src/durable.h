@@ -327,6 +327,7 @@ extern Jsonb *durable_http_outcome(DurableHttpRequest *r, int curlcode);
 extern void durable_http_free(DurableHttpRequest *r);
 extern Jsonb *durable_http_send(Jsonb *request, Jsonb *options,
 								const char *idempotency_key, Oid owner);
+extern void durable_flush_wal(void);
 extern Jsonb *durable_http_error_outcome(const char *kind, const char *message);
 extern void durable_http_apply(DurableDrive *d, DurableOp *op, Jsonb *outcome,
 							   Jsonb *options);

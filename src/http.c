@@ -35,6 +35,7 @@
 #include <curl/curl.h>
 
 #include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "common/base64.h"
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
@@ -985,6 +986,23 @@ durable_http_outcome(DurableHttpRequest *r, int curlcode)
 }
 
 /*
+ * durable_flush_wal
+ *		Flushes the WAL inserted so far: every commit this session could
+ *		see, asynchronous ones included.  An insert position just past a
+ *		page header that is not written yet is taken back to the page's
+ *		start, which ends the same records.
+ */
+void
+durable_flush_wal(void)
+{
+	XLogRecPtr	ptr = GetXLogInsertRecPtr();
+
+	if (ptr % XLOG_BLCKSZ <= SizeOfXLogLongPHD)
+		ptr -= ptr % XLOG_BLCKSZ;
+	XLogFlush(ptr);
+}
+
+/*
  * durable_http_send
  *		Sends a request in this session and waits for it; interrupts end
  *		it (and are raised).  Before it goes out, the WAL written so far is
@@ -1004,7 +1022,7 @@ durable_http_send(Jsonb *request, Jsonb *options, const char *idempotency_key, O
 		return refused;
 	PG_TRY();
 	{
-		XLogFlush(GetXLogInsertRecPtr());
+		durable_flush_wal();
 		if (curl_easy_setopt(r->easy, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
 			curl_easy_setopt(r->easy, CURLOPT_XFERINFOFUNCTION, interrupt_check) != CURLE_OK)
 			elog(ERROR, "could not set up an http request: CURLOPT_XFERINFOFUNCTION failed");

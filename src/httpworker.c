@@ -148,6 +148,14 @@ add_answer(int64 request_id, int32 run_no, int32 op_id, int32 attempt, Jsonb *op
 	MemoryContextSwitchTo(old);
 }
 
+static void
+free_in_flight(InFlight *f)
+{
+	durable_http_free(f->req);
+	pfree(f->options);
+	pfree(f);
+}
+
 /*
  * take
  *		Takes new requests, as many as may be in flight, and starts them
@@ -159,6 +167,7 @@ take(void)
 	List	   *started = NIL;
 	ListCell   *lc;
 	int			limit = durable_http_max_in_flight - in_flight;
+	MemoryContext old;
 
 	if (limit <= 0)
 		return;
@@ -179,38 +188,54 @@ take(void)
 			add_answer(r->request_id, r->run_no, r->op_id, r->attempt, r->options,
 					   durable_http_error_outcome("unknown", "the HTTP worker stopped while the request was in flight"));
 		}
-		recovered = true;
 	}
-	foreach(lc, durable_storage_http_take(GetCurrentTimestamp(), limit))
+	PG_TRY();
 	{
-		DurableHttpRow *r = lfirst(lc);
-		Jsonb	   *refused = NULL;
-		DurableHttpRequest *req;
-		InFlight   *f;
-
-		req = durable_http_prepare(r->request, r->options, r->idempotency_key, r->owner,
-								   &refused);
-		if (req == NULL)
+		foreach(lc, durable_storage_http_take(GetCurrentTimestamp(), limit))
 		{
-			add_answer(r->request_id, r->run_no, r->op_id, r->attempt, r->options, refused);
-			continue;
+			DurableHttpRow *r = lfirst(lc);
+			Jsonb	   *refused = NULL;
+			DurableHttpRequest *req;
+			InFlight   *f;
+
+			req = durable_http_prepare(r->request, r->options, r->idempotency_key, r->owner,
+									   &refused);
+			if (req == NULL)
+			{
+				add_answer(r->request_id, r->run_no, r->op_id, r->attempt, r->options,
+						   refused);
+				continue;
+			}
+			f = MemoryContextAlloc(TopMemoryContext, sizeof(InFlight));
+			f->req = req;
+			f->request_id = r->request_id;
+			f->run_no = r->run_no;
+			f->op_id = r->op_id;
+			f->attempt = r->attempt;
+			f->options = (Jsonb *) MemoryContextAlloc(TopMemoryContext, VARSIZE(r->options));
+			memcpy(f->options, r->options, VARSIZE(r->options));
+			/* the list outlives the transaction */
+			old = MemoryContextSwitchTo(TopMemoryContext);
+			started = lappend(started, f);
+			MemoryContextSwitchTo(old);
+			limit--;
 		}
-		f = MemoryContextAlloc(TopMemoryContext, sizeof(InFlight));
-		f->req = req;
-		f->request_id = r->request_id;
-		f->run_no = r->run_no;
-		f->op_id = r->op_id;
-		f->attempt = r->attempt;
-		f->options = (Jsonb *) MemoryContextAlloc(TopMemoryContext, VARSIZE(r->options));
-		memcpy(f->options, r->options, VARSIZE(r->options));
-		started = lappend(started, f);
-		limit--;
+		/* the checkpoints of these requests' executions are on disk before they go */
+		durable_flush_wal();
 	}
+	PG_CATCH();
+	{
+		/* the take rolls back: its requests are new again */
+		foreach(lc, started)
+			free_in_flight(lfirst(lc));
+		list_free(started);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	want_take = limit == 0;
 	durable_worker_end();
+	recovered = true;
 
-	/* the checkpoints before these requests are on disk before they go */
-	XLogFlush(GetXLogInsertRecPtr());
 	foreach(lc, started)
 	{
 		InFlight   *f = lfirst(lc);
@@ -221,9 +246,7 @@ take(void)
 		{
 			add_answer(f->request_id, f->run_no, f->op_id, f->attempt, f->options,
 					   durable_http_error_outcome("connection", "the request could not be started"));
-			durable_http_free(f->req);
-			pfree(f->options);
-			pfree(f);
+			free_in_flight(f);
 			continue;
 		}
 		in_flight++;
@@ -295,9 +318,7 @@ collect(void)
 			continue;
 		outcome = durable_http_outcome(f->req, msg->data.result);
 		add_answer(f->request_id, f->run_no, f->op_id, f->attempt, f->options, outcome);
-		durable_http_free(f->req);
-		pfree(f->options);
-		pfree(f);
+		free_in_flight(f);
 	}
 }
 
