@@ -14,7 +14,8 @@ CREATE EXTENSION durable;
 \echo '    The LLM API key is a secret, sent only to 127.0.0.1 and readable by no SQL.'
 UPDATE triage.settings SET value = :'mock' || '/v1/responses?fail=429x1' WHERE key = 'llm_url';
 UPDATE triage.settings SET value = :'mock' || '/echo' WHERE key = 'mailer_url';
-SELECT durable_secret_set('llm_api_key', 'sk-demo-key', ARRAY['127.0.0.1']);
+DO $$ BEGIN PERFORM durable_secret_set('llm_api_key', 'sk-demo-key', ARRAY['127.0.0.1']); END $$;
+SELECT name, owner, allowed_hosts FROM durable_secrets();
 TABLE triage.settings;
 
 \echo

@@ -7,9 +7,12 @@
 SELECT durable_await('ticket-TKT-1001', '30 seconds') AS status;
 SELECT name, status, finished_at - created_at AS took, jsonb_pretty(result) AS resolution
   FROM durable_status('ticket-TKT-1001');
+SELECT c.name AS branch, e.workflow, e.status, e.result
+  FROM durable.children c JOIN durable.executions e ON e.id = c.child_id
+ WHERE c.parent_id = durable.execution_id('ticket-TKT-1001') ORDER BY c.idx;
 
 \echo
-\echo '### 7. Its history: every operation, the 429 retry, the callback, the children.'
+\echo '### 7. Its history: every operation, the 429 retry, the callback, the parallel step.'
 SELECT event_id, event, name, kind, left(details::text, 70) AS details
   FROM durable_history('ticket-TKT-1001');
 
