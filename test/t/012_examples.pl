@@ -143,8 +143,15 @@ like(sql_error(q[SELECT usage_report.request_report('{"tenantId": "acme", "perio
 ok($node->poll_query_until('postgres',
 	"SELECT string_agg(style || ':' || status, ',') FROM usage_report.llm_jobs",
 	'executive:queued'), 'the executive narrative is queued for the LLM worker');
-is(query("SELECT status FROM durable_status('$first->{executionId}')"), 'SUSPENDED',
-	'the report waits for its narratives');
+ok($node->poll_query_until('postgres', qq{
+SELECT s.status || ' ' || s.current_operation || ' ' ||
+       (SELECT string_agg(c.status, ',' ORDER BY c.idx) FROM durable.children c
+         WHERE c.parent_id = s.id)
+  FROM durable_status('$first->{executionId}') s},
+	'SUSPENDED narratives SUCCEEDED,RUNNING,SUCCEEDED'),
+	'the report waits for its executive narrative, the other two are written');
+is(query(q{SELECT status || ' ' || (metrics->'totalRequests') FROM usage_report.reports}), 'RUNNING 855',
+	'its metrics are stored already');
 
 # run the worker until it has settled one job: its first call gets a 429
 my ($out, $err) = ('', '');
