@@ -7,7 +7,8 @@
 --
 --   1. asks an LLM (an OpenAI-style responses API, durable_http, retried on
 --      429 and 5xx) to classify it; a model that does not answer with the
---      requested JSON gets a rule-based analysis of its answer and the ticket;
+--      requested JSON, or does not answer at all, gets a rule-based analysis
+--      of its answer and the ticket;
 --   2. waits for an agent's review: a callback whose submitter puts the
 --      callback id on the ticket and in the review queue, where the
 --      ticketing system finds it; the agent's decision completes it:
@@ -200,11 +201,13 @@ BEGIN
         'source', 'rules');
 END $$;
 
--- Step "record-analysis": the analysis, on the ticket.
+-- Step "record-analysis": the analysis, on the ticket (with the LLM's
+-- error when it gave no answer).
 CREATE FUNCTION triage.record_analysis(args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    a jsonb := triage.parse_analysis(args->'ticket', triage.response_text(args->'response'));
+    a jsonb := triage.parse_analysis(args->'ticket', triage.response_text(args->'response'))
+               || jsonb_strip_nulls(jsonb_build_object('llmError', args->'llmError'));
 BEGIN
     UPDATE triage.tickets SET analysis = a, updated_at = now() WHERE id = args->>'ticketId';
     RETURN a;
@@ -295,18 +298,23 @@ DECLARE
 BEGIN
     cfg := durable_step('load-settings', 'SELECT triage.settings_json()');
 
-    -- 1. the LLM's analysis (429, 5xx, timeouts retried; other errors fail)
-    llm := durable_http('analyze',
-        jsonb_build_object(
-            'method', 'POST', 'url', cfg->>'llm_url',
-            'headers', jsonb_build_object(
-                'Authorization', jsonb_build_object('secret', cfg->>'llm_secret', 'prefix', 'Bearer ')),
-            'body', triage.analysis_request(input, cfg->>'llm_model'),
-            'timeout', '1 minute'),
-        '{"max_attempts": 5, "initial_delay": "2 seconds", "fail_on_status": true}');
+    -- 1. the LLM's analysis (429, 5xx, timeouts retried); when the LLM
+    --    cannot answer (WF015), the rules decide alone
+    BEGIN
+        llm := durable_http('analyze',
+            jsonb_build_object(
+                'method', 'POST', 'url', cfg->>'llm_url',
+                'headers', jsonb_build_object(
+                    'Authorization', jsonb_build_object('secret', cfg->>'llm_secret', 'prefix', 'Bearer ')),
+                'body', triage.analysis_request(input, cfg->>'llm_model'),
+                'timeout', '1 minute'),
+            '{"max_attempts": 5, "initial_delay": "2 seconds", "fail_on_status": true}');
+    EXCEPTION WHEN SQLSTATE 'WF015' THEN
+        llm := jsonb_build_object('error', SQLERRM);
+    END;
     analysis := durable_step('record-analysis', 'SELECT triage.record_analysis($1)',
                              jsonb_build_object('ticketId', ticket_id, 'ticket', input,
-                                                'response', llm->'body'));
+                                                'response', llm->'body', 'llmError', llm->'error'));
 
     -- 2. an agent reviews it in the ticketing system
     review := durable_wait_for_callback('agent-review',

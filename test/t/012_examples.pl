@@ -232,6 +232,20 @@ is(query(q{SELECT string_agg(id || ':' || (analysis->>'category') || ':' || (ana
 my $triage_keys = keys_of('/v1/responses');
 is(join(',', sort values %$triage_keys), '2,2,2', 'each analysis got a 429 first and was retried');
 
+# an LLM that fails for good: the rules decide alone
+query(qq{
+UPDATE triage.settings SET value = '$url/status/400' WHERE key = 'llm_url';
+SELECT triage.submit_ticket('{"ticketId": "TKT-4", "email": "ida\@example.com",
+  "subject": "Cannot log in", "body": "My password reset mail never arrives."}');
+});
+ok($node->poll_query_until('postgres', q{SELECT status FROM triage.tickets WHERE id = 'TKT-4'},
+	'AWAITING_AGENT'), 'a ticket whose LLM call fails with 400 waits for an agent too');
+is(query(q{SELECT concat_ws(' ', analysis->>'source', analysis->>'category', analysis->>'llmError')
+             FROM triage.tickets WHERE id = 'TKT-4'}),
+	'rules account http request "analyze" failed: status 400',
+	'with the analysis of the rules, and the error of the LLM call');
+is(scalar(@{ $mock->requests('/status/400') }), 1, 'the 400 was not retried');
+
 # the agents answer in the ticketing system
 query(q{
 SELECT durable_callback_success(review_callback_id, '{"agent": "ana", "reply": "We refunded the second charge."}')
@@ -240,13 +254,21 @@ SELECT durable_callback_success(review_callback_id, '{"agent": "ana", "reply": "
   FROM triage.tickets WHERE id = 'TKT-2';
 SELECT durable_callback_success(review_callback_id, '{"agent": "bo", "reply": "We are on it."}')
   FROM triage.tickets WHERE id = 'TKT-3';
+SELECT durable_callback_success(review_callback_id, '{"agent": "bo", "reply": "Fixed the mail address."}')
+  FROM triage.tickets WHERE id = 'TKT-4';
 });
+is(await_status('ticket-TKT-4'), 'SUCCEEDED', 'the ticket analysed by the rules is resolved');
 
 is(await_status('ticket-TKT-1'), 'SUCCEEDED', 'the ticket without escalation is resolved');
-is(query(q{SELECT result - 'survey' FROM durable_status('ticket-TKT-1')}),
-	'{"reply": {"messageId": 1, "mailerStatus": 200}, "status": "RESOLVED", "category": "billing", '
-	  . '"priority": "normal", "ticketId": "TKT-1", "escalated": false, "resolvedBy": "ana"}',
+is(query(q{SELECT result - 'survey' - 'reply' FROM durable_status('ticket-TKT-1')}),
+	'{"status": "RESOLVED", "category": "billing", "priority": "normal", "ticketId": "TKT-1", '
+	  . '"escalated": false, "resolvedBy": "ana"}',
 	'its resolution');
+is(query(q{SELECT (s.result->'reply'->>'mailerStatus') || ' ' || m.recipient || ' ' || (v.id = (s.result->'survey'->>'surveyId')::bigint)
+             FROM durable_status('ticket-TKT-1') s
+             JOIN triage.messages m ON m.id = (s.result->'reply'->>'messageId')::bigint
+             JOIN triage.surveys v ON v.ticket_id = 'TKT-1'}),
+	'200 kim@example.com true', 'which points at its mail and its survey');
 ok($node->poll_query_until('postgres', q{
 SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM triage.tickets WHERE id IN ('TKT-2', 'TKT-3')},
 	'TKT-2:AWAITING_SPECIALIST,TKT-3:AWAITING_SPECIALIST'),
@@ -263,20 +285,22 @@ is(query(q{SELECT string_agg(concat_ws(':', id, status, escalated, resolution->>
                                        resolution->'reply'->>'mailerStatus',
                                        resolution->'survey'->>'surveyId' IS NOT NULL), ',' ORDER BY id)
              FROM triage.tickets}),
-	'TKT-1:RESOLVED:f:ana:200:t,TKT-2:RESOLVED:t:sam:200:t,TKT-3:RESOLVED:t:sam:200:t',
+	'TKT-1:RESOLVED:f:ana:200:t,TKT-2:RESOLVED:t:sam:200:t,TKT-3:RESOLVED:t:sam:200:t,TKT-4:RESOLVED:f:bo:200:t',
 	'every ticket is resolved, mailed and surveyed; the escalated ones by the specialist');
 is(query(q{SELECT string_agg(ticket_id || ':' || kind, ',' ORDER BY ticket_id, kind)
              FROM triage.review_queue WHERE completed_at IS NOT NULL}),
-	'TKT-1:agent,TKT-2:agent,TKT-2:specialist,TKT-3:agent,TKT-3:specialist',
+	'TKT-1:agent,TKT-2:agent,TKT-2:specialist,TKT-3:agent,TKT-3:specialist,TKT-4:agent',
 	'a specialist review only where escalation was needed, every review recorded');
 is(query(q{SELECT string_agg(ticket_id || ':' || email, ',' ORDER BY ticket_id) FROM triage.surveys}),
-	'TKT-1:kim@example.com,TKT-2:lee@example.com,TKT-3:max@example.com', 'one survey per ticket');
+	'TKT-1:kim@example.com,TKT-2:lee@example.com,TKT-3:max@example.com,TKT-4:ida@example.com',
+	'one survey per ticket');
 my %mails = map { $_->{json}{ticketId} => $_ } map { { %$_, json => $json->decode($_->{body}) } }
   @{ $mock->requests('/echo') };
 is(join(',', map { "$_:$mails{$_}{json}{to}:$mails{$_}{json}{subject}:$mails{$_}{json}{text}" } sort keys %mails),
 	'TKT-1:kim@example.com:Re: Invoice charged twice:We refunded the second charge.,'
 	  . 'TKT-2:lee@example.com:Re: Wrong VAT on invoice:Corrected invoice attached.,'
-	  . 'TKT-3:max@example.com:Re: API down:A bad deploy was rolled back.',
+	  . 'TKT-3:max@example.com:Re: API down:A bad deploy was rolled back.,'
+	  . 'TKT-4:ida@example.com:Re: Cannot log in:Fixed the mail address.',
 	"the mailer got one reply per ticket, the specialist's where there was one");
 
 # ------------------------------------------------------------ payment
