@@ -19,6 +19,7 @@
 
 #include "postgres.h"
 
+#include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
@@ -130,6 +131,7 @@ typedef struct DurableRetryOptions
 	double		backoff_rate;
 	DurableJitter jitter;
 	List	   *retry_on;		/* of char *, SQLSTATEs or classes */
+	bool		retry_on_given; /* retry_on was given (an empty one retries nothing) */
 	List	   *no_retry_on;
 	int64		timeout;		/* microseconds per attempt, 0 = none */
 	bool		at_most_once;
@@ -327,7 +329,7 @@ extern Jsonb *durable_http_outcome(DurableHttpRequest *r, int curlcode);
 extern void durable_http_free(DurableHttpRequest *r);
 extern Jsonb *durable_http_send(Jsonb *request, Jsonb *options,
 								const char *idempotency_key, Oid owner);
-extern void durable_flush_wal(void);
+extern XLogRecPtr durable_wal_inserted(void);
 extern Jsonb *durable_http_error_outcome(const char *kind, const char *message);
 extern void durable_http_apply(DurableDrive *d, DurableOp *op, Jsonb *outcome,
 							   Jsonb *options);

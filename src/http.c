@@ -244,6 +244,12 @@ address_allowed(const struct sockaddr *sa, const AllowList *allow, char *text)
 		strcpy(text, "?");
 	if (family == AF_INET ? !ipv4_special(a) : !ipv6_special(a))
 		return true;
+	/* an IPv4-mapped IPv6 address is allowed as its IPv4 address is */
+	if (family == AF_INET6 && memcmp(a, "\0\0\0\0\0\0\0\0\0\0\377\377", 12) == 0)
+	{
+		family = AF_INET;
+		a += 12;
+	}
 	for (i = 0; i < allow->n; i++)
 		if (allow->e[i].family == family && prefix_match(a, allow->e[i].addr, allow->e[i].bits))
 			return true;
@@ -457,7 +463,12 @@ durable_http_check_request(Jsonb *request)
 			/* any JSON */
 		}
 		else if (strcmp(key, "timeout") == 0)
-			(void) durable_option_interval("timeout", &v, NULL);
+		{
+			if (v.type != jbvString)
+				request_error("\"timeout\" must be an interval, such as \"5 seconds\"", NULL);
+			if (durable_option_interval("timeout", &v, NULL) <= 0)
+				request_error("\"timeout\" must be a positive interval", NULL);
+		}
 		else
 			request_error(psprintf("unknown key \"%s\"", key), NULL);
 	}
@@ -604,6 +615,23 @@ substitute(JsonbContainer *c, JsonbParseState **ps, SecretCtx *sc)
 	return res;
 }
 
+/* whether a line of our own sets a header */
+static bool
+has_header_line(List *lines, const char *name)
+{
+	ListCell   *lc;
+	size_t		len = strlen(name);
+
+	foreach(lc, lines)
+	{
+		const char *l = lfirst(lc);
+
+		if (pg_strncasecmp(l, name, len) == 0 && l[len] == ':')
+			return true;
+	}
+	return false;
+}
+
 static bool
 has_header(List *names, const char *name)
 {
@@ -716,15 +744,28 @@ durable_http_prepare(Jsonb *request, Jsonb *options, const char *idempotency_key
 		}
 		else
 		{
-			if (!JB_ROOT_IS_SCALAR(body))
-			{
-				JsonbParseState *ps = NULL;
-				JsonbValue *res;
+			char	   *prefix;
+			char	   *ref = JB_ROOT_IS_SCALAR(body) ? NULL : secret_ref(&body->root, &prefix);
 
-				res = substitute(&body->root, &ps, &sc);
-				body = JsonbValueToJsonb(res);
+			if (ref != NULL)
+			{
+				/* the whole body is a secret: sent as its text */
+				char	   *value = secret_value(&sc, ref, prefix);
+
+				body_text = value ? value : pstrdup("");
 			}
-			body_text = JsonbToCString(NULL, &body->root, VARSIZE(body));
+			else
+			{
+				if (!JB_ROOT_IS_SCALAR(body))
+				{
+					JsonbParseState *ps = NULL;
+					JsonbValue *res;
+
+					res = substitute(&body->root, &ps, &sc);
+					body = JsonbValueToJsonb(res);
+				}
+				body_text = JsonbToCString(NULL, &body->root, VARSIZE(body));
+			}
 			body_len = strlen(body_text);
 			if (!has_header(names, "Content-Type"))
 				lines = lappend(lines, "Content-Type: application/json");
@@ -743,6 +784,9 @@ durable_http_prepare(Jsonb *request, Jsonb *options, const char *idempotency_key
 		lines = lappend(lines, "User-Agent: durable/1.0");
 	if (!has_header(names, "Expect"))
 		lines = lappend(lines, "Expect:");
+	/* no Content-Type of curl's own: a string body is sent as it is */
+	if (!has_header(names, "Content-Type") && !has_header_line(lines, "Content-Type"))
+		lines = lappend(lines, "Content-Type:");
 
 	r = MemoryContextAllocZero(TopMemoryContext, sizeof(DurableHttpRequest));
 	if (!parse_allow_list(durable_http_allow_addresses, &r->allow, &bad))
@@ -893,6 +937,10 @@ append_headers(StringInfo buf, const char *head)
 		end = value + strlen(value);
 		while (end > value && (end[-1] == ' ' || end[-1] == '\t'))
 			*--end = '\0';
+		/* a header that is not valid text is left out */
+		if (!pg_verifymbstr(value, strlen(value), true) ||
+			!pg_verifymbstr(name, strlen(name), true))
+			continue;
 		forboth(ln, names, lv, values)
 		{
 			if (strcmp(lfirst(ln), name) == 0)
@@ -933,7 +981,8 @@ durable_http_outcome(DurableHttpRequest *r, int curlcode)
 	StringInfoData buf;
 	const char *msg = r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
 
-	if (r->refused)
+	/* refused, unless another address of the host was then reached */
+	if (r->refused && rc != CURLE_OK)
 		return durable_http_error_outcome("refused",
 										  psprintf("connecting to %s is not allowed: it is a loopback, private or link-local address",
 												   r->refused_addr));
@@ -986,20 +1035,20 @@ durable_http_outcome(DurableHttpRequest *r, int curlcode)
 }
 
 /*
- * durable_flush_wal
- *		Flushes the WAL inserted so far: every commit this session could
- *		see, asynchronous ones included.  An insert position just past a
- *		page header that is not written yet is taken back to the page's
- *		start, which ends the same records.
+ * durable_wal_inserted
+ *		Where the WAL inserted so far ends: past every commit this session
+ *		can see, asynchronous ones included.  An insert position just past
+ *		a page header that is not written yet is taken back to the page's
+ *		start, which ends the same records and may be flushed.
  */
-void
-durable_flush_wal(void)
+XLogRecPtr
+durable_wal_inserted(void)
 {
 	XLogRecPtr	ptr = GetXLogInsertRecPtr();
 
 	if (ptr % XLOG_BLCKSZ <= SizeOfXLogLongPHD)
 		ptr -= ptr % XLOG_BLCKSZ;
-	XLogFlush(ptr);
+	return ptr;
 }
 
 /*
@@ -1022,7 +1071,7 @@ durable_http_send(Jsonb *request, Jsonb *options, const char *idempotency_key, O
 		return refused;
 	PG_TRY();
 	{
-		durable_flush_wal();
+		XLogFlush(durable_wal_inserted());
 		if (curl_easy_setopt(r->easy, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
 			curl_easy_setopt(r->easy, CURLOPT_XFERINFOFUNCTION, interrupt_check) != CURLE_OK)
 			elog(ERROR, "could not set up an http request: CURLOPT_XFERINFOFUNCTION failed");
@@ -1076,7 +1125,7 @@ retryable(DurableHttpOptions *o, long status, const char *kind)
 {
 	if (code_listed(o->retry.no_retry_on, status, kind))
 		return false;
-	if (o->retry.retry_on != NIL)
+	if (o->retry.retry_on_given)
 		return code_listed(o->retry.retry_on, status, kind);
 	if (kind != NULL)
 		return strcmp(kind, "timeout") == 0 || strcmp(kind, "connection") == 0;
@@ -1095,7 +1144,7 @@ retry_after(Jsonb *headers)
 		return 0;
 	secs = strtol(v, &end, 10);
 	if (end != v && *end == '\0')
-		return secs > 0 ? (int64) secs * USECS_PER_SEC : 0;
+		return secs > 0 ? (int64) Min(secs, (long) durable_max_wait) * USECS_PER_SEC : 0;
 	else
 	{
 		time_t		at = curl_getdate(v, NULL);

@@ -49,6 +49,7 @@
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -69,6 +70,7 @@ typedef struct InFlight
 	int32		run_no;
 	int32		op_id;
 	int32		attempt;
+	bool		at_most_once;
 	Jsonb	   *options;
 } InFlight;
 
@@ -81,6 +83,7 @@ typedef struct Answer
 	int32		attempt;
 	Jsonb	   *options;
 	Jsonb	   *outcome;
+	bool		at_most_once;
 } Answer;
 
 static CURLM *multi = NULL;
@@ -91,6 +94,7 @@ static bool want_take = true;
 static bool recovered = false;
 static List *answers = NIL;		/* of Answer *, in answer_cxt */
 static MemoryContext answer_cxt = NULL;
+static MemoryContext collect_cxt = NULL;	/* reset after each answer */
 static TimestampTz retry_at = 0;	/* after an error: not before */
 
 static void
@@ -132,8 +136,8 @@ timer_cb(CURLM *m, long timeout_ms, void *userp)
 }
 
 static void
-add_answer(int64 request_id, int32 run_no, int32 op_id, int32 attempt, Jsonb *options,
-		   Jsonb *outcome)
+add_answer(int64 request_id, int32 run_no, int32 op_id, int32 attempt, bool at_most_once,
+		   Jsonb *options, Jsonb *outcome)
 {
 	MemoryContext old = MemoryContextSwitchTo(answer_cxt);
 	Answer	   *a = palloc(sizeof(Answer));
@@ -142,10 +146,19 @@ add_answer(int64 request_id, int32 run_no, int32 op_id, int32 attempt, Jsonb *op
 	a->run_no = run_no;
 	a->op_id = op_id;
 	a->attempt = attempt;
+	a->at_most_once = at_most_once;
 	a->options = (Jsonb *) datumCopy(JsonbPGetDatum(options), false, -1);
 	a->outcome = (Jsonb *) datumCopy(JsonbPGetDatum(outcome), false, -1);
 	answers = lappend(answers, a);
 	MemoryContextSwitchTo(old);
+}
+
+/* this transaction's commit need not wait for the WAL flush */
+static void
+async_commit(void)
+{
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 }
 
 static void
@@ -168,6 +181,8 @@ take(void)
 	ListCell   *lc;
 	int			limit = durable_http_max_in_flight - in_flight;
 	MemoryContext old;
+	XLogRecPtr	upto;
+	bool		flush = false;
 
 	if (limit <= 0)
 		return;
@@ -179,13 +194,15 @@ take(void)
 		return;
 	}
 	pgstat_report_activity(STATE_RUNNING, "durable: taking http requests");
+	/* what the requests' executions committed before they were taken */
+	upto = durable_wal_inserted();
 	if (!recovered)
 	{
 		foreach(lc, durable_storage_http_recover())
 		{
 			DurableHttpRow *r = lfirst(lc);
 
-			add_answer(r->request_id, r->run_no, r->op_id, r->attempt, r->options,
+			add_answer(r->request_id, r->run_no, r->op_id, r->attempt, true, r->options,
 					   durable_http_error_outcome("unknown", "the HTTP worker stopped while the request was in flight"));
 		}
 	}
@@ -202,8 +219,8 @@ take(void)
 									   &refused);
 			if (req == NULL)
 			{
-				add_answer(r->request_id, r->run_no, r->op_id, r->attempt, r->options,
-						   refused);
+				add_answer(r->request_id, r->run_no, r->op_id, r->attempt, r->at_most_once,
+						   r->options, refused);
 				continue;
 			}
 			f = MemoryContextAlloc(TopMemoryContext, sizeof(InFlight));
@@ -212,6 +229,9 @@ take(void)
 			f->run_no = r->run_no;
 			f->op_id = r->op_id;
 			f->attempt = r->attempt;
+			f->at_most_once = r->at_most_once;
+			if (r->at_most_once)
+				flush = true;
 			f->options = (Jsonb *) MemoryContextAlloc(TopMemoryContext, VARSIZE(r->options));
 			memcpy(f->options, r->options, VARSIZE(r->options));
 			/* the list outlives the transaction */
@@ -220,8 +240,15 @@ take(void)
 			MemoryContextSwitchTo(old);
 			limit--;
 		}
-		/* the checkpoints of these requests' executions are on disk before they go */
-		durable_flush_wal();
+		/*
+		 * The checkpoints of these requests' executions are on disk before
+		 * they go (a no-op when their commits waited for the flush, as
+		 * suspensions do).  Marking them taken need not wait for it, but
+		 * for an at_most_once request it is the started marker.
+		 */
+		XLogFlush(upto);
+		if (!flush)
+			async_commit();
 	}
 	PG_CATCH();
 	{
@@ -244,7 +271,8 @@ take(void)
 		if (curl_easy_setopt(easy, CURLOPT_PRIVATE, f) != CURLE_OK ||
 			curl_multi_add_handle(multi, easy) != CURLM_OK)
 		{
-			add_answer(f->request_id, f->run_no, f->op_id, f->attempt, f->options,
+			add_answer(f->request_id, f->run_no, f->op_id, f->attempt, f->at_most_once,
+					   f->options,
 					   durable_http_error_outcome("connection", "the request could not be started"));
 			free_in_flight(f);
 			continue;
@@ -267,6 +295,8 @@ write_answers(void)
 
 	if (durable_worker_begin())
 	{
+		bool		flush = false;
+
 		pgstat_report_activity(STATE_RUNNING, "durable: writing http answers");
 		foreach(lc, answers)
 		{
@@ -274,6 +304,13 @@ write_answers(void)
 			pg_uuid_t	execution;
 			Oid			owner;
 			StringInfoData buf;
+
+			/*
+			 * A lost answer of an at_least_once request is sent again (its
+			 * row comes back); an at_most_once one would fail as unknown.
+			 */
+			if (a->at_most_once)
+				flush = true;
 
 			if (!durable_storage_http_done(a->request_id, &execution, &owner))
 				continue;		/* stopped or finished meanwhile */
@@ -287,6 +324,8 @@ write_answers(void)
 									  durable_cstring_to_jsonb(buf.data), owner, now);
 			durable_wake_at_commit();
 		}
+		if (!flush)
+			async_commit();
 	}
 	durable_worker_end();
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -301,6 +340,7 @@ collect(void)
 {
 	CURLMsg    *msg;
 	int			left;
+	MemoryContext old;
 
 	while ((msg = curl_multi_info_read(multi, &left)) != NULL)
 	{
@@ -316,8 +356,12 @@ collect(void)
 		want_take = true;
 		if (f == NULL)
 			continue;
+		old = MemoryContextSwitchTo(collect_cxt);
 		outcome = durable_http_outcome(f->req, msg->data.result);
-		add_answer(f->request_id, f->run_no, f->op_id, f->attempt, f->options, outcome);
+		add_answer(f->request_id, f->run_no, f->op_id, f->attempt, f->at_most_once,
+				   f->options, outcome);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(collect_cxt);
 		free_in_flight(f);
 	}
 }
@@ -383,6 +427,8 @@ durable_http_worker_main(Datum main_arg)
 	(void) curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	answer_cxt = AllocSetContextCreate(TopMemoryContext, "durable http answers",
 									   ALLOCSET_DEFAULT_SIZES);
+	collect_cxt = AllocSetContextCreate(TopMemoryContext, "durable http outcomes",
+										ALLOCSET_DEFAULT_SIZES);
 
 	wes = CreateWaitEventSet(TopMemoryContext, 3);
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);

@@ -253,6 +253,7 @@ retry_defaults(DurableRetryOptions *opts)
 	opts->backoff_rate = 2.0;
 	opts->jitter = DJ_FULL;
 	opts->retry_on = NIL;
+	opts->retry_on_given = false;
 	opts->no_retry_on = NIL;
 	opts->timeout = 0;
 	opts->at_most_once = false;
@@ -275,7 +276,10 @@ durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts)
 		if (backoff_option(key, &v, 1000, opts))
 			continue;
 		if (strcmp(key, "retry_on") == 0)
+		{
 			opts->retry_on = option_codes(key, &v);
+			opts->retry_on_given = true;
+		}
 		else if (strcmp(key, "no_retry_on") == 0)
 			opts->no_retry_on = option_codes(key, &v);
 		else if (attempt_option(key, &v, opts))
@@ -300,7 +304,7 @@ static List *
 http_codes(const char *key, JsonbValue *v, bool statuses_only)
 {
 	const char *expected = statuses_only ?
-		"an array of statuses (such as 503) and classes (such as \"5xx\")" :
+		"an array of error statuses (400 to 599) and classes (\"4xx\", \"5xx\")" :
 		"an array of statuses (such as 503), classes (such as \"5xx\"), \"timeout\" and \"connection\"";
 	List	   *codes = NIL;
 	JsonbIterator *it;
@@ -320,7 +324,7 @@ http_codes(const char *key, JsonbValue *v, bool statuses_only)
 		{
 			double		n = option_number(key, &elem);
 
-			if (n < 100 || n > 599 || n != (int) n)
+			if (n < (statuses_only ? 400 : 100) || n > 599 || n != (int) n)
 				options_error(key, expected);
 			codes = lappend(codes, psprintf("%d", (int) n));
 			continue;
@@ -328,7 +332,8 @@ http_codes(const char *key, JsonbValue *v, bool statuses_only)
 		if (elem.type != jbvString)
 			options_error(key, expected);
 		s = pnstrdup(elem.val.string.val, elem.val.string.len);
-		if (strlen(s) == 3 && s[0] >= '1' && s[0] <= '5' && s[1] == 'x' && s[2] == 'x')
+		if (strlen(s) == 3 && s[0] >= (statuses_only ? '4' : '1') && s[0] <= '5' &&
+			s[1] == 'x' && s[2] == 'x')
 			codes = lappend(codes, s);
 		else if (!statuses_only && (strcmp(s, "timeout") == 0 || strcmp(s, "connection") == 0))
 			codes = lappend(codes, s);
@@ -362,7 +367,10 @@ durable_parse_http_options(Jsonb *options, DurableHttpOptions *o)
 			attempt_option(key, &v, &o->retry))
 			continue;
 		if (strcmp(key, "retry_on") == 0)
+		{
 			o->retry.retry_on = http_codes(key, &v, false);
+			o->retry.retry_on_given = true;
+		}
 		else if (strcmp(key, "no_retry_on") == 0)
 			o->retry.no_retry_on = http_codes(key, &v, false);
 		else if (strcmp(key, "fail_on_status") == 0)
@@ -433,7 +441,7 @@ durable_retry_allows(const DurableRetryOptions *opts, int sqlerrcode)
 		return true;
 	if (codes_match(opts->no_retry_on, sqlerrcode))
 		return false;
-	if (opts->retry_on != NIL)
+	if (opts->retry_on_given)
 		return codes_match(opts->retry_on, sqlerrcode);
 	return true;
 }

@@ -58,15 +58,27 @@ check_owner(const char *name)
 						   GetUserNameFromId(owner, false))));
 }
 
+/* a host without the brackets of an IPv6 literal */
+static const char *
+bare_host(const char *h)
+{
+	size_t		len = strlen(h);
+
+	if (len >= 2 && h[0] == '[' && h[len - 1] == ']')
+		return pnstrdup(h + 1, len - 2);
+	return h;
+}
+
 /* Whether a host is allowed: an exact name, or a subdomain of "*.name". */
 static bool
 host_allowed(List *allowed, const char *host)
 {
 	ListCell   *lc;
 
+	host = bare_host(host);
 	foreach(lc, allowed)
 	{
-		const char *a = lfirst(lc);
+		const char *a = bare_host(lfirst(lc));
 
 		if (pg_strcasecmp(a, host) == 0)
 			return true;
@@ -82,20 +94,21 @@ host_allowed(List *allowed, const char *host)
 	return false;
 }
 
+/* a host name, an IPv4 address or an IPv6 one (bracketed or not); no port */
 static bool
 host_pattern_ok(const char *h)
 {
-	const char *p = h;
+	const char *p = bare_host(h);
+	bool		ipv6 = strchr(p, ':') != NULL;
 
-	if (p[0] == '*' && p[1] == '.')
+	if (p[0] == '*' && p[1] == '.' && !ipv6)
 		p += 2;
 	if (*p == '\0' || strlen(h) > 255)
 		return false;
-	for (; *p; p++)
-		if (!(isalnum((unsigned char) *p) || *p == '.' || *p == '-' || *p == ':' ||
-			  *p == '[' || *p == ']'))
-			return false;
-	return true;
+	if (ipv6)
+		return strspn(p, "0123456789abcdefABCDEF:.") == strlen(p) &&
+			strchr(p, ':') != strrchr(p, ':');
+	return strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == strlen(p);
 }
 
 PG_FUNCTION_INFO_V1(durable_secret_set);

@@ -98,12 +98,20 @@ Endpoints (any method unless said; <x> is a path segment; unknown paths get
       "time" (arrival, epoch seconds, float), "method", "path", "query",
       "args", "headers", "body"}.
 
+  GET /_stats
+      Counters since the start or the last /_reset: {"recorded" (requests
+      recorded now), "in_progress" (requests read and not answered yet,
+      delayed ones included), "max_in_progress" (the most at once),
+      "connections" (open now), "max_connections" (the most at once),
+      "connections_opened"}.  Requests to /_* paths are not counted.
+
   POST /_reset
       Clears the recorded requests (the arrival numbers start from 1
-      again), the /seq counters and the /v1/responses failure counters;
-      answers 200 {"reset": true}; other methods get 405.
+      again), the /seq counters and the /v1/responses failure counters, and
+      starts the maxima and connections_opened of /_stats afresh; answers
+      200 {"reset": true}; other methods get 405.
 
-Every request except /_requests and /_reset is recorded when it has been
+Every request except /_requests, /_stats and /_reset is recorded when it has been
 read in full (before any delay), whatever it gets: /drop and 404 too.
 """
 
@@ -198,12 +206,28 @@ class State:
         self.seq = {}
         self.ai_fail = {}
         self.log = log
+        self.in_progress = 0
+        self.max_in_progress = 0
+        self.connections = 0
+        self.max_connections = 0
+        self.connections_opened = 0
 
     def reset(self):
         self.records.clear()
         self.count = 0
         self.seq.clear()
         self.ai_fail.clear()
+        self.max_in_progress = self.in_progress
+        self.max_connections = self.connections
+        self.connections_opened = 0
+
+    def stats(self):
+        return {"recorded": len(self.records),
+                "in_progress": self.in_progress,
+                "max_in_progress": self.max_in_progress,
+                "connections": self.connections,
+                "max_connections": self.max_connections,
+                "connections_opened": self.connections_opened}
 
 
 class App:
@@ -220,6 +244,8 @@ class App:
                                      [("Allow", "POST")])
             self.state.reset()
             return json_response(200, {"reset": True})
+        if path == "/_stats":
+            return json_response(200, self.state.stats())
         self.record(req)
         parts = path.split("/")   # "/a/b" -> ["", "a", "b"]
         head = parts[1] if len(parts) > 1 else ""
@@ -457,17 +483,25 @@ class HttpProtocol(asyncio.Protocol):
         self.paused = False
         self.closing = False
         self.eof = False
+        self.counted = False     # the request being answered counts in in_progress
         self.peer = "-"
 
     # -- asyncio callbacks ---------------------------------------------
     def connection_made(self, transport):
         self.transport = transport
+        st = self.state
+        st.connections += 1
+        st.connections_opened += 1
+        if st.connections > st.max_connections:
+            st.max_connections = st.connections
         peer = transport.get_extra_info("peername")
         if peer:
             self.peer = "%s:%s" % (peer[0], peer[1])
 
     def connection_lost(self, exc):
         self.closing = True
+        self.state.connections -= 1
+        self.uncount()
         if self.waiting is not None:
             self.waiting.cancel()
             self.waiting = None
@@ -495,11 +529,18 @@ class HttpProtocol(asyncio.Protocol):
                 return
             if req is None:
                 break
+            if not req.path.startswith("/_"):
+                st = self.state
+                st.in_progress += 1
+                if st.in_progress > st.max_in_progress:
+                    st.max_in_progress = st.in_progress
+                self.counted = True
             try:
                 resp = self.app.handle(req)
             except Exception as e:  # a bug in a handler: answer 500, go on
                 resp = json_response(500, {"error": "mock bug: %r" % (e,)})
             if resp.drop:
+                self.uncount()
                 self.log(req, "drop", 0)
                 self.closing = True
                 self.transport.close()
@@ -683,7 +724,13 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     # -- answering -------------------------------------------------------
+    def uncount(self):
+        if self.counted:
+            self.counted = False
+            self.state.in_progress -= 1
+
     def send(self, req, resp):
+        self.uncount()
         status = resp.status
         no_body = status in (204, 304) or 100 <= status < 200
         lines = ["HTTP/1.1 %d %s" % (status, reason(status)),
