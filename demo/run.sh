@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # demo/run.sh - THE demo command: build + install durable, start a throwaway
-# PostgreSQL 15 cluster with durable preloaded, run demo/demo.sql in it, then
-# stop the cluster and delete it (also on failure).
+# PostgreSQL 15 cluster with durable preloaded and the mock HTTP server
+# (test/mock/mock_http.py, the LLM and the mailer), run the ticket triage of
+# examples/ticket_triage.sql through the background workers (demo/demo.sql),
+# answer its agent review the way a ticketing system would (another client),
+# show the outcome (demo/resolved.sql), then stop everything and delete the
+# cluster (also on failure).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,10 +17,16 @@ export LANG=C.UTF-8 LC_ALL=C.UTF-8   # same UTF8 cluster on every machine
 TMP="$(mktemp -d /tmp/durable-demo.XXXXXX)"
 PGDATA="$TMP/data"
 STARTED=0
+MOCK_PID=""
+MOCK="$(mktemp -d /tmp/durable-demo-mock.XXXXXX)"   # the mock's files: ours, not postgres's
 BINDIR="$("$PG_CONFIG" --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)"
 cleanup() {
     local rc=$?
     cd /
+    if [ -n "$MOCK_PID" ]; then
+        kill "$MOCK_PID" 2>/dev/null || true
+        wait "$MOCK_PID" 2>/dev/null || true
+    fi
     if [ "$STARTED" = 1 ]; then
         if [ "$rc" -ne 0 ] && [ -f "$TMP/server.log" ]; then
             echo "---- tail of the demo server log ----" >&2
@@ -26,6 +36,7 @@ cleanup() {
             as_pg "$BINDIR/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
     fi
     as_root rm -rf "$TMP"
+    rm -rf "$MOCK"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -57,10 +68,11 @@ port_free() {
     done
 }
 PORT=""
-for p in $(seq 55432 55531); do
+FIRST_PORT="${DEMO_PORT:-55432}"   # DEMO_PORT: the first port to try
+for p in $(seq "$FIRST_PORT" $((FIRST_PORT + 99))); do
     if port_free "$p"; then PORT=$p; break; fi
 done
-[ -n "$PORT" ] || { echo "demo: no free port in 55432-55531" >&2; exit 1; }
+[ -n "$PORT" ] || { echo "demo: no free port in $FIRST_PORT-$((FIRST_PORT + 99))" >&2; exit 1; }
 
 echo "== creating a scratch cluster in $PGDATA (port $PORT)"
 as_pg "$BINDIR/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 \
@@ -80,11 +92,44 @@ as_pg "$BINDIR/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 \
 STARTED=1
 as_pg "$BINDIR/pg_ctl" -D "$PGDATA" -l "$TMP/server.log" -w -t 60 start >/dev/null
 
-# Copy the script so postgres can read it wherever the repo lives.
-as_root install -m 644 -o postgres "$ROOT/demo/demo.sql" "$TMP/demo.sql"
+echo "== starting the mock HTTP server (an OpenAI-style LLM and a mailer) on 127.0.0.1"
+python3 "$ROOT/test/mock/mock_http.py" --port 0 --port-file "$MOCK/port" \
+    --log "$MOCK/requests.log" >"$MOCK/output" 2>&1 &
+MOCK_PID=$!
+for _ in $(seq 300); do
+    [ -s "$MOCK/port" ] && break
+    kill -0 "$MOCK_PID" 2>/dev/null || break
+    sleep 0.1
+done
+[ -s "$MOCK/port" ] || { cat "$MOCK/output" >&2; echo "demo: the mock did not start" >&2; exit 1; }
+MOCK_URL="http://127.0.0.1:$(cat "$MOCK/port")"
+
+# Copy the scripts so postgres can read them wherever the repo lives.
+for f in demo/demo.sql demo/resolved.sql examples/ticket_triage.sql; do
+    as_root install -m 644 -o postgres "$ROOT/$f" "$TMP/$(basename "$f")"
+done
+demo_psql() {
+    as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -P pager=off -P format=aligned \
+        -h "$TMP" -p "$PORT" -U postgres -d postgres "$@"
+}
+
 echo "== running demo/demo.sql"
 echo
-as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -P pager=off -P format=aligned \
-    -h "$TMP" -p "$PORT" -U postgres -d postgres -f "$TMP/demo.sql"
+demo_psql -v mock="$MOCK_URL" -f "$TMP/demo.sql"
+
 echo
-echo "== demo finished; removing the scratch cluster"
+echo "### 5. The agent answers in the ticketing system, another client: it"
+echo "    completes the callback whose id is on the ticket."
+AGENT_SQL="SELECT durable_callback_success(review_callback_id,
+         '{\"agent\": \"ana\", \"reply\": \"We refunded the duplicate charge.\"}')
+  FROM triage.tickets WHERE id = 'TKT-1001';"
+echo "$AGENT_SQL" | sed 's/^/    /'
+demo_psql -c "$AGENT_SQL" >/dev/null
+echo
+demo_psql -f "$TMP/resolved.sql"
+
+echo
+echo "### 9. What the mock server received (time, peer, method, target, status, bytes):"
+sed 's/^/    /' "$MOCK/requests.log"
+echo
+echo "== demo finished; stopping the mock and removing the scratch cluster"

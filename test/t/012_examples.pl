@@ -1,0 +1,361 @@
+# The three example workflows of examples/ run end to end by the background
+# workers against the mock HTTP server (test/mock/mock_http.py):
+#
+# - usage report: a request is normalised (the same report asked twice, or
+#   asked with its lists reordered, gives one execution and one report
+#   row; bad requests get clear errors), the metrics are aggregated from
+#   usage_events, three styles are written (two through durable_http with
+#   a 429 retried, honouring Retry-After; "executive" through a callback
+#   completed by examples/llm_worker.sh, which retries its own 429), and
+#   the report is DONE with pointers to its three narratives; the LLM key
+#   is a secret that reaches the mock and no durable table;
+# - ticket triage: three tickets, completed the way a ticketing system
+#   would (durable_callback_success on the callback id found on the
+#   ticket): one without escalation, one escalated by the agent and one by
+#   the analysis, each with its reply mailed and its survey scheduled;
+# - payment: a success whose five-minute settle wait is skipped by moving
+#   the workers' durable clock (durable.clock_offset), with a 503 of the
+#   provider retried under the same explicit Idempotency-Key, and a
+#   declined authorization (HTTP 402) compensated by a void.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use JSON::PP;
+use File::Basename qw(dirname);
+use Cwd qw(abs_path);
+use DurableMock;
+
+my $root = abs_path(dirname(__FILE__) . '/../..');
+my $json = JSON::PP->new->canonical;
+
+my $mock = DurableMock->new;
+my $url  = $mock->url;
+
+my $node = PostgreSQL::Test::Cluster->new('examples');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'durable'
+durable.max_workers = 4
+durable.database = 'postgres'
+durable.http_allow_addresses = '127.0.0.1'
+});
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE EXTENSION durable');
+$node->safe_psql('postgres', slurp_file("$root/examples/$_.sql"))
+  for qw(usage_report ticket_triage payment);
+$node->safe_psql('postgres', qq{
+SELECT durable_secret_set('llm_api_key', 'sk-test-llm-4242', ARRAY['127.0.0.1']);
+SELECT durable_secret_set('payments_api_key', 'sk-test-pay-7373', ARRAY['127.0.0.1']);
+UPDATE usage_report.settings SET value = '$url/v1/responses?fail=429x1' WHERE key = 'llm_url';
+UPDATE triage.settings SET value = '$url/v1/responses?fail=429x1' WHERE key = 'llm_url';
+UPDATE triage.settings SET value = '$url/echo' WHERE key = 'mailer_url';
+});
+
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 4 FROM pg_stat_activity WHERE backend_type = 'durable worker'"),
+	'four durable workers are running');
+
+sub query { return $node->safe_psql('postgres', $_[0]); }
+
+# the status of an execution once it has finished (60 s at most)
+sub await_status
+{
+	my ($execution) = @_;
+	return query("SELECT durable_await('$execution', '60 seconds')");
+}
+
+# psql's error of a failed statement: "<sqlstate> <message>"
+sub sql_error
+{
+	my ($sql) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$sql");
+	return 'no error' if $rc == 0;
+	return $err =~ /ERROR:\s+(\w{5}):\s+(.*)/ ? "$1 $2" : $err;
+}
+
+# the recorded requests under a path prefix, grouped by Idempotency-Key:
+# { key => number of requests }
+sub keys_of
+{
+	my ($prefix) = @_;
+	my %n;
+	$n{ $_->{headers}{'idempotency-key'} // '(none)' }++ for @{ $mock->requests($prefix) };
+	return \%n;
+}
+
+# ------------------------------------------------------------ usage report
+
+# a week of traffic for tenant acme (855 requests, a spike on March 5) and
+# some for another tenant, which the report must not count
+query(q{
+INSERT INTO usage_report.usage_events (tenant_id, at, endpoint, method, region, status, latency_ms, bytes_out)
+SELECT t, day + i * interval '1 minute',
+       CASE WHEN i % 10 < 5 THEN '/v1/orders' WHEN i % 10 < 8 THEN '/v1/users' ELSE '/v1/search' END,
+       CASE WHEN i % 4 = 0 THEN 'POST' ELSE 'GET' END,
+       CASE WHEN i % 3 = 0 THEN 'us-east' ELSE 'eu-west' END,
+       CASE WHEN i % 25 = 0 THEN 503 WHEN i % 10 = 3 THEN 404 ELSE 200 END,
+       20 + i % 50, 1000
+  FROM (VALUES ('acme', timestamptz '2025-03-01 00:00Z', 100), ('acme', '2025-03-02 00:00Z', 100),
+               ('acme', '2025-03-03 00:00Z', 110), ('acme', '2025-03-04 00:00Z', 105),
+               ('acme', '2025-03-05 00:00Z', 300), ('acme', '2025-03-06 00:00Z', 100),
+               ('acme', '2025-03-07 00:00Z', 40), ('globex', '2025-03-03 00:00Z', 500)) v(t, day, n),
+       generate_series(1, n) i;
+});
+
+my $request = q[{"tenantId": "acme", "period": {"from": "2025-03-01", "to": "2025-03-07"},
+  "prompt": "Focus on reliability.", "dimensions": ["region", "endpoint"],
+  "metrics": ["requests", "errors"], "styles": ["technical", "executive", "customer"]}];
+# the same request, written differently
+my $request2 = q[{"styles": ["customer", "Executive", "technical", "customer"],
+  "metrics": ["errors", "requests", "errors"], "dimensions": ["endpoint", " region"],
+  "prompt": " Focus on reliability. ", "period": {"to": "2025-03-07", "from": "2025-03-01"},
+  "tenantId": "acme"}];
+
+my $first = $json->decode(query("SELECT usage_report.request_report('$request')"));
+like($first->{metricsKey}, qr/^[0-9a-f]{64}$/, 'the metrics key is a SHA-256 in hex');
+is(query("SELECT usage_report.metrics_key(usage_report.normalize_request('$request'))"),
+	query(q{SELECT encode(sha256(convert_to(jsonb_build_object(
+	  'tenantId', 'acme', 'period', jsonb_build_object('from', '2025-03-01', 'to', '2025-03-07'),
+	  'prompt', 'Focus on reliability.', 'dimensions', jsonb_build_array('endpoint', 'region'),
+	  'metrics', jsonb_build_array('errors', 'requests'),
+	  'styles', jsonb_build_array('customer', 'executive', 'technical'))::text, 'UTF8')), 'hex')}),
+	'the key is the SHA-256 of the canonical spec: lists sorted and deduplicated');
+my $second = $json->decode(query("SELECT usage_report.request_report('$request2')"));
+is($second->{executionId}, $first->{executionId},
+	'the same request, reordered and repeated, gives the same execution');
+is(query('SELECT count(*) FROM usage_report.reports'), '1', 'and one report row');
+
+like(sql_error(q[SELECT usage_report.request_report('{"tenantId": "acme", "period": "2025-03",
+  "dimensions": ["endpoint", "colour"], "metrics": ["requests"], "styles": ["brief"]}')]),
+	qr/^22023 report request: unknown dimensions "colour"/, 'an unknown dimension is refused');
+like(sql_error(q[SELECT usage_report.request_report('{"tenantId": "acme", "period": "March",
+  "dimensions": ["endpoint"], "metrics": ["requests"], "styles": ["brief"]}')]),
+	qr/^22023 report request: "period" must be/, 'a bad period is refused');
+like(sql_error(q[SELECT usage_report.request_report('{"tenantId": "acme", "period": "2025-03",
+  "dimensions": ["endpoint"], "metrics": [], "styles": ["brief"]}')]),
+	qr/^22023 report request: "metrics" must be a non-empty array/, 'no metrics is refused');
+
+# the executive style waits in the queue of the external worker
+ok($node->poll_query_until('postgres',
+	"SELECT string_agg(style || ':' || status, ',') FROM usage_report.llm_jobs",
+	'executive:queued'), 'the executive narrative is queued for the LLM worker');
+ok($node->poll_query_until('postgres', qq{
+SELECT s.status || ' ' || s.current_operation || ' ' ||
+       (SELECT string_agg(c.status, ',' ORDER BY c.idx) FROM durable.children c
+         WHERE c.parent_id = s.id)
+  FROM durable_status('$first->{executionId}') s},
+	'SUSPENDED narratives SUCCEEDED,RUNNING,SUCCEEDED'),
+	'the report waits for its executive narrative, the other two are written');
+is(query(q{SELECT status || ' ' || (metrics->'totalRequests') FROM usage_report.reports}), 'RUNNING 855',
+	'its metrics are stored already');
+
+# run the worker until it has settled one job: its first call gets a 429
+my ($out, $err) = ('', '');
+my $worker_ok = IPC::Run::run(
+	[ 'env', 'LLM_API_KEY=sk-worker-key', 'PSQL=' . $node->installed_command('psql'),
+	  'bash', "$root/examples/llm_worker.sh", '-d', $node->connstr('postgres'), '-n', '1', '-i', '60' ],
+	'>', \$out, '2>', \$err, IPC::Run::timeout(120));
+ok($worker_ok, 'examples/llm_worker.sh settled the job') or diag($err);
+like($err, qr/job 1: attempt 1: HTTP 429.*\n.*job 1: done \(HTTP 200\)/,
+	'the worker retried the 429 and then completed the callback');
+
+is(await_status($first->{executionId}), 'SUCCEEDED', 'the report execution succeeded');
+is(query(q{SELECT status || ' ' || jsonb_array_length(artifacts->'narratives') FROM usage_report.reports}),
+	'DONE 3', 'the report is DONE and points at three narratives');
+is(query(q{SELECT string_agg(concat_ws(':', a->>'style', a->>'source', n.style = a->>'style'),
+                             ',' ORDER BY a->>'style')
+             FROM usage_report.reports r, jsonb_array_elements(r.artifacts->'narratives') a
+             JOIN usage_report.narratives n ON n.id = (a->>'narrativeId')::bigint}),
+	'customer:http:t,executive:callback:t,technical:http:t',
+	'each pointer names its narrative row, one per style, executive by callback');
+is(query(q{SELECT string_agg(style || '=' || (body LIKE 'summary(' || style || '): Write the ' || style || ' narrative%'), ','
+             ORDER BY style) FROM usage_report.narratives}),
+	'customer=true,executive=true,technical=true', "each narrative is the LLM's answer for its style");
+is(query(q{SELECT concat_ws(' ', metrics->'totalRequests', metrics->'totals'->'requests',
+                            metrics->'topEndpoints'->0->>'endpoint', metrics->'topEndpoints'->0->'requests',
+                            metrics->'byDimension'->'region'->0->>'value',
+                            (SELECT string_agg(a->>'day' || ':' || (a->>'changePct'), ',')
+                               FROM jsonb_array_elements(metrics->'anomalies') a))
+             FROM usage_report.reports}),
+	'855 855 /v1/orders 429 eu-west 2025-03-05:185.7,2025-03-06:-66.7,2025-03-07:-60.0',
+	'the metrics: total requests of the tenant, top endpoint, breakdown, day-over-day anomalies');
+
+# the mock fails the first request of every Idempotency-Key with 429
+my $llm = $mock->requests('/v1/responses');
+my %per_key;
+$per_key{ $_->{headers}{'idempotency-key'} }++ for @$llm;
+is(scalar(@$llm), 6, 'six LLM requests: two per style');
+is(join(',', sort values %per_key), '2,2,2', 'each style sent its request twice under one key');
+is($per_key{'llm-job-1'}, 2, "the worker's job was one of them");
+is(join(',', sort map { $_->{headers}{authorization} } @$llm),
+	'Bearer sk-test-llm-4242,Bearer sk-test-llm-4242,Bearer sk-test-llm-4242,Bearer sk-test-llm-4242,'
+	  . 'Bearer sk-worker-key,Bearer sk-worker-key',
+	'durable_http sent the secret as the bearer token');
+is(query(q{SELECT count(*) FROM durable.history h JOIN durable.executions e ON e.id = h.execution_id
+            WHERE e.workflow = 'usage_report.write_narrative' AND h.event = 'operation_retried'
+              AND h.name = 'llm'}),
+	'2', 'the history of both HTTP styles shows the retry');
+is(query(q{SELECT count(*) FROM durable.operations WHERE result::text LIKE '%sk-test-llm-4242%'
+            OR error::text LIKE '%sk-test-llm-4242%'})
+	  + query(q{SELECT count(*) FROM durable.history WHERE details::text LIKE '%sk-test-llm-4242%'}),
+	0, 'the secret is in no checkpoint and no history event');
+
+my $again = $json->decode(query("SELECT usage_report.request_report('$request')"));
+is("$again->{executionId} $again->{status}", "$first->{executionId} DONE",
+	'asking again once it is done returns the same execution and report');
+
+# ------------------------------------------------------------ ticket triage
+
+$mock->reset;
+query(q{
+SELECT triage.submit_ticket('{"ticketId": "TKT-1", "email": "kim@example.com",
+  "subject": "Invoice charged twice", "body": "We were billed twice in March."}');
+SELECT triage.submit_ticket('{"ticketId": "TKT-2", "email": "lee@example.com",
+  "subject": "Wrong VAT on invoice", "body": "Our VAT number is missing on the invoice."}');
+SELECT triage.submit_ticket('{"ticketId": "TKT-3", "email": "max@example.com",
+  "subject": "API down", "body": "Production outage since 9:00, every call fails."}');
+});
+
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) FILTER (WHERE status = 'AWAITING_AGENT' AND review_callback_id LIKE 'cb_%') = 3
+  FROM triage.tickets}), 'the three tickets wait for an agent, their callback ids on them');
+is(query(q{SELECT string_agg(ticket_id || ':' || kind || ':' || (callback_id = t.review_callback_id), ','
+                             ORDER BY ticket_id) FROM triage.review_queue q JOIN triage.tickets t ON t.id = q.ticket_id}),
+	'TKT-1:agent:true,TKT-2:agent:true,TKT-3:agent:true', 'and in the review queue');
+is(query(q{SELECT string_agg(id || ':' || (analysis->>'category') || ':' || (analysis->>'needsEscalation'), ','
+                             ORDER BY id) FROM triage.tickets}),
+	'TKT-1:billing:false,TKT-2:billing:false,TKT-3:outage:true', 'the analyses');
+my $triage_keys = keys_of('/v1/responses');
+is(join(',', sort values %$triage_keys), '2,2,2', 'each analysis got a 429 first and was retried');
+
+# an LLM that fails for good: the rules decide alone
+query(qq{
+UPDATE triage.settings SET value = '$url/status/400' WHERE key = 'llm_url';
+SELECT triage.submit_ticket('{"ticketId": "TKT-4", "email": "ida\@example.com",
+  "subject": "Cannot log in", "body": "My password reset mail never arrives."}');
+});
+ok($node->poll_query_until('postgres', q{SELECT status FROM triage.tickets WHERE id = 'TKT-4'},
+	'AWAITING_AGENT'), 'a ticket whose LLM call fails with 400 waits for an agent too');
+is(query(q{SELECT concat_ws(' ', analysis->>'source', analysis->>'category', analysis->>'llmError')
+             FROM triage.tickets WHERE id = 'TKT-4'}),
+	'rules account http request "analyze" failed: status 400',
+	'with the analysis of the rules, and the error of the LLM call');
+is(scalar(@{ $mock->requests('/status/400') }), 1, 'the 400 was not retried');
+
+# the agents answer in the ticketing system
+query(q{
+SELECT durable_callback_success(review_callback_id, '{"agent": "ana", "reply": "We refunded the second charge."}')
+  FROM triage.tickets WHERE id = 'TKT-1';
+SELECT durable_callback_success(review_callback_id, '{"agent": "ana", "reply": "Passing this on.", "escalate": true}')
+  FROM triage.tickets WHERE id = 'TKT-2';
+SELECT durable_callback_success(review_callback_id, '{"agent": "bo", "reply": "We are on it."}')
+  FROM triage.tickets WHERE id = 'TKT-3';
+SELECT durable_callback_success(review_callback_id, '{"agent": "bo", "reply": "Fixed the mail address."}')
+  FROM triage.tickets WHERE id = 'TKT-4';
+});
+is(await_status('ticket-TKT-4'), 'SUCCEEDED', 'the ticket analysed by the rules is resolved');
+
+is(await_status('ticket-TKT-1'), 'SUCCEEDED', 'the ticket without escalation is resolved');
+is(query(q{SELECT result - 'survey' - 'reply' FROM durable_status('ticket-TKT-1')}),
+	'{"status": "RESOLVED", "category": "billing", "priority": "normal", "ticketId": "TKT-1", '
+	  . '"escalated": false, "resolvedBy": "ana"}',
+	'its resolution');
+is(query(q{SELECT (s.result->'reply'->>'mailerStatus') || ' ' || m.recipient || ' ' || (v.id = (s.result->'survey'->>'surveyId')::bigint)
+             FROM durable_status('ticket-TKT-1') s
+             JOIN triage.messages m ON m.id = (s.result->'reply'->>'messageId')::bigint
+             JOIN triage.surveys v ON v.ticket_id = 'TKT-1'}),
+	'200 kim@example.com true', 'which points at its mail and its survey');
+ok($node->poll_query_until('postgres', q{
+SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM triage.tickets WHERE id IN ('TKT-2', 'TKT-3')},
+	'TKT-2:AWAITING_SPECIALIST,TKT-3:AWAITING_SPECIALIST'),
+	'the tickets escalated by the agent and by the analysis wait for a specialist');
+query(q{
+SELECT durable_callback_success(review_callback_id, '{"agent": "sam", "reply": "Corrected invoice attached."}')
+  FROM triage.tickets WHERE id = 'TKT-2';
+SELECT durable_callback_success(review_callback_id, '{"agent": "sam", "reply": "A bad deploy was rolled back."}')
+  FROM triage.tickets WHERE id = 'TKT-3';
+});
+is(await_status('ticket-TKT-2'), 'SUCCEEDED', 'the ticket escalated by the agent is resolved');
+is(await_status('ticket-TKT-3'), 'SUCCEEDED', 'the ticket escalated by the analysis is resolved');
+is(query(q{SELECT string_agg(concat_ws(':', id, status, escalated, resolution->>'resolvedBy',
+                                       resolution->'reply'->>'mailerStatus',
+                                       resolution->'survey'->>'surveyId' IS NOT NULL), ',' ORDER BY id)
+             FROM triage.tickets}),
+	'TKT-1:RESOLVED:f:ana:200:t,TKT-2:RESOLVED:t:sam:200:t,TKT-3:RESOLVED:t:sam:200:t,TKT-4:RESOLVED:f:bo:200:t',
+	'every ticket is resolved, mailed and surveyed; the escalated ones by the specialist');
+is(query(q{SELECT string_agg(ticket_id || ':' || kind, ',' ORDER BY ticket_id, kind)
+             FROM triage.review_queue WHERE completed_at IS NOT NULL}),
+	'TKT-1:agent,TKT-2:agent,TKT-2:specialist,TKT-3:agent,TKT-3:specialist,TKT-4:agent',
+	'a specialist review only where escalation was needed, every review recorded');
+is(query(q{SELECT string_agg(ticket_id || ':' || email, ',' ORDER BY ticket_id) FROM triage.surveys}),
+	'TKT-1:kim@example.com,TKT-2:lee@example.com,TKT-3:max@example.com,TKT-4:ida@example.com',
+	'one survey per ticket');
+my %mails = map { $_->{json}{ticketId} => $_ } map { { %$_, json => $json->decode($_->{body}) } }
+  @{ $mock->requests('/echo') };
+is(join(',', map { "$_:$mails{$_}{json}{to}:$mails{$_}{json}{subject}:$mails{$_}{json}{text}" } sort keys %mails),
+	'TKT-1:kim@example.com:Re: Invoice charged twice:We refunded the second charge.,'
+	  . 'TKT-2:lee@example.com:Re: Wrong VAT on invoice:Corrected invoice attached.,'
+	  . 'TKT-3:max@example.com:Re: API down:A bad deploy was rolled back.,'
+	  . 'TKT-4:ida@example.com:Re: Cannot log in:Fixed the mail address.',
+	"the mailer got one reply per ticket, the specialist's where there was one");
+
+# ------------------------------------------------------------ payment
+
+$mock->reset;
+query(qq{
+UPDATE payments.settings SET value = '$url/seq/auth/503,200?retry_after=1' WHERE key = 'authorize_url';
+UPDATE payments.settings SET value = '$url/seq/capture/200' WHERE key = 'capture_url';
+UPDATE payments.settings SET value = '$url/seq/void/200' WHERE key = 'void_url';
+SELECT payments.start_payment('{"orderId": "ORD-1", "amountCents": 1999, "currency": "EUR", "source": "tok_visa"}');
+});
+ok($node->poll_query_until('postgres',
+	q{SELECT status || ' ' || current_operation FROM durable_status('pay-ORD-1')}, 'SUSPENDED settle'),
+	'the payment is authorized and waits to settle');
+ok(query(q{SELECT wake_at - durable_clock() BETWEEN interval '4 minutes' AND interval '5 minutes'
+             FROM durable_status('pay-ORD-1')}) eq 't', 'for five minutes');
+
+# the next payment is declined (its settings are read when it starts)
+query(qq{
+UPDATE payments.settings SET value = '$url/status/402' WHERE key = 'authorize_url';
+SELECT payments.start_payment('{"orderId": "ORD-2", "amountCents": 500, "currency": "USD", "source": "tok_chargeDeclined"}');
+SELECT payments.start_payment('{"orderId": "ORD-3", "amountCents": 0, "currency": "XYZ", "source": "tok_visa"}');
+});
+is(await_status('pay-ORD-2'), 'SUCCEEDED', 'the declined payment ends');
+is(query(q{SELECT result FROM durable_status('pay-ORD-2')}),
+	'{"reason": "the provider answered HTTP 402", "voided": true, "outcome": "declined", "paymentId": "pay-ORD-2"}',
+	'with a clear outcome: declined, and voided');
+is(query(q{SELECT string_agg(event || ':' || coalesce(idempotency_key, '-') || ':' || coalesce(http_status::text, '-'),
+                             ',' ORDER BY id) FROM payments.payment_events WHERE payment_id = 'pay-ORD-2'}),
+	'validated:-:-,declined:pay-ORD-2:authorize:402,voided:pay-ORD-2:void:200',
+	'the compensation is recorded with its idempotency key');
+is(query(q{SELECT status FROM payments.payments WHERE id = 'pay-ORD-2'}), 'DECLINED', 'the payment is DECLINED');
+is(await_status('pay-ORD-3'), 'SUCCEEDED', 'an invalid payment ends');
+is(query(q{SELECT result->>'outcome' || ' ' || (result->'reasons')::text FROM durable_status('pay-ORD-3')}),
+	'rejected ["amountCents must be a whole number from 1 to 1000000", "currency must be EUR, USD or GBP"]',
+	'rejected, with its reasons, and nothing sent');
+is(query(q{SELECT status FROM durable_status('pay-ORD-1')}), 'SUSPENDED', 'the first payment still waits');
+
+# move the workers' durable clock past the settle wait
+query(q{ALTER SYSTEM SET durable.clock_offset = '6 minutes'; SELECT pg_reload_conf();});
+is(await_status('pay-ORD-1'), 'SUCCEEDED', 'once the durable clock has moved, the payment is captured');
+query(q{ALTER SYSTEM RESET durable.clock_offset; SELECT pg_reload_conf();});
+is(query(q{SELECT result->>'outcome' || ' ' || (result->>'amountCents') || ' ' || (result->>'currency')
+             FROM durable_status('pay-ORD-1')}), 'captured 1999 EUR', 'outcome: captured');
+is(query(q{SELECT string_agg(event || ':' || coalesce(idempotency_key, '-') || ':' || coalesce(http_status::text, '-'),
+                             ',' ORDER BY id) FROM payments.payment_events WHERE payment_id = 'pay-ORD-1'}),
+	'validated:-:-,authorized:pay-ORD-1:authorize:200,captured:pay-ORD-1:capture:200',
+	'validated, authorized, captured');
+is($json->encode(keys_of('/seq/')),
+	'{"pay-ORD-1:authorize":2,"pay-ORD-1:capture":1,"pay-ORD-2:void":1}',
+	'every provider call carried its idempotency key; the 503 was retried under the same key');
+is(join(',', map { $_->{headers}{authorization} } @{ $mock->requests('/seq/') }),
+	join(',', ('Bearer sk-test-pay-7373') x 4), 'with the provider secret');
+is(scalar(@{ $mock->requests('/status/402') }), 1, 'the declined authorization was sent once');
+
+$node->stop;
+$mock->stop;
+done_testing();
