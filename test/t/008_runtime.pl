@@ -83,11 +83,39 @@ LISTEN durable_status;
 SELECT durable_start('quick', '{}', name => 'q1');
 SELECT durable_await('q1', '30 seconds');
 -- the worker's commit wakes durable_await and signals the listener at
--- about the same time: a notification that reaches this backend while a
--- query runs goes to psql after that query, so give it a few round trips
-SELECT 'after';
-SELECT 'after';
-SELECT 'after';
+-- about the same time: a notification goes to psql after the query during
+-- which it reached this backend, so give it round trips, up to 3 seconds
+-- on a loaded machine
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
+SELECT pg_sleep(0.1);
 });
 like($out, qr/^SUCCEEDED$/m, 'durable_await returns the final status');
 my @notes = $out =~ /Asynchronous notification "durable_status" with payload "(.*)" received/g;
