@@ -271,6 +271,31 @@ wait_on(DurableDrive *d, DurableOp *op, const DurableOpKey *key)
 	yield(d);
 }
 
+/*
+ * attempt_due
+ *		A step or HTTP request met again by a replay: false when it has
+ *		succeeded (its checkpoint is the result); its failure raised; a
+ *		retry delay slept through; true when an attempt is due or under way.
+ */
+static bool
+attempt_due(DurableDrive *d, DurableOp *op, const DurableOpKey *key)
+{
+	switch (op->status)
+	{
+		case DOS_SUCCEEDED:
+			return false;
+		case DOS_PENDING:
+			wait_on(d, op, key);
+			return true;
+		case DOS_STARTED:
+			return true;
+		default:
+			d->raised_op = op;
+			durable_raise_op_error(op->error);
+	}
+	return true;					/* not reached */
+}
+
 /* ----------------------------------------------------------------
  * durable_step(name text, sql text, args jsonb, options jsonb) RETURNS jsonb
  * ----------------------------------------------------------------
@@ -293,21 +318,11 @@ durable_step(PG_FUNCTION_ARGS)
 	op = lookup(d, DOK_STEP, name, &key);
 	if (op != NULL)
 	{
-		switch (op->status)
+		if (!attempt_due(d, op, &key))
 		{
-			case DOS_SUCCEEDED:
-				if (op->result == NULL)
-					PG_RETURN_NULL();
-				PG_RETURN_JSONB_P(copy_result(op));
-			case DOS_PENDING:
-				/* a retry delay: sleep until it is over */
-				wait_on(d, op, &key);
-				break;
-			case DOS_STARTED:
-				break;
-			default:
-				d->raised_op = op;
-				durable_raise_op_error(op->error);
+			if (op->result == NULL)
+				PG_RETURN_NULL();
+			PG_RETURN_JSONB_P(copy_result(op));
 		}
 	}
 	else
@@ -353,20 +368,8 @@ durable_http(PG_FUNCTION_ARGS)
 	op = lookup(d, DOK_HTTP, name, &key);
 	if (op != NULL)
 	{
-		switch (op->status)
-		{
-			case DOS_SUCCEEDED:
-				PG_RETURN_JSONB_P(copy_result(op));
-			case DOS_PENDING:
-				/* a retry delay: sleep until it is over */
-				wait_on(d, op, &key);
-				break;
-			case DOS_STARTED:
-				break;
-			default:
-				d->raised_op = op;
-				durable_raise_op_error(op->error);
-		}
+		if (!attempt_due(d, op, &key))
+			PG_RETURN_JSONB_P(copy_result(op));
 	}
 	else
 		check_op_limit(d);
