@@ -666,7 +666,7 @@ durable_http_prepare(Jsonb *request, Jsonb *options, const char *idempotency_key
 	const char *method = method_text ? check_method(method_text) : "GET";
 	Jsonb	   *headers = durable_jsonb_get(request, "headers");
 	Jsonb	   *body = durable_jsonb_get(request, "body");
-	Jsonb	   *timeout = durable_jsonb_get(request, "timeout");
+	char	   *timeout = durable_jsonb_get_text(request, "timeout");
 	char	   *scheme,
 			   *host;
 	List	   *names = NIL;
@@ -688,8 +688,8 @@ durable_http_prepare(Jsonb *request, Jsonb *options, const char *idempotency_key
 		JsonbValue	tv;
 
 		tv.type = jbvString;
-		tv.val.string.val = durable_jsonb_get_text(request, "timeout");
-		tv.val.string.len = strlen(tv.val.string.val);
+		tv.val.string.val = timeout;
+		tv.val.string.len = strlen(timeout);
 		timeout_us = durable_option_interval("timeout", &tv, NULL);
 	}
 	if (url == NULL || method == NULL || !url_parts(url, &scheme, &host))

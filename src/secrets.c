@@ -40,6 +40,15 @@ secret_name_arg(FunctionCallInfo fcinfo)
 	return name;
 }
 
+/* a role's name as a Name datum; "?" for a role dropped meanwhile */
+static Datum
+role_name(Oid role)
+{
+	char	   *name = GetUserNameFromId(role, true);
+
+	return DirectFunctionCall1(namein, CStringGetDatum(name ? name : "?"));
+}
+
 /* a secret's owner, checking that the caller may change it */
 static void
 check_owner(const char *name)
@@ -277,8 +286,7 @@ durable_secret_resolve(const char *name, Oid owner, const char *host, char **val
 		*refusal = psprintf("secret \"%s\" does not exist", name);
 	else if (!may_use(name, owner, secret_owner))
 		*refusal = psprintf("role %s may not use secret \"%s\"",
-							GetUserNameFromId(owner, true) ? GetUserNameFromId(owner, true) : "?",
-							name);
+							NameStr(*DatumGetName(role_name(owner))), name);
 	else if (!host_allowed(hosts, host))
 		*refusal = psprintf("secret \"%s\" may not be sent to host \"%s\"", name, host);
 	else
@@ -323,18 +331,14 @@ durable_secrets(PG_FUNCTION_ARGS)
 		names = palloc(sizeof(Datum) * Max(ngrantees, 1));
 		for (j = 0; j < ngrantees; j++)
 		{
-			char	   *g = GetUserNameFromId(DatumGetObjectId(grantees[j]), true);
-
 			if (has_privs_of_role(GetUserId(), DatumGetObjectId(grantees[j])))
 				visible = true;
-			names[j] = DirectFunctionCall1(namein, CStringGetDatum(g ? g : "?"));
+			names[j] = role_name(DatumGetObjectId(grantees[j]));
 		}
 		if (!visible)
 			continue;
 		values[0] = CStringGetTextDatum(name);
-		values[1] = DirectFunctionCall1(namein,
-										CStringGetDatum(GetUserNameFromId(owner, true) ?
-														GetUserNameFromId(owner, true) : "?"));
+		values[1] = role_name(owner);
 		values[2] = SPI_getbinval(tup, desc, 3, &isnull);
 		values[3] = PointerGetDatum(construct_array(names, ngrantees, NAMEOID, NAMEDATALEN,
 													false, TYPALIGN_CHAR));
