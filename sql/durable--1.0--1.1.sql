@@ -32,3 +32,23 @@ CREATE POLICY secret_grants_owner ON durable.secret_grants FOR SELECT USING (
 	EXISTS (SELECT 1 FROM durable.secrets s
 			 WHERE s.name OPERATOR(pg_catalog.=) secret_grants.name
 			   AND pg_catalog.pg_has_role(s.owner::oid, 'USAGE')));
+
+/* ---------------------------------------------------------------------
+ * Versioning, repair and retention
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION @extschema@.durable_patched(patch_id text)
+RETURNS boolean LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_patched';
+COMMENT ON FUNCTION @extschema@.durable_patched(text) IS
+	'inside a workflow: true when this code path is new for the execution, false when replaying a history from before the patch';
+
+CREATE FUNCTION @extschema@.durable_redrive(execution text)
+RETURNS text LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_redrive';
+COMMENT ON FUNCTION @extschema@.durable_redrive(text) IS
+	'resume a FAILED or TIMED_OUT execution from its checkpoints, running the operation that failed again';
+
+CREATE FUNCTION @extschema@.durable_purge(older_than interval,
+	statuses text[] DEFAULT ARRAY['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'STOPPED'])
+RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_purge';
+COMMENT ON FUNCTION @extschema@.durable_purge(interval, text[]) IS
+	'delete the executions (of roles you control) that finished more than older_than ago, whatever their retention';

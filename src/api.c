@@ -30,15 +30,6 @@
 #include "durable.h"
 #include "durable_errcodes.h"
 
-static void
-not_inside_workflow(const char *fname)
-{
-	if (durable_current != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("%s cannot be called inside a durable workflow or step", fname)));
-}
-
 /*
  * durable_resolve_controlled
  *		The id of an execution given by id or name that the caller may
@@ -306,7 +297,7 @@ durable_stop(PG_FUNCTION_ARGS)
 	const char *keys[3] = {"message", "sqlstate", "reason"};
 	Jsonb	   *values[3];
 
-	not_inside_workflow("durable_stop");
+	durable_not_inside_workflow("durable_stop");
 	SPI_connect();
 	(void) durable_resolve_controlled(execution, &id);
 	values[0] = durable_jsonb_string("execution stopped");
@@ -371,7 +362,7 @@ durable_drive(PG_FUNCTION_ARGS)
 	text	   *result;
 	MemoryContext callercxt = CurrentMemoryContext;
 
-	not_inside_workflow("durable_drive");
+	durable_not_inside_workflow("durable_drive");
 	SPI_connect();
 	(void) durable_resolve_controlled(execution, &id);
 	status = drive_one(&id);
@@ -471,7 +462,7 @@ durable_drive_pending(PG_FUNCTION_ARGS)
 	TimestampTz deadline = deadline_after(fcinfo, 0);
 	int			count;
 
-	not_inside_workflow("durable_drive_pending");
+	durable_not_inside_workflow("durable_drive_pending");
 	SPI_connect();
 	count = durable_drive_ready(deadline, NULL);
 	SPI_finish();
@@ -500,7 +491,7 @@ durable_run(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
 				 errmsg("durable_run must be called with CALL outside a transaction block"),
 				 errhint("Inside a transaction, use durable_drive_pending().")));
-	not_inside_workflow("durable_run");
+	durable_not_inside_workflow("durable_run");
 
 	SPI_connect_ext(SPI_OPT_NONATOMIC);
 	(void) durable_drive_ready(deadline, SPI_commit);

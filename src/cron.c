@@ -59,15 +59,6 @@
 #define DURABLE_SCHEDULE_NAME_MAX (200 - 18)
 
 static void
-not_inside_workflow(const char *fname)
-{
-	if (durable_current != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("%s cannot be called inside a durable workflow or step", fname)));
-}
-
-static void
 require_controls_all(const char *fname)
 {
 	if (!durable_caller_controls_all())
@@ -231,7 +222,7 @@ durable_tick(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
 				 errmsg("durable_tick must be called with CALL outside a transaction block"),
 				 errhint("Its pg_cron job runs CALL durable_tick(); inside a transaction, use durable_drive_pending().")));
-	not_inside_workflow("durable_tick");
+	durable_not_inside_workflow("durable_tick");
 	require_controls_all("durable_tick");
 
 	SPI_connect_ext(SPI_OPT_NONATOMIC);
@@ -242,7 +233,9 @@ durable_tick(PG_FUNCTION_ARGS)
 	deadline = durable_clock_now() + (int64) durable_tick_duration * 1000;
 	for (;;)
 	{
-		uint64		n = durable_storage_purge(durable_clock_now(), DURABLE_PURGE_BATCH);
+		uint64		n = durable_storage_purge(durable_clock_now(), DURABLE_PURGE_BATCH,
+												  DT_NOBEGIN, durable_finished_statuses(),
+												  true, GetUserId());
 
 		SPI_commit();
 		if (n < DURABLE_PURGE_BATCH || durable_clock_now() >= deadline)
@@ -278,7 +271,7 @@ durable_cron_enable(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	int64		jobid;
 
-	not_inside_workflow("durable_cron_enable");
+	durable_not_inside_workflow("durable_cron_enable");
 	require_controls_all("durable_cron_enable");
 	require_pg_cron("durable_cron_enable");
 	cron_usable(true);
@@ -306,7 +299,7 @@ durable_cron_disable(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	bool		removed;
 
-	not_inside_workflow("durable_cron_disable");
+	durable_not_inside_workflow("durable_cron_disable");
 	if (!pg_cron_installed())
 		PG_RETURN_BOOL(false);
 	cron_usable(true);
@@ -396,7 +389,7 @@ durable_schedule(PG_FUNCTION_ARGS)
 	Oid			existing_owner;
 	int64		jobid;
 
-	not_inside_workflow("durable_schedule");
+	durable_not_inside_workflow("durable_schedule");
 	durable_check_name("schedule name", name);
 	if (strlen(name) > DURABLE_SCHEDULE_NAME_MAX)
 		ereport(ERROR,
@@ -449,7 +442,7 @@ durable_unschedule(PG_FUNCTION_ARGS)
 	Oid			owner;
 	int64		jobid;
 
-	not_inside_workflow("durable_unschedule");
+	durable_not_inside_workflow("durable_unschedule");
 	SPI_connect();
 	if (!durable_storage_schedule_get(name, &owner, &jobid) ||
 		!durable_caller_controls(owner))

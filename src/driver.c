@@ -87,6 +87,8 @@ durable_op_kind_name(DurableOpKind kind)
 			return "map";
 		case DOK_HTTP:
 			return "http";
+		case DOK_PATCH:
+			return "patch";
 	}
 	return "unknown";
 }
@@ -298,8 +300,8 @@ durable_drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked)
 	d->ops = new_ops_hash(cxt);
 	d->fresh = true;
 
-	/* a new execution has no checkpoints: skip the load */
-	if (strcmp(d->ex.status, "PENDING") != 0)
+	/* a new execution has no checkpoints (a redriven one has): skip the load */
+	if (strcmp(d->ex.status, "PENDING") != 0 || d->ex.redrive_count > 0)
 		durable_storage_load_ops(d);
 	return d;
 }
@@ -418,6 +420,31 @@ op_event_details(DurableOp *op)
 }
 
 /*
+ * bound_history
+ *		Keeps the history of the execution under durable.max_history_events:
+ *		past it, the oldest quarter becomes one history_summarized event.
+ *		Counting costs an index scan of the execution's history, so it is
+ *		done after a quarter of the limit was written in this drive, or, at
+ *		the end of a drive (ending), only for executions big enough to be
+ *		near the limit: checkpoints and runs are a cheap lower bound.
+ */
+static void
+bound_history(DurableDrive *d, int written, bool ending)
+{
+	int			limit = durable_max_history_events;
+
+	if (limit <= 0)
+		return;
+	d->history_unchecked += written;
+	if (d->history_unchecked < Max(limit / 4, 1) &&
+		(!ending || (int64) hash_get_num_entries(d->ops) + d->ex.run_no < limit / 8))
+		return;
+	d->history_unchecked = 0;
+	(void) durable_storage_history_trim(&d->ex.id, d->ex.owner, limit,
+										limit - limit / 4);
+}
+
+/*
  * flush
  *		Writes the checkpoints created or changed since the last flush, each
  *		with its history event.
@@ -426,6 +453,7 @@ static void
 flush(DurableDrive *d)
 {
 	ListCell   *lc;
+	int			events = 0;
 
 	foreach(lc, d->dirty)
 	{
@@ -433,12 +461,17 @@ flush(DurableDrive *d)
 
 		durable_storage_write_op(d, op);
 		if (!op->quiet)
+		{
 			durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner,
 									op_event(op), op, op_event_details(op));
+			events++;
+		}
 		op->quiet = false;
 	}
 	list_free(d->dirty);
 	d->dirty = NIL;
+	if (events > 0)
+		bound_history(d, events, false);
 }
 
 /*
@@ -607,6 +640,7 @@ finish(DurableDrive *d, const char *status, Jsonb *result, Jsonb *error)
 							strcmp(status, "FAILED") == 0 ? "failed" :
 							strcmp(status, "TIMED_OUT") == 0 ? "timed_out" : "finished",
 							NULL, durable_jsonb_build(2, keys, values));
+	bound_history(d, 1, true);
 	d->ex.status = MemoryContextStrdup(d->cxt, status);
 	return DA_FINISHED;
 }
@@ -687,6 +721,7 @@ suspend(DurableDrive *d, TimestampTz wake_at, const char *opname)
 	values[1] = durable_jsonb_string(opname);
 	durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner, "suspended",
 							NULL, durable_jsonb_build(2, keys, values));
+	bound_history(d, 1, true);
 	d->ex.status = MemoryContextStrdup(d->cxt, "SUSPENDED");
 	return DA_SUSPENDED;
 }
@@ -965,6 +1000,7 @@ perform(DurableDrive *d)
 				durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner,
 										"continued_as_new", NULL,
 										durable_jsonb_build(1, keys, values));
+				bound_history(d, 1, true);
 				durable_storage_new_run(&d->ex.id, d->ex.run_no + 1, p->input,
 										durable_clock_now());
 				durable_count(DC_CONTINUED, 1);

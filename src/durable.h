@@ -23,6 +23,7 @@
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
+#include "utils/array.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -48,6 +49,8 @@ extern int	durable_http_timeout;	/* ms */
 extern int	durable_http_connect_timeout;	/* ms */
 extern int	durable_http_max_redirects;
 extern int	durable_http_max_in_flight;
+extern int	durable_retention;	/* seconds; -1: keep */
+extern int	durable_max_history_events;	/* per execution; 0: all */
 
 extern void durable_define_settings(void);
 extern bool durable_check_allow_addresses(char **newval, void **extra, GucSource source);
@@ -74,10 +77,11 @@ typedef enum DurableOpKind
 	DOK_INVOKE,
 	DOK_PARALLEL,
 	DOK_MAP,
-	DOK_HTTP
+	DOK_HTTP,
+	DOK_PATCH					/* durable_patched's marker */
 } DurableOpKind;
 
-#define DURABLE_OP_KINDS (DOK_HTTP + 1)
+#define DURABLE_OP_KINDS (DOK_PATCH + 1)
 
 typedef enum DurableOpStatus
 {
@@ -214,6 +218,7 @@ typedef struct DurableExecution
 	int32		parent_op_id;
 	int32		parent_index;
 	int32		depth;
+	int32		redrive_count;
 } DurableExecution;
 
 /* A context of durable_child on the replay's context stack. */
@@ -247,6 +252,7 @@ typedef struct DurableDrive
 	Jsonb	   *fatal;			/* nondeterminism, limits: ends the run */
 	List	   *dirty;			/* DurableOps to write after the replay */
 	DurableOp  *raised_op;		/* the last checkpointed failure raised */
+	int			history_unchecked;	/* events written since the last bound check */
 } DurableDrive;
 
 /* the execution being replayed in this backend, or NULL */
@@ -411,6 +417,8 @@ extern char *durable_uuid_out(const pg_uuid_t *uuid);
 extern bool durable_parse_uuid(const char *text, pg_uuid_t *uuid);
 extern char *durable_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern void durable_check_name(const char *what, const char *name);
+extern void durable_not_inside_workflow(const char *fname);
+extern ArrayType *durable_finished_statuses(void);
 extern void durable_check_payload(const char *what, Jsonb *value);
 extern Jsonb *durable_error_to_jsonb(ErrorData *edata, const char *operation);
 extern Jsonb *durable_cstring_to_jsonb(const char *json);
@@ -603,7 +611,27 @@ extern uint64 durable_storage_secrets_list(void);
 
 extern bool durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 										DurableQueueCursor *cursor, pg_uuid_t *id);
-extern uint64 durable_storage_purge(TimestampTz now, int limit);
+extern uint64 durable_storage_purge(TimestampTz now, int limit, TimestampTz finished_by,
+									ArrayType *statuses, bool all, Oid role);
+extern bool durable_storage_history_trim(const pg_uuid_t *id, Oid owner, int above,
+										 int keep);
+
+/* an operation as durable_redrive sees it */
+typedef struct DurableRedriveOp
+{
+	int32		op_id;
+	int32		parent_op_id;	/* 0 at the top level */
+	int32		position;
+	char	   *name;
+	DurableOpKind kind;
+	DurableOpStatus status;
+} DurableRedriveOp;
+
+extern List *durable_storage_redrive_ops(const pg_uuid_t *id, int32 run_no);
+extern void durable_storage_redrive_op(const pg_uuid_t *id, int32 run_no, int32 op_id,
+									   bool reopen);
+extern int32 durable_storage_redrive_execution(const pg_uuid_t *id, int32 run_no,
+											   const char *hash, TimestampTz now);
 extern bool durable_storage_schedule_get(const char *name, Oid *owner, int64 *jobid);
 extern bool durable_storage_schedule_insert(const char *name, Oid owner,
 											const char *cron, const char *workflow,

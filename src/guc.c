@@ -38,6 +38,8 @@ int			durable_http_timeout = 30000;
 int			durable_http_connect_timeout = 10000;
 int			durable_http_max_redirects = 3;
 int			durable_http_max_in_flight = 256;
+int			durable_retention = 30 * 24 * 3600;
+int			durable_max_history_events = 10000;
 
 static const struct config_enum_entry notify_options[] = {
 	{"none", DURABLE_NOTIFY_NONE, false},
@@ -149,6 +151,22 @@ durable_define_settings(void)
 							&durable_max_wait,
 							366 * 24 * 3600, 1, INT_MAX,
 							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.retention",
+							"How long finished executions are kept when durable_start gave no retention; -1 keeps them.",
+							"The tick (CALL durable_tick(), every minute with pg_cron) purges executions past their retention, with their operations, history, callbacks and branches.",
+							&durable_retention,
+							30 * 24 * 3600, -1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.max_history_events",
+							"Most history events kept per execution; 0 keeps all.",
+							"Past it, the oldest quarter is replaced by one history_summarized event that counts them by kind.",
+							&durable_max_history_events,
+							10000, 0, INT_MAX,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("durable.synchronous_commit",

@@ -153,6 +153,12 @@ lookup(DurableDrive *d, DurableOpKind kind, const char *name, DurableOpKey *key)
 	key->parent_op_id = d->ctx.parent_op_id;
 	key->position = ++d->ctx.next_position;
 	op = (DurableOp *) hash_search(d->ops, key, HASH_FIND, NULL);
+	/* markers of patches whose durable_patched call is gone are passed over */
+	while (op != NULL && op->kind == DOK_PATCH)
+	{
+		key->position = ++d->ctx.next_position;
+		op = (DurableOp *) hash_search(d->ops, key, HASH_FIND, NULL);
+	}
 	if (op != NULL && (op->kind != kind || strcmp(op->name, name) != 0))
 		fatal(d, ERRCODE_DURABLE_NONDETERMINISM,
 			  psprintf("non-deterministic workflow: operation %d%s was %s \"%s\" in the history, now %s \"%s\"",
@@ -630,6 +636,39 @@ durable_log(PG_FUNCTION_ARGS)
 	set_result(d, op, durable_jsonb_build(3, keys, values));
 	durable_check_payload("log details", op->result);
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(durable_patched);
+
+/*
+ * durable_patched(patch_id text) RETURNS boolean
+ *		Versioning: true when the execution reaches this point for the first
+ *		time (a marker is checkpointed, so later replays see it) or replays a
+ *		history that has the marker here; false when it replays a history
+ *		written by code without the patch.  The position is then not
+ *		consumed: the old code's operation that holds it comes next.
+ */
+Datum
+durable_patched(PG_FUNCTION_ARGS)
+{
+	DurableDrive *d = enter_op("durable_patched");
+	char	   *patch_id = durable_text_arg(fcinfo, 0, "patch id");
+	DurableOpKey key;
+	DurableOp  *op;
+
+	durable_check_name("patch id", patch_id);
+	key.parent_op_id = d->ctx.parent_op_id;
+	key.position = d->ctx.next_position + 1;
+	op = (DurableOp *) hash_search(d->ops, &key, HASH_FIND, NULL);
+	if (op != NULL && (op->kind != DOK_PATCH || strcmp(op->name, patch_id) != 0))
+		PG_RETURN_BOOL(false);
+	d->ctx.next_position++;
+	if (op == NULL)
+	{
+		check_op_limit(d);
+		(void) durable_op_create(d, &key, DOK_PATCH, patch_id, DOS_SUCCEEDED);
+	}
+	PG_RETURN_BOOL(true);
 }
 
 PG_FUNCTION_INFO_V1(durable_continue_as_new);

@@ -320,6 +320,20 @@ durable_interval_us(Interval *iv, const char *what)
 }
 
 /*
+ * durable_not_inside_workflow
+ *		For the functions that steer executions from outside: not from a
+ *		workflow body or a step.
+ */
+void
+durable_not_inside_workflow(const char *fname)
+{
+	if (durable_current != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot be called inside a durable workflow or step", fname)));
+}
+
+/*
  * durable_caller_controls
  *		The current role may see and steer executions of this owner: it has
  *		the owner's privileges, or those of durable_admin.

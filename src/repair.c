@@ -1,0 +1,269 @@
+/*-------------------------------------------------------------------------
+ *
+ * repair.c
+ *	  What operators do to executions after the fact: durable_redrive
+ *	  resumes a failed or timed-out one, durable_purge deletes finished
+ *	  ones.
+ *
+ * A redrive resumes the current run from its checkpoints.  What made the
+ * run fail is the last operation of the top level, if it did not succeed,
+ * and, when that is a durable_child context, the last operation inside it,
+ * and so on down: those operations run again from their first attempt
+ * (a context is entered again; a step, wait, callback, HTTP request or
+ * branch operation is deleted with its callbacks and branches, so the
+ * replay performs it anew).  Operations that failed earlier and were
+ * caught by the workflow stay as they are: later checkpoints depend on
+ * their outcome.  A run that failed in its body (non-determinism, a write
+ * in the body, an uncaught error after the last operation) has nothing to
+ * run again: the replay, with the code as it is now, decides.
+ *
+ * IDENTIFICATION
+ *	  src/repair.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "durable.h"
+#include "durable_errcodes.h"
+
+/* executions purged per statement of durable_purge */
+#define DURABLE_PURGE_CHUNK 1000
+
+static const char *const finished_statuses[] = {"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"};
+
+/*
+ * durable_finished_statuses
+ *		The terminal statuses of an execution, as a text[].
+ */
+ArrayType *
+durable_finished_statuses(void)
+{
+	Datum		elems[lengthof(finished_statuses)];
+	int			i;
+
+	for (i = 0; i < lengthof(finished_statuses); i++)
+		elems[i] = CStringGetTextDatum(finished_statuses[i]);
+	return construct_array(elems, lengthof(finished_statuses), TEXTOID, -1, false,
+						   TYPALIGN_INT);
+}
+
+/*
+ * last_in_context
+ *		The operation at the highest position of a context, or NULL.
+ */
+static DurableRedriveOp *
+last_in_context(List *ops, int32 parent_op_id)
+{
+	ListCell   *lc;
+	DurableRedriveOp *last = NULL;
+
+	foreach(lc, ops)
+	{
+		DurableRedriveOp *op = lfirst(lc);
+
+		if (op->parent_op_id == parent_op_id &&
+			(last == NULL || op->position > last->position))
+			last = op;
+	}
+	return last;
+}
+
+/*
+ * redrive_ops
+ *		Makes the operations that ended the run run again (see the head of
+ *		the file); returns their names as a jsonb array, or NULL.
+ */
+static Jsonb *
+redrive_ops(const pg_uuid_t *id, int32 run_no)
+{
+	List	   *ops = durable_storage_redrive_ops(id, run_no);
+	int32		context = 0;
+	StringInfoData buf;
+	bool		any = false;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	for (;;)
+	{
+		DurableRedriveOp *op = last_in_context(ops, context);
+
+		if (op == NULL || op->status == DOS_SUCCEEDED)
+			break;
+		durable_storage_redrive_op(id, run_no, op->op_id, op->kind == DOK_CHILD);
+		if (any)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, op->name);
+		any = true;
+		if (op->kind != DOK_CHILD)
+			break;
+		context = op->op_id;
+	}
+	appendStringInfoChar(&buf, ']');
+	return any ? durable_cstring_to_jsonb(buf.data) : NULL;
+}
+
+PG_FUNCTION_INFO_V1(durable_redrive);
+
+/*
+ * durable_redrive(execution text) RETURNS text
+ *		Resumes a FAILED or TIMED_OUT execution from its checkpoints, with
+ *		the workflow's code as it is now; returns its new status, PENDING.
+ */
+Datum
+durable_redrive(PG_FUNCTION_ARGS)
+{
+	char	   *execution = durable_text_arg(fcinfo, 0, "execution");
+	pg_uuid_t	id;
+	DurableExecution ex;
+	char	   *qualified;
+	char	   *hash;
+	Jsonb	   *reset;
+	int32		count;
+	TimestampTz now = durable_clock_now();
+	const char *keys[4] = {"redrive_count", "from_status", "operations", "workflow_hash"};
+	Jsonb	   *values[4];
+
+	durable_not_inside_workflow("durable_redrive");
+	SPI_connect();
+	(void) durable_resolve_controlled(execution, &id);
+	if (!durable_storage_lock_execution(&id, &ex, CurrentMemoryContext, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("execution \"%s\" does not exist", execution)));
+	if (strcmp(ex.status, "FAILED") != 0 && strcmp(ex.status, "TIMED_OUT") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("execution \"%s\" cannot be redriven", execution),
+				 errdetail("Its status is %s; only FAILED and TIMED_OUT executions can be redriven.",
+						   ex.status),
+				 strcmp(ex.status, "STOPPED") == 0 ?
+				 errhint("A stopped execution was stopped on purpose; start a new one.") : 0));
+	if (ex.has_parent)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("execution \"%s\" is a child execution and cannot be redriven by itself",
+						execution),
+				 errdetail("Its parent execution %s has taken its outcome.",
+						   durable_uuid_out(&ex.parent_id)),
+				 errhint("Redrive the parent: the failed branch operation then starts its children again.")));
+
+	/* the code as it is now: it must still exist */
+	(void) durable_resolve_workflow(ex.workflow, false, &qualified, &hash);
+
+	reset = redrive_ops(&id, ex.run_no);
+	durable_storage_inbox_delete(&id);
+	count = durable_storage_redrive_execution(&id, ex.run_no, hash, now);
+	durable_storage_queue_set(&id, ex.owner, now);
+
+	values[0] = durable_jsonb_int(count);
+	values[1] = durable_jsonb_string(ex.status);
+	values[2] = reset;
+	values[3] = durable_jsonb_string(hash);
+	durable_storage_history(&id, ex.run_no, ex.owner, "redriven", NULL,
+							durable_jsonb_build(4, keys, values));
+	durable_status_changed(&ex, "PENDING");
+	durable_wake_at_commit();
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text("PENDING"));
+}
+
+PG_FUNCTION_INFO_V1(durable_purge);
+
+/*
+ * durable_purge(older_than interval, statuses text[]) RETURNS bigint
+ *		Deletes the executions that finished more than older_than ago with
+ *		one of statuses, whatever their retention, from every table; only
+ *		those the caller controls.  Returns how many.
+ */
+Datum
+durable_purge(PG_FUNCTION_ARGS)
+{
+	Interval   *older_than;
+	Interval   *zero;
+	ArrayType  *statuses;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	TimestampTz now = durable_clock_now();
+	TimestampTz cutoff;
+	uint64		total = 0;
+	uint64		done;
+	bool		all;
+
+	durable_not_inside_workflow("durable_purge");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("older_than must not be null"),
+				 errhint("Pass '0 seconds' to purge every finished execution.")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("statuses must not be null")));
+	older_than = PG_GETARG_INTERVAL_P(0);
+	statuses = PG_GETARG_ARRAYTYPE_P(1);
+
+	zero = palloc0(sizeof(Interval));
+	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(older_than),
+										 IntervalPGetDatum(zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("older_than must be a positive interval or zero")));
+	if (ARR_NDIM(statuses) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("statuses must be a one-dimensional array")));
+	deconstruct_array(statuses, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("statuses must not be empty"),
+				 errhint("Valid statuses are SUCCEEDED, FAILED, TIMED_OUT and STOPPED.")));
+	for (i = 0; i < n; i++)
+	{
+		char	   *s;
+		int			k;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("statuses must not contain nulls")));
+		s = TextDatumGetCString(elems[i]);
+		for (k = 0; k < lengthof(finished_statuses); k++)
+			if (strcmp(s, finished_statuses[k]) == 0)
+				break;
+		if (k == lengthof(finished_statuses))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cannot purge executions with status \"%s\"", s),
+					 errdetail("Only finished executions are purged."),
+					 errhint("Valid statuses are SUCCEEDED, FAILED, TIMED_OUT and STOPPED; stop an unfinished execution first.")));
+	}
+
+	cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+													 TimestampTzGetDatum(now),
+													 IntervalPGetDatum(older_than)));
+	all = durable_caller_controls_all();
+	SPI_connect();
+	do
+	{
+		done = durable_storage_purge(now, DURABLE_PURGE_CHUNK, cutoff, statuses, all,
+									 GetUserId());
+		total += done;
+	} while (done == DURABLE_PURGE_CHUNK);
+	SPI_finish();
+	PG_RETURN_INT64((int64) total);
+}
