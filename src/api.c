@@ -119,6 +119,7 @@ durable_start_options(Jsonb *options, Interval **timeout, Interval **retention,
 						 errmsg("invalid value for option \"tags\""),
 						 errdetail("Expected a jsonb object of business keys, such as {\"customer\": \"c-42\"}.")));
 			*tags = JsonbValueToJsonb(&v);
+			durable_check_payload("tags", *tags);
 		}
 		else
 			ereport(ERROR,
@@ -296,6 +297,7 @@ durable_stop(PG_FUNCTION_ARGS)
 	bool		mine;
 	const char *keys[3] = {"message", "sqlstate", "reason"};
 	Jsonb	   *values[3];
+	Jsonb	   *error;
 
 	durable_not_inside_workflow("durable_stop");
 	SPI_connect();
@@ -303,7 +305,9 @@ durable_stop(PG_FUNCTION_ARGS)
 	values[0] = durable_jsonb_string("execution stopped");
 	values[1] = durable_jsonb_string("57014");
 	values[2] = durable_jsonb_string(reason);
-	if (!durable_stop_execution(&id, durable_jsonb_build(3, keys, values), false))
+	error = durable_jsonb_build(3, keys, values);
+	durable_check_payload("reason", error);
+	if (!durable_stop_execution(&id, error, false))
 	{
 		if (!durable_storage_status(&id, &status, &mine))
 			ereport(ERROR,

@@ -518,7 +518,7 @@ replay(DurableDrive *d, Datum *result, bool *isnull, ErrorData **error)
 		*isnull = fcinfo->isnull;
 
 		if (durable_replay_timeout > 0)
-			durable_timeout_disarm();
+			durable_timeout_finish();
 		d->in_replay = false;
 		durable_owner_exit(&st);
 

@@ -386,6 +386,7 @@ extern Jsonb *durable_sql_run(const char *sql, int nargs, const Oid *argtypes,
 							  ErrorData **error);
 extern void durable_timeout_arm(int64 timeout_us);
 extern bool durable_timeout_disarm(void);
+extern void durable_timeout_finish(void);
 extern Jsonb *durable_datum_to_jsonb(Datum value, Oid typid);
 
 /* ----------------------------------------------------------------

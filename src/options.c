@@ -41,18 +41,31 @@ options_error(const char *key, const char *expected)
  *		An option given as an interval string, in microseconds (the interval
  *		itself in *parsed, if wanted); negative intervals are an error.
  */
+static void
+option_context(void *arg)
+{
+	errcontext("option \"%s\"", (const char *) arg);
+}
+
 int64
 durable_option_interval(const char *key, JsonbValue *v, Interval **parsed)
 {
 	Interval   *iv;
+	ErrorContextCallback errcb;
 
 	if (v->type != jbvString)
 		options_error(key, "an interval as a string, such as \"2 seconds\"");
+	/* interval_in's own errors say which option they are about */
+	errcb.callback = option_context;
+	errcb.arg = (void *) key;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
 	iv = DatumGetIntervalP(DirectFunctionCall3(interval_in,
 											   CStringGetDatum(pnstrdup(v->val.string.val,
 																		v->val.string.len)),
 											   ObjectIdGetDatum(InvalidOid),
 											   Int32GetDatum(-1)));
+	error_context_stack = errcb.previous;
 	if (parsed != NULL)
 		*parsed = iv;
 	return durable_interval_us(iv, key);

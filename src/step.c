@@ -128,6 +128,27 @@ durable_timeout_disarm(void)
 }
 
 /*
+ * durable_timeout_finish
+ *		For the end of the code the timer guards: stops it and, when it fired
+ *		but the code caught the cancel and carried on, raises the cancel
+ *		again, so that the caller's durable_timeout_disarm in its error path
+ *		reports the timeout.  Code that catches query_canceled in a loop can
+ *		still run on, as with statement_timeout; durable_stop and
+ *		pg_terminate_backend end it.
+ */
+void
+durable_timeout_finish(void)
+{
+	if (durable_timeout_disarm())
+	{
+		durable_timeout_fired = true;
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling statement due to a durable timeout")));
+	}
+}
+
+/*
  * durable_datum_to_jsonb
  *		A value of any type as jsonb: jsonb as is, json parsed, anything else
  *		through to_jsonb().
@@ -311,7 +332,7 @@ durable_sql_run(const char *sql, int nargs, const Oid *argtypes, Datum *values,
 		}
 		SPI_freetuptable(SPI_tuptable);
 		if (timeout_us > 0)
-			durable_timeout_disarm();
+			durable_timeout_finish();
 		durable_owner_exit(&st);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);

@@ -14,6 +14,7 @@
 #include <sys/time.h>
 
 #include "catalog/pg_authid.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -26,6 +27,9 @@
 
 #include "durable.h"
 #include "durable_errcodes.h"
+
+/* the longest duration any option or argument may give */
+#define DURABLE_MAX_INTERVAL_DAYS INT64CONST(365250)
 
 /* longest operation or execution name, in bytes */
 #define DURABLE_MAX_NAME_LENGTH 200
@@ -309,9 +313,18 @@ int64
 durable_interval_us(Interval *iv, const char *what)
 {
 	int64		us;
+	int64		days;
 
-	us = iv->time + (int64) iv->day * USECS_PER_DAY +
-		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	/* months as 30 days, as interval arithmetic does; at most 1000 years */
+	days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
+	if (days > DURABLE_MAX_INTERVAL_DAYS || days < -DURABLE_MAX_INTERVAL_DAYS ||
+		pg_mul_s64_overflow(days, USECS_PER_DAY, &us) ||
+		pg_add_s64_overflow(us, iv->time, &us) ||
+		us > DURABLE_MAX_INTERVAL_DAYS * USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range", what),
+				 errdetail("Durations are at most 1000 years.")));
 	if (us < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
