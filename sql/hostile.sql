@@ -4,8 +4,8 @@
 -- reused callback ids, other roles' executions, endless recursion and
 -- loops, primitives outside a workflow.  Every case is numbered (hN); each
 -- block ends by checking that nothing but what the block says changed,
--- with a digest of every durable.* table.  Cases whose outcome is a bug
--- are marked BUG and described in BUGS.md.
+-- with a digest of every durable.* table.  Cases that once
+-- showed a bug are marked "was a bug".
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS durable CASCADE;
 CREATE EXTENSION durable;
@@ -101,8 +101,8 @@ SELECT c, h_err(f) FROM (VALUES
   ('h18 options a string',        $$SELECT durable_start('h_wf_echo', '{}', 'n', '"{}"')$$),
   ('h19 execution_timeout null',  $$SELECT durable_start('h_wf_echo', '{}', 'n', '{"execution_timeout": null}')$$),
   ('h20 execution_timeout object', $$SELECT durable_start('h_wf_echo', '{}', 'n', '{"execution_timeout": {"hours": 1}}')$$),
-  ('h21 execution_timeout 1000000 years (BUG)', $$SELECT durable_start('h_wf_echo', '{}', 'n', '{"execution_timeout": "1000000 years"}')$$),
-  ('h193 execution_timeout 2000000 years (BUG)', $$SELECT durable_start('h_wf_echo', '{}', 'n', '{"execution_timeout": "2000000 years"}')$$),
+  ('h21 execution_timeout 1000000 years (was a bug)', $$SELECT durable_start('h_wf_echo', '{}', 'n', '{"execution_timeout": "1000000 years"}')$$),
+  ('h193 execution_timeout 2000000 years (was a bug)', $$SELECT durable_start('h_wf_echo', '{}', 'n', '{"execution_timeout": "2000000 years"}')$$),
   ('h22 retention negative',      $$SELECT durable_start('h_wf_echo', '{}', 'n', '{"retention": "-1 day"}')$$),
   ('h23 duplicated option key',   $$SELECT durable_start('h_wf_echo', '{}', 'n', '{"retention": "1 day", "retention": "x"}')$$),
   ('h24 oversize input',          $$SET durable.max_payload_size = 1024; SELECT durable_start('h_wf_echo', jsonb_build_object('x', repeat('x', 5000)))$$),
@@ -132,7 +132,7 @@ SELECT durable_start('h_wf_echo', (repeat('[', 5000) || repeat(']', 5000))::json
        IS NOT NULL AS h34_started;
 SELECT durable_drive('h34 deep') AS h34;
 SELECT jsonb_array_length(durable_result('h34 deep')) AS outer_len;
--- BUG: tags are not bounded by durable.max_payload_size (nor at all)
+-- was a bug: tags are bounded by durable.max_payload_size too
 SET durable.max_payload_size = 1024;
 SELECT durable_start('h_wf_echo', '{}', 'h25 big tags',
        jsonb_build_object('tags', jsonb_build_object('x', repeat('x', 5000)))) IS NOT NULL AS h25_started;
@@ -156,12 +156,12 @@ SELECT c, h_err(f) FROM (VALUES
   ('h44 stop huge reason',        $$SET durable.max_payload_size = 1024; SELECT durable_stop('no such execution', repeat('r', 100000))$$),
   ('h45 stop uuid nobody has',    $$SELECT durable_stop('00000000-0000-0000-0000-000000000000')$$),
   ('h46 drive injection',         $$SELECT durable_drive('x''); DELETE FROM h_t; --')$$),
-  ('h47 drive_pending huge (BUG)',      $$SELECT durable_drive_pending('1000000 years')$$),
+  ('h47 drive_pending huge (was a bug)',      $$SELECT durable_drive_pending('1000000 years')$$),
   ('h48 id functions, bad uuid',  $$SELECT durable.execution_id('01890a5d-ac96-774b-bcce-b302099a805')$$)
 ) v(c, f);
 RESET durable.max_payload_size;
 SELECT h_digest() = :'digest' AS unchanged, (SELECT count(*) FROM h_t) AS t_rows;
--- BUG: a stop reason is not bounded by durable.max_payload_size
+-- was a bug: a stop reason is bounded by durable.max_payload_size too
 SET durable.max_payload_size = 1024;
 SELECT durable_start('h_wf_nap', '{}', name => 'h49 long reason') IS NOT NULL AS started;
 SELECT h_err($$SELECT durable_stop('h49 long reason', repeat('r', 100000))$$) AS h49;
@@ -314,7 +314,7 @@ SET durable.max_payload_size = 1024;
 SELECT c, (h_run(c, f)).* FROM (VALUES
   ('h117 wait negative',          $$SELECT durable_wait('w', '-1 s')$$),
   ('h118 wait NULL',              $$SELECT durable_wait('w', NULL)$$),
-  ('h119 wait huge (BUG)',        $$SELECT durable_wait('w', '1000000 years')$$),
+  ('h119 wait huge (was a bug)',        $$SELECT durable_wait('w', '1000000 years')$$),
   ('h120 wait past max_wait',     $$SELECT durable_wait('w', '367 days')$$),
   ('h121 wait_until infinity',    $$SELECT durable_wait_until('w', 'infinity')$$),
   ('h122 wait_until NULL',        $$SELECT durable_wait_until('w', NULL)$$),
@@ -382,7 +382,7 @@ SELECT (SELECT count(*) FROM durable.callbacks c JOIN durable.executions e ON e.
 -- a step that never returns: its timeout cancels it (WF011)
 SELECT c, (h_run(c, f)).* FROM (VALUES
   ('h169 step never returns',     $$SELECT durable_step('s', 'SELECT pg_sleep(100)', NULL, '{"timeout": "300 ms", "max_attempts": 1}')$$),
-  ('h170 step swallows cancels (BUG)', $f$SELECT durable_step('s', $q$DO $b$ DECLARE t0 timestamptz := clock_timestamp(); BEGIN LOOP BEGIN WHILE clock_timestamp() < t0 + interval '1.5 s' LOOP PERFORM pg_sleep(0.01); END LOOP; EXIT; EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; END $b$ $q$, NULL, '{"timeout": "200 ms", "max_attempts": 1}')$f$)
+  ('h170 step swallows cancels (was a bug)', $f$SELECT durable_step('s', $q$DO $b$ DECLARE t0 timestamptz := clock_timestamp(); BEGIN LOOP BEGIN WHILE clock_timestamp() < t0 + interval '1.5 s' LOOP PERFORM pg_sleep(0.01); END LOOP; EXIT; EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; END $b$ $q$, NULL, '{"timeout": "200 ms", "max_attempts": 1}')$f$)
 ) v(c, f);
 -- a body that never yields: durable.replay_timeout ends it (WF009) ...
 SET durable.replay_timeout = '200ms';
@@ -395,8 +395,8 @@ END $$;
 SELECT durable_start('h_wf_spin_after_step', '{}', name => 'h171 spin') IS NOT NULL AS started;
 SELECT durable_drive('h171 spin') AS h171;
 SELECT error->>'sqlstate' AS sqlstate, error->>'message' AS message FROM durable_status('h171 spin');
--- ... BUG: unless it catches query_canceled: then the drive runs as long
--- as the body likes (here it gives up after 1.5 s) and succeeds
+-- ... was a bug: also when it catches query_canceled (the cancel is raised
+-- again when the body returns; here it gives up after 1.5 s)
 CREATE FUNCTION h_wf_stubborn(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE caught int := 0; t0 timestamptz := clock_timestamp();
 BEGIN
