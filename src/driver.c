@@ -186,6 +186,32 @@ durable_resolve_workflow(const char *workflow, bool check_execute,
 }
 
 /*
+ * durable_resolve_workflow_as
+ *		durable_resolve_workflow as the given role, with its EXECUTE checked:
+ *		the owner of an execution, whoever drives or redrives it.
+ */
+Oid
+durable_resolve_workflow_as(const char *workflow, Oid role, char **qualified, char **hash)
+{
+	Oid			save_userid;
+	int			save_sec;
+	Oid			fn;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		fn = durable_resolve_workflow(workflow, true, qualified, hash);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+	return fn;
+}
+
+/*
  * durable_workflow_hash
  *		The md5 of a workflow's definition, given by its qualified name;
  *		NULL when there is no such function (it was dropped).
@@ -1132,12 +1158,7 @@ durable_drive_advance(DurableDrive *d)
 
 		PG_TRY();
 		{
-			d->fn_oid = durable_resolve_workflow(d->ex.workflow, false, NULL, NULL);
-			if (pg_proc_aclcheck(d->fn_oid, d->ex.owner, ACL_EXECUTE) != ACLCHECK_OK)
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("permission denied for workflow function %s", d->ex.workflow),
-						 errdetail("The owner of the execution lost EXECUTE on it.")));
+			d->fn_oid = durable_resolve_workflow_as(d->ex.workflow, d->ex.owner, NULL, NULL);
 		}
 		PG_CATCH();
 		{

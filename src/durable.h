@@ -285,6 +285,8 @@ extern const char *durable_op_status_name(DurableOpStatus status);
 extern Oid	durable_resolve_workflow(const char *workflow, bool check_execute,
 									 char **qualified, char **hash);
 
+extern Oid	durable_resolve_workflow_as(const char *workflow, Oid role,
+										char **qualified, char **hash);
 extern char *durable_workflow_hash(const char *qualified);
 
 /* ----------------------------------------------------------------

@@ -159,8 +159,8 @@ durable_redrive(PG_FUNCTION_ARGS)
 						   durable_uuid_out(&ex.parent_id)),
 				 errhint("Redrive the parent: the failed branch operation then starts its children again.")));
 
-	/* the code as it is now: it must still exist */
-	(void) durable_resolve_workflow(ex.workflow, false, &qualified, &hash);
+	/* the code as it is now: it must still exist, and its owner may run it */
+	(void) durable_resolve_workflow_as(ex.workflow, ex.owner, &qualified, &hash);
 
 	reset = redrive_ops(&id, ex.run_no);
 	durable_storage_inbox_delete(&id);
