@@ -151,7 +151,7 @@ SELECT durable_drive('alice-approve');
 SELECT durable_send_event('alice-approve', 'unrelated', '2');
 RESET ROLE;
 SELECT name, status, owner FROM durable.executions
- WHERE owner::text LIKE 'regress_priv%' ORDER BY name;
+ WHERE owner::text LIKE 'regress_priv%' ORDER BY name, owner::text;
 
 -- ----------------------------------------------------------------------
 -- every table of schema durable: row level security, no write privilege
