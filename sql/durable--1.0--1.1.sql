@@ -276,7 +276,9 @@ BEGIN
 			/* the child executions of an invoke, parallel or map, side by side */
 			FOR c IN
 				SELECT y.idx, y.name, y.workflow, y.items, y.status,
-					   y.finished_at OPERATOR(pg_catalog.-) y.started_at AS duration
+					   y.finished_at OPERATOR(pg_catalog.-) y.started_at AS duration,
+					   /* the index of the first item of a map's batch */
+					   pg_catalog.sum(y.items) OVER (ORDER BY y.idx) OPERATOR(pg_catalog.-) y.items AS first_item
 				  FROM durable.children y
 				 WHERE y.parent_id OPERATOR(pg_catalog.=) eid
 				   AND y.run_no OPERATOR(pg_catalog.=) o.run_no
@@ -286,7 +288,10 @@ BEGIN
 				EXIT WHEN nodes OPERATOR(pg_catalog.>=) max_nodes OR size OPERATOR(pg_catalog.>=) 45000;
 				label := CASE WHEN c.name IS NOT NULL THEN 'branch ' OPERATOR(pg_catalog.||) durable.graph_text(c.name)
 							  WHEN o.kind OPERATOR(pg_catalog.=) 'map' AND c.items OPERATOR(pg_catalog.>) 1
-							  THEN pg_catalog.format('batch %s · %s items', c.idx, c.items)
+							  THEN pg_catalog.format('batch %s · items %s to %s', c.idx, c.first_item,
+													 c.first_item OPERATOR(pg_catalog.+) c.items OPERATOR(pg_catalog.-) 1)
+							  WHEN o.kind OPERATOR(pg_catalog.=) 'map' AND c.idx OPERATOR(pg_catalog.<>) c.first_item
+							  THEN pg_catalog.format('batch %s · item %s', c.idx, c.first_item)
 							  WHEN o.kind OPERATOR(pg_catalog.=) 'map' THEN 'item ' OPERATOR(pg_catalog.||) c.idx
 							  ELSE 'execution' END
 					OPERATOR(pg_catalog.||) '<br/>' OPERATOR(pg_catalog.||) durable.graph_text(c.workflow)
