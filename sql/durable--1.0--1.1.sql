@@ -161,8 +161,10 @@ BEGIN
 			CASE WHEN e.redrive_count OPERATOR(pg_catalog.>) 0 THEN 'redriven ' OPERATOR(pg_catalog.||) e.redrive_count END,
 			durable.graph_duration(e.duration));
 	IF e.error IS NOT NULL THEN
+		/* durable_stop's reason is apart from the message */
 		label := label OPERATOR(pg_catalog.||) '<br/>error ' OPERATOR(pg_catalog.||)
-			durable.graph_text(COALESCE(e.error OPERATOR(pg_catalog.->>) 'message', e.error::text));
+			durable.graph_text(COALESCE(e.error OPERATOR(pg_catalog.->>) 'message', e.error::text)
+				OPERATOR(pg_catalog.||) COALESCE(': ' OPERATOR(pg_catalog.||) (e.error OPERATOR(pg_catalog.->>) 'reason'), ''));
 	END IF;
 	out := out OPERATOR(pg_catalog.||)
 		pg_catalog.format('    execution(["%s"]):::%s', label, durable.graph_class(e.status));
