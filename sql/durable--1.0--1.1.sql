@@ -52,6 +52,8 @@ CREATE FUNCTION @extschema@.durable_purge(older_than interval,
 RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_purge';
 COMMENT ON FUNCTION @extschema@.durable_purge(interval, text[]) IS
 	'delete the executions (of roles you control) that finished more than older_than ago, whatever their retention';
+
+/* ---------------------------------------------------------------------
  * Visibility: durable_graph
  * --------------------------------------------------------------------- */
 

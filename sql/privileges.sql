@@ -341,10 +341,9 @@ SELECT name, status FROM durable_status('alice-pending');
 SELECT status, current_operation FROM durable_status(:'alice_id');
 SELECT count(*) > 0 AS carol_reads_history FROM durable_history('alice-pending');
 SELECT name, kind, status FROM durable_operations('alice-pending');
--- BUG (BUGS.md #1): a member of durable_admin who lacks USAGE on the
--- workflow's schema fails the execution ("permission denied for schema
--- priv_alice") instead of running it as its owner.  Right: SUSPENDED
--- (the timer is not due) and SUCCEEDED.
+-- carol lacks USAGE on the workflow's schema: the drive looks the
+-- workflow up as its owner, alice (once a bug: it failed the execution
+-- with "permission denied for schema priv_alice")
 SELECT durable_drive('alice-pending');
 SELECT durable_drive('alice-whoami-admin');
 SELECT durable_stop('alice-sleep', 'stopped by carol');
