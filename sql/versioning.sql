@@ -37,17 +37,22 @@ SELECT status, error->>'sqlstate' AS sqlstate, error->>'message' AS message
 -- fixed with durable_patched: the old execution is redriven and takes the
 -- old path; a new one takes the new path and checkpoints the marker
 CREATE OR REPLACE FUNCTION wf_ver(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  patched boolean;
 BEGIN
   PERFORM durable_step('a', 'SELECT 1');
-  IF durable_patched('add-x') THEN
+  patched := durable_patched('add-x');
+  IF patched THEN
     PERFORM durable_step('x', 'SELECT 10');
   END IF;
   PERFORM durable_wait_for_event('go', 'go');
   PERFORM durable_step('b', 'SELECT 2');
-  RETURN to_jsonb(durable_patched('add-x'));
+  RETURN jsonb_build_object('patched', patched, 'again', durable_patched('add-x'));
 END $$;
 SELECT durable_redrive('ver-old');
 SELECT durable_drive('ver-old');
+-- false on the old path; the second call is past the end of the old
+-- history, a new position, so it is true and checkpoints a marker
 SELECT status, result FROM durable_status('ver-old');
 SELECT position, name, kind, status FROM durable_operations('ver-old') ORDER BY op_id;
 SELECT event, details->'operations' AS operations, details->>'from_status' AS from_status,
