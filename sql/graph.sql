@@ -13,30 +13,8 @@ LANGUAGE sql AS $$
     FROM regexp_split_to_table(durable_graph(execution, max_nodes), E'\n') WITH ORDINALITY AS t(line, n)
    ORDER BY n
 $$;
--- drives an execution and its children, deepest first, until it finishes
-CREATE FUNCTION g_drive_tree(root text, rounds int DEFAULT 20) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  root_id uuid := durable.execution_id(root);
-  r record;
-  st text;
-BEGIN
-  FOR i IN 1..rounds LOOP
-    SELECT status INTO st FROM durable.executions WHERE id = root_id;
-    EXIT WHEN st NOT IN ('PENDING', 'RUNNING', 'SUSPENDED');
-    FOR r IN
-      WITH RECURSIVE tree AS (
-        SELECT id, depth FROM durable.executions WHERE id = root_id
-        UNION ALL
-        SELECT e.id, e.depth FROM durable.executions e JOIN tree t ON e.parent_id = t.id)
-      SELECT t.id FROM tree t JOIN durable.executions e ON e.id = t.id
-       WHERE e.status IN ('PENDING', 'RUNNING', 'SUSPENDED')
-       ORDER BY t.depth DESC, t.id
-    LOOP
-      PERFORM durable_drive(r.id::text);
-    END LOOP;
-  END LOOP;
-  RETURN st;
-END $$;
+-- drive_tree(root) of children.sql drives an execution and its
+-- descendants, deepest first, until it finishes
 
 -- the pieces: labels are made safe for Mermaid "..." strings with entity
 -- codes, durations read like 12 ms, 3.2 s, 5 min
@@ -153,7 +131,7 @@ END $$;
 SELECT durable_start('wfg_fan', '{}', name => 'g-fan') IS NOT NULL AS started;
 SELECT durable_drive('g-fan');
 SELECT * FROM graph('g-fan');
-SELECT g_drive_tree('g-fan');
+SELECT drive_tree('g-fan') AS g_drive_tree;
 SELECT * FROM graph('g-fan');
 
 -- continue_as_new: each run is a subgraph, linked in order
@@ -218,7 +196,7 @@ BEGIN
 END $$;
 SELECT durable_start(format('%I', E'wf "x"]; click execution call alert(1)\n%% comment'), '{}',
                      name => E'exec "name"]; click %% <i>') IS NOT NULL AS started;
-SELECT g_drive_tree(E'exec "name"]; click %% <i>');
+SELECT drive_tree(E'exec "name"]; click %% <i>') AS g_drive_tree;
 SELECT * FROM graph(E'exec "name"]; click %% <i>');
 -- every label is one "..." string without a quote inside, and the only
 -- statements are those durable_graph writes

@@ -426,32 +426,10 @@ CREATE FUNCTION h_wf_pong(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
   RETURN durable_invoke('ping', 'h_wf_ping', input);
 END $$;
--- drives an execution and its descendants, deepest first, until it ends
-CREATE FUNCTION h_drive_tree(root text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  root_id uuid := durable.execution_id(root);
-  r record;
-  st text;
-BEGIN
-  FOR i IN 1..50 LOOP
-    SELECT status INTO st FROM durable.executions WHERE id = root_id;
-    EXIT WHEN st NOT IN ('PENDING', 'RUNNING', 'SUSPENDED');
-    FOR r IN
-      WITH RECURSIVE tree AS (
-        SELECT id, depth FROM durable.executions WHERE id = root_id
-        UNION ALL
-        SELECT e.id, e.depth FROM durable.executions e JOIN tree t ON e.parent_id = t.id)
-      SELECT t.id FROM tree t JOIN durable.executions e ON e.id = t.id
-       WHERE e.status IN ('PENDING', 'RUNNING', 'SUSPENDED')
-       ORDER BY t.depth DESC, t.id
-    LOOP
-      PERFORM durable_drive(r.id::text);
-    END LOOP;
-  END LOOP;
-  RETURN st;
-END $$;
+-- drive_tree(root) of children.sql drives an execution and its
+-- descendants, deepest first, until it finishes
 SELECT durable_start('h_wf_ping', '{}', name => 'h173 ping-pong') IS NOT NULL AS started;
-SELECT h_drive_tree('h173 ping-pong') AS h173;
+SELECT drive_tree('h173 ping-pong') AS h173;
 SELECT error->>'sqlstate' AS sqlstate, left(error->>'message', 60) AS message
   FROM durable_status('h173 ping-pong');
 SELECT max(depth) AS deepest, count(*) AS executions, count(*) FILTER (WHERE status = 'FAILED') AS failed
