@@ -1,4 +1,4 @@
--- ALTER EXTENSION durable UPDATE from 1.0 to 1.1 with executions in flight,
+-- ALTER EXTENSION durable UPDATE from 1.0 to the current version with executions in flight,
 -- in a database of its own.
 \set VERBOSITY default
 CREATE DATABASE regress_durable_upgrade;
