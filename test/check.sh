@@ -5,7 +5,10 @@
 # with a single "N passed, N failed" line.  Exit status 0 only if all passed.
 #
 # Env knobs: PG_CONFIG, REGRESS_TIMEOUT / TAP_TIMEOUT (seconds per phase),
-# KEEP_TMPDIR=1 (keep the scratch copy for inspection).
+# KEEP_TMPDIR=1 (keep the scratch copy for inspection), and for a quick run
+# of a part while developing: ONLY_REGRESS="http secrets" (those pg_regress
+# tests, "none" for none) and ONLY_TAP="test/t/011_http.pl" (those TAP
+# files, "none" for none).  CI sets neither and runs everything.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -118,6 +121,11 @@ start_mock() {
 
 # -------------------------------------------------------- pg_regress ------
 regress_tests=$(find sql -maxdepth 1 -name '*.sql' ! -name 'durable--*' | wc -l)
+regress_only=()
+if [ -n "${ONLY_REGRESS:-}" ]; then
+    if [ "$ONLY_REGRESS" = none ]; then regress_tests=0; else
+        regress_only=("REGRESS=$ONLY_REGRESS"); fi
+fi
 regress_rc=0
 if [ "$regress_tests" -gt 0 ]; then
     section "pg_regress ($regress_tests tests)"
@@ -129,7 +137,7 @@ if [ "$regress_tests" -gt 0 ]; then
     # timeout signals the whole process group (make, pg_regress, postmaster).
     set +e
     as_pg env TMPDIR="$WORK/tmp" timeout -k 30 "$REGRESS_TIMEOUT" \
-        make installcheck PG_CONFIG="$PG_CONFIG" TAP_TESTS= \
+        make installcheck PG_CONFIG="$PG_CONFIG" TAP_TESTS= "${regress_only[@]}" \
         EXTRA_REGRESS_OPTS="--temp-config=$WORK/mock.conf" 2>&1 \
         | tee "$WORK/regress-output.txt"
     regress_rc=${PIPESTATUS[0]}
@@ -192,7 +200,9 @@ fi
 
 # -------------------------------------------------------------- TAP -------
 tap_rc=0
-if compgen -G "test/t/*.pl" >/dev/null; then
+tap_only=()
+[ -n "${ONLY_TAP:-}" ] && tap_only=("PROVE_TESTS=$ONLY_TAP")
+if compgen -G "test/t/*.pl" >/dev/null && [ "${ONLY_TAP:-}" != none ]; then
     section "TAP tests (prove)"
     # PGXS has no separate prove target: `make installcheck` runs prove when
     # TAP_TESTS is set; REGRESS= skips the pg_regress part we already ran.
@@ -202,7 +212,7 @@ if compgen -G "test/t/*.pl" >/dev/null; then
     set +e
     as_pg env TMPDIR="$WORK/tmp" PERL5LIB="$TREE/test/perl${PERL5LIB:+:$PERL5LIB}" \
         timeout -k 30 "$TAP_TIMEOUT" \
-        make installcheck PG_CONFIG="$PG_CONFIG" REGRESS= 2>&1 \
+        make installcheck PG_CONFIG="$PG_CONFIG" REGRESS= "${tap_only[@]}" 2>&1 \
         | tee "$WORK/tap-output.txt"
     tap_rc=${PIPESTATUS[0]}
     set -e
