@@ -17,6 +17,14 @@
  * each such crash to its execution, which fails once it has caused
  * durable.max_crashes crashes in a row without progress.
  *
+ * Each note is stamped with the incarnation of the server that wrote it:
+ * the system identifier and the postmaster's start time, which a crash
+ * restart keeps (the postmaster stays) and which a base backup, a restored
+ * snapshot or a promoted standby do not share.  A note of another
+ * incarnation was copied with the files and is not charged; nor is a note
+ * of the format before 1.2 (20 bytes, "DRN1"), which only a postmaster
+ * started before the library was updated can have written.
+ *
  * durable_stop of an execution a worker drives cancels the worker's query
  * (a flag in the slot tells that cancel from others); the drive's
  * transaction rolls back and the stop goes through.
@@ -41,6 +49,7 @@
 #include <unistd.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
@@ -71,13 +80,16 @@
 #define DURABLE_BUSY_RETRY_MS 50
 
 /* the note of a crash-loop file */
-#define DURABLE_NOTE_MAGIC 0x44524e31	/* "DRN1" */
+#define DURABLE_NOTE_MAGIC_V1 0x44524e31	/* "DRN1": before 1.2, unstamped */
+#define DURABLE_NOTE_MAGIC 0x44524e32	/* "DRN2" */
 #define DURABLE_NOTE_DIR "pg_durable"
 
 typedef struct DurableNote
 {
 	uint32		magic;			/* 0: no note */
 	pg_uuid_t	execution;
+	uint64		system_id;		/* the server incarnation that wrote it: */
+	TimestampTz started;		/* the postmaster's start time */
 } DurableNote;
 
 PGDLLEXPORT void durable_worker_main(Datum main_arg) pg_attribute_noreturn();
@@ -224,6 +236,8 @@ note_write(const pg_uuid_t *id)
 	{
 		note.magic = DURABLE_NOTE_MAGIC;
 		note.execution = *id;
+		note.system_id = GetSystemIdentifier();
+		note.started = PgStartTime;
 	}
 	/* no fsync: the note must survive the process, not the machine */
 	if (pwrite(note_fd, &note, sizeof(note), 0) != sizeof(note))
@@ -321,9 +335,18 @@ process_notes(void)
 		old = MemoryContextSwitchTo(TopMemoryContext);
 		fds = lappend_int(fds, fd);
 		MemoryContextSwitchTo(old);
-		if (pread(fd, &note, sizeof(note), 0) == sizeof(note) &&
-			note.magic == DURABLE_NOTE_MAGIC)
+		memset(&note, 0, sizeof(note));
+		if (pread(fd, &note, sizeof(note), 0) < (ssize_t) offsetof(DurableNote, system_id))
+			continue;
+		if (note.magic == DURABLE_NOTE_MAGIC &&
+			note.system_id == GetSystemIdentifier() &&
+			note.started == PgStartTime)
 			charge_crash(&note.execution);
+		else if (note.magic == DURABLE_NOTE_MAGIC || note.magic == DURABLE_NOTE_MAGIC_V1)
+			ereport(LOG,
+					(errmsg("durable: a crash note of execution %s is not charged: another server start wrote it",
+							durable_uuid_out(&note.execution)),
+					 errdetail("It was copied with the data directory (a base backup, a snapshot, a promoted standby), or written before the update to durable 1.2.")));
 	}
 	worker_commit();
 
