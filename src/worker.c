@@ -171,7 +171,8 @@ leave_verdict(DurableDrive *d)
 				(errmsg("durable: a replay of execution %s ignored the cancel of durable.replay_timeout; its worker exits to end it",
 						durable_uuid_out(&d->ex.id))));
 	}
-	else if (d->in_step && d->pending.kind == DPK_STEP)
+	else if (d->in_step && d->pending.kind == DPK_STEP &&
+			 (d->ex.deadline == DT_NOBEGIN || durable_clock_now() < d->ex.deadline))
 	{
 		v.kind = DV_STEP_TIMEOUT;
 		v.key = d->pending.key;
@@ -183,7 +184,7 @@ leave_verdict(DurableDrive *d)
 	}
 	else
 	{
-		/* a callback submitter or a condition check at the deadline */
+		/* the next drive finds the deadline passed */
 		ereport(LOG,
 				(errmsg("durable: code run for execution %s ignored the cancel at its deadline; its worker exits to end it",
 						durable_uuid_out(&d->ex.id))));

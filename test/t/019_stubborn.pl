@@ -64,10 +64,11 @@ ok($node->poll_query_until('postgres',
 # (up to 60 s); returns its status and the seconds this client waited.
 sub run_until_done
 {
-	my ($name, $workflow, $input) = @_;
+	my ($name, $workflow, $input, $options) = @_;
 	my $t0 = time();
+	$options //= '{}';
 	$node->safe_psql('postgres',
-		"SELECT durable_start('$workflow', \$j\$$input\$j\$, name => '$name')");
+		"SELECT durable_start('$workflow', \$j\$$input\$j\$, name => '$name', options => '$options')");
 	my $deadline = time() + 60;
 	my $status = '';
 	while (time() < $deadline)
@@ -110,6 +111,13 @@ is($node->safe_psql('postgres',
 	"SELECT count(*) FROM durable.history h JOIN durable.executions e ON e.id = h.execution_id WHERE e.name = 'hog-2' AND h.event = 'operation_retried'"),
 	'1', 'its first attempt was retried');
 is(crash_count('hog-2'), '0', 'no crash is charged to it');
+
+# no step timeout, but the execution's: it is TIMED_OUT at its deadline
+($status, $took) = run_until_done('hog-deadline', 'wf_hog', '{}',
+	'{"execution_timeout": "2 seconds"}');
+is($status, 'TIMED_OUT', 'a step that swallows the cancel at the deadline is TIMED_OUT');
+ok($took < 6, "it ends within execution_timeout and about 2 s ($took s)");
+is(crash_count('hog-deadline'), '0', 'no crash is charged to it');
 
 # durable_stop of a drive that swallows the cancels
 my $id = $node->safe_psql('postgres',
@@ -157,4 +165,6 @@ unlike($log, qr/ died /, 'no worker died');
 unlike($log, qr/WARNING|terminated by signal|PANIC/, 'no warning or crash in the server log');
 like($log, qr/step "hog" of execution \S+ ignored the cancel of its timeout; its worker exits/,
 	'the log says why a worker exited');
+like($log, qr/code run for execution \S+ ignored the cancel at its deadline; its worker exits/,
+	'and when it was the deadline');
 done_testing();
