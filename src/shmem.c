@@ -3,9 +3,10 @@
  * shmem.c
  *	  Shared memory of the durable extension: one slot per possible
  *	  background worker (its latch, whether it is idle, the execution it
- *	  drives), the launcher's latch, the counters of durable.stats, and the
- *	  condition variable durable_await sleeps on; and the commit-time
- *	  wake-ups that backends send the workers.
+ *	  drives, the verdict its predecessor left when it exited to end code
+ *	  that ignored a cancel), the launcher's latch, the counters of
+ *	  durable.stats, and the condition variable durable_await sleeps on;
+ *	  and the commit-time wake-ups that backends send the workers.
  *
  * A backend that makes an execution ready (durable_start) asks for a wake
  * at commit; a transaction callback then sets the latch of an idle worker

@@ -4,8 +4,9 @@
  *	  Running user code safely: entering and leaving the owner's role,
  *	  search_path and security-restricted mode with every setting change
  *	  undone; running a step's SQL with a cached plan in a subtransaction of
- *	  its own, under a private timeout; converting its first value to jsonb.
- *	  Nothing here knows about executions or tables.
+ *	  its own, under a private timeout (which, in a worker, ends the process
+ *	  when the code ignores its cancel); converting its first value to
+ *	  jsonb.  Nothing here knows about executions or tables.
  *
  * IDENTIFICATION
  *	  src/step.c
