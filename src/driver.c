@@ -336,24 +336,45 @@ durable_drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked)
  * durable_drive_stop_wait
  *		For durable_stop: takes the drive lock for this transaction, so that
  *		no session starts a drive of the execution before it ends.  A
- *		worker that holds it is asked to abandon its drive, again and again
- *		if need be (another worker may claim the execution in between);
- *		another session's drive is waited for.
+ *		worker that holds it is asked to abandon its drive, again every
+ *		DURABLE_STOP_RESEND_MS if need be (the code it runs may catch a
+ *		cancel, another worker may claim the execution in between); when
+ *		the drive still holds the lock DURABLE_CANCEL_GRACE_MS after the
+ *		first cancel, the worker is told to end itself at the next one.
+ *		Another session's drive is waited for.
  */
+#define DURABLE_STOP_POLL_MS 10
+#define DURABLE_STOP_RESEND_MS 100
+
 void
 durable_drive_stop_wait(const pg_uuid_t *id)
 {
 	LOCKTAG		tag;
+	TimestampTz first_sent = 0;
+	TimestampTz last_sent = 0;
 
 	drive_locktag(id, &tag);
 	for (;;)
 	{
+		TimestampTz now;
+
 		if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
 			return;
-		if (!durable_request_stop(id))
-			break;
+		now = GetCurrentTimestamp();
+		if (last_sent == 0 ||
+			TimestampDifferenceExceeds(last_sent, now, DURABLE_STOP_RESEND_MS))
+		{
+			bool		exit_worker = first_sent != 0 &&
+				TimestampDifferenceExceeds(first_sent, now, DURABLE_CANCEL_GRACE_MS);
+
+			if (!durable_request_stop(id, exit_worker))
+				break;
+			if (first_sent == 0)
+				first_sent = now;
+			last_sent = now;
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 1L, PG_WAIT_EXTENSION);
+						 DURABLE_STOP_POLL_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -501,6 +522,21 @@ flush(DurableDrive *d)
 }
 
 /*
+ * replay_timed_out
+ *		Makes edata the error of a replay that outlived
+ *		durable.replay_timeout.
+ */
+static void
+replay_timed_out(ErrorData *edata)
+{
+	edata->sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
+	edata->message = psprintf("replay of the workflow ran longer than durable.replay_timeout (%d ms)",
+							  durable_replay_timeout);
+	edata->detail = pstrdup("A replay is the workflow body between two durable operations; it ran too long without reaching one.");
+	edata->hint = pstrdup("Move long computations into steps; check the workflow for endless loops.");
+}
+
+/*
  * replay
  *		Calls the workflow function once, as its owner, read-only, inside a
  *		subtransaction that is rolled back unless the function returned
@@ -522,6 +558,22 @@ replay(DurableDrive *d, Datum *result, bool *isnull, ErrorData **error)
 	d->ctx.next_position = 0;
 	d->ctx_depth = 0;
 	d->raised_op = NULL;
+
+	/*
+	 * The same replay ran in the last drive, caught the cancel of its
+	 * timeout and ran on until its worker exited: it timed out.
+	 */
+	if (durable_replay_timeout > 0 &&
+		durable_verdict_take(&d->ex.id, DV_REPLAY_TIMEOUT, NULL))
+	{
+		edata = palloc0(sizeof(ErrorData));
+		edata->elevel = ERROR;
+		replay_timed_out(edata);
+		edata->detail = psprintf("%s It caught the cancel and ran on; the worker driving it exited to end it.",
+								 edata->detail);
+		*error = edata;
+		return RR_ERROR;
+	}
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
@@ -591,13 +643,7 @@ replay(DurableDrive *d, Datum *result, bool *isnull, ErrorData **error)
 		return rr;
 	}
 	if (timed_out)
-	{
-		edata->sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
-		edata->message = psprintf("replay of the workflow ran longer than durable.replay_timeout (%d ms)",
-								  durable_replay_timeout);
-		edata->detail = pstrdup("A replay is the workflow body between two durable operations; it ran too long without reaching one.");
-		edata->hint = pstrdup("Move long computations into steps; check the workflow for endless loops.");
-	}
+		replay_timed_out(edata);
 	else if (edata->sqlerrcode == ERRCODE_READ_ONLY_SQL_TRANSACTION)
 	{
 		edata->detail = psprintf("The body raised: %s", edata->message);
@@ -753,6 +799,27 @@ suspend(DurableDrive *d, TimestampTz wake_at, const char *opname)
 }
 
 /*
+ * step_verdict
+ *		Whether this attempt of the pending step has run before and ended
+ *		only when its worker exited, because it ignored the cancel of its
+ *		own timeout (its outcome, rolled back with the worker's transaction,
+ *		was left in shared memory).  A verdict on another operation or
+ *		attempt is stale and dropped.
+ */
+static bool
+step_verdict(DurableDrive *d, int attempt)
+{
+	DurableVerdict v;
+
+	if (!durable_verdict_take(&d->ex.id, DV_STEP_TIMEOUT, &v))
+		return false;
+	return v.key.parent_op_id == d->pending.key.parent_op_id &&
+		v.key.position == d->pending.key.position &&
+		v.attempt == attempt && v.timeout == d->pending.retry.timeout &&
+		v.timeout > 0;
+}
+
+/*
  * perform_step
  *		Runs one attempt of the pending step and checkpoints its outcome: a
  *		result, a retry (a durable timer), or the failure the workflow sees.
@@ -781,17 +848,27 @@ perform_step(DurableDrive *d)
 		until_deadline = true;
 	}
 
-	d->in_step = true;
-	PG_TRY();
+	if (step_verdict(d, attempt))
 	{
-		result = durable_step_run(p->sql, p->args, d->ex.owner, d->ex.search_path,
-								  timeout, &err);
+		/* this attempt ran and outlived its timeout: its worker ended it */
+		result = NULL;
+		err = durable_step_timeout_error(p->retry.timeout);
+		err->detail = pstrdup("The attempt caught the cancel of its timeout and ran on; the worker driving it exited to end it.");
 	}
-	PG_FINALLY();
+	else
 	{
-		d->in_step = false;
+		d->in_step = true;
+		PG_TRY();
+		{
+			result = durable_step_run(p->sql, p->args, d->ex.owner, d->ex.search_path,
+									  timeout, &err);
+		}
+		PG_FINALLY();
+		{
+			d->in_step = false;
+		}
+		PG_END_TRY();
 	}
-	PG_END_TRY();
 
 	if (until_deadline && err != NULL && err->sqlerrcode == ERRCODE_DURABLE_STEP_TIMEOUT)
 	{

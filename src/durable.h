@@ -389,6 +389,15 @@ extern Jsonb *durable_sql_run(const char *sql, int nargs, const Oid *argtypes,
 extern void durable_timeout_arm(int64 timeout_us);
 extern bool durable_timeout_disarm(void);
 extern void durable_timeout_finish(void);
+extern void durable_timeout_exit_on_ignore(bool on);
+extern bool durable_timeout_exited(void);
+extern ErrorData *durable_step_timeout_error(int64 timeout_us);
+
+/*
+ * How long code may run on after the cancel of its timeout (or of
+ * durable_stop) before the worker running it ends itself.
+ */
+#define DURABLE_CANCEL_GRACE_MS 1000
 extern Jsonb *durable_datum_to_jsonb(Datum value, Oid typid);
 
 /* ----------------------------------------------------------------
@@ -651,6 +660,27 @@ extern void durable_storage_schedule_delete(const char *name);
 #include "storage/condition_variable.h"
 #include "storage/spin.h"
 
+/*
+ * How a drive ended that its worker had to end by exiting, because the
+ * code it ran caught the cancel of a timeout and ran on: the next drive of
+ * the execution records it instead of running that code again.
+ */
+typedef enum DurableVerdictKind
+{
+	DV_NONE,
+	DV_STEP_TIMEOUT,			/* a step attempt outlived its timeout */
+	DV_REPLAY_TIMEOUT			/* a replay outlived durable.replay_timeout */
+} DurableVerdictKind;
+
+typedef struct DurableVerdict
+{
+	DurableVerdictKind kind;
+	pg_uuid_t	execution;
+	DurableOpKey key;			/* steps: the operation ... */
+	int32		attempt;		/* ... and its attempt */
+	int64		timeout;		/* steps: the attempt's timeout, microseconds */
+} DurableVerdict;
+
 typedef struct DurableWorkerSlot
 {
 	slock_t		mutex;			/* protects the fields up to idle */
@@ -659,7 +689,12 @@ typedef struct DurableWorkerSlot
 	bool		driving;		/* an execution is being driven ... */
 	pg_uuid_t	execution;		/* ... this one */
 	bool		stop_requested; /* durable_stop wants that drive abandoned */
+	DurableVerdict verdict;		/* left by the last worker that exited to end
+								 * a drive; kept across its restart */
 	pg_atomic_uint32 idle;		/* 1 while it may sleep: a waker clears it */
+	pg_atomic_uint32 stop_exit; /* durable_stop's cancel was ignored: the
+								 * next one ends the worker (read by its
+								 * signal handler) */
 } DurableWorkerSlot;
 
 /* counters of the durable.stats view */
@@ -697,6 +732,7 @@ typedef struct DurableShared
 	pg_uuid_t	stopping[DURABLE_STOPPING_SLOTS];
 	pg_atomic_uint32 paused;	/* commands that need the database alone */
 	pg_atomic_uint32 notes_state;	/* crash notes of this start: NOTES_* */
+	pg_atomic_uint32 nverdicts;	/* verdicts set in slots, not yet taken */
 	ConditionVariable finished_cv;	/* broadcast when executions finish */
 	int			http_procno;	/* the HTTP worker; -1 when not running */
 	pg_atomic_uint64 counters[DC_COUNT];
@@ -724,7 +760,10 @@ extern void durable_wake_launcher(void);
 extern void durable_wake_http_at_commit(void);
 extern void durable_launcher_at_end(bool pause);
 extern void durable_register_xact_callback(void);
-extern bool durable_request_stop(const pg_uuid_t *id);
+extern bool durable_request_stop(const pg_uuid_t *id, bool exit_worker);
+extern void durable_verdict_set(DurableWorkerSlot *slot, const DurableVerdict *v);
+extern bool durable_verdict_take(const pg_uuid_t *id, DurableVerdictKind kind,
+								 DurableVerdict *v);
 extern int	durable_signal_workers(int signo);
 extern void durable_stopping_add(const pg_uuid_t *id);
 extern bool durable_is_stopping(const pg_uuid_t *id);

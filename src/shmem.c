@@ -3,9 +3,10 @@
  * shmem.c
  *	  Shared memory of the durable extension: one slot per possible
  *	  background worker (its latch, whether it is idle, the execution it
- *	  drives), the launcher's latch, the counters of durable.stats, and the
- *	  condition variable durable_await sleeps on; and the commit-time
- *	  wake-ups that backends send the workers.
+ *	  drives, the verdict its predecessor left when it exited to end code
+ *	  that ignored a cancel), the launcher's latch, the counters of
+ *	  durable.stats, and the condition variable durable_await sleeps on;
+ *	  and the commit-time wake-ups that backends send the workers.
  *
  * A backend that makes an execution ready (durable_start) asks for a wake
  * at commit; a transaction callback then sets the latch of an idle worker
@@ -85,6 +86,7 @@ durable_shmem_startup(void)
 		durable_shared->nstopping = 0;
 		pg_atomic_init_u32(&durable_shared->paused, 0);
 		pg_atomic_init_u32(&durable_shared->notes_state, NOTES_PENDING);
+		pg_atomic_init_u32(&durable_shared->nverdicts, 0);
 		ConditionVariableInit(&durable_shared->finished_cv);
 		for (i = 0; i < DC_COUNT; i++)
 			pg_atomic_init_u64(&durable_shared->counters[i], 0);
@@ -98,7 +100,9 @@ durable_shmem_startup(void)
 			slot->procno = -1;
 			slot->driving = false;
 			slot->stop_requested = false;
+			slot->verdict.kind = DV_NONE;
 			pg_atomic_init_u32(&slot->idle, 0);
+			pg_atomic_init_u32(&slot->stop_exit, 0);
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -190,10 +194,13 @@ durable_wake_launcher(void)
  *		If a worker is driving execution id, asks it to abandon that drive
  *		(a query cancel, which it recognises by the flag set here); true if
  *		one was.  The drive's transaction rolls back, releasing the rows
- *		that durable_stop then waits for.
+ *		that durable_stop then waits for.  With exit_worker (the code it
+ *		runs has ignored the cancels so far), the worker ends itself at this
+ *		cancel: its signal handler reads the flag, which the worker clears
+ *		when it takes up another drive, so that the exit cannot hit that one.
  */
 bool
-durable_request_stop(const pg_uuid_t *id)
+durable_request_stop(const pg_uuid_t *id, bool exit_worker)
 {
 	int			i;
 	bool		found = false;
@@ -210,6 +217,8 @@ durable_request_stop(const pg_uuid_t *id)
 			memcmp(&slot->execution, id, sizeof(pg_uuid_t)) == 0)
 		{
 			slot->stop_requested = true;
+			if (exit_worker)
+				pg_atomic_write_u32(&slot->stop_exit, 1);
 			pid = slot->pid;
 		}
 		SpinLockRelease(&slot->mutex);
@@ -219,6 +228,57 @@ durable_request_stop(const pg_uuid_t *id)
 			found = true;
 		}
 	}
+	return found;
+}
+
+/*
+ * durable_verdict_set
+ *		Leaves in a slot the outcome of the drive its worker ends by
+ *		exiting; it replaces one that no drive took.
+ */
+void
+durable_verdict_set(DurableWorkerSlot *slot, const DurableVerdict *v)
+{
+	bool		had;
+
+	SpinLockAcquire(&slot->mutex);
+	had = slot->verdict.kind != DV_NONE;
+	slot->verdict = *v;
+	SpinLockRelease(&slot->mutex);
+	if (!had)
+		pg_atomic_fetch_add_u32(&durable_shared->nverdicts, 1);
+}
+
+/*
+ * durable_verdict_take
+ *		Takes (and clears) a verdict of the given kind on execution id; true
+ *		if there was one.  Cheap when there is none anywhere.
+ */
+bool
+durable_verdict_take(const pg_uuid_t *id, DurableVerdictKind kind, DurableVerdict *v)
+{
+	int			i;
+	bool		found = false;
+
+	if (durable_shared == NULL || pg_atomic_read_u32(&durable_shared->nverdicts) == 0)
+		return false;
+	for (i = 0; i < durable_shared->nslots && !found; i++)
+	{
+		DurableWorkerSlot *slot = &durable_shared->slots[i];
+
+		SpinLockAcquire(&slot->mutex);
+		if (slot->verdict.kind == kind &&
+			memcmp(&slot->verdict.execution, id, sizeof(pg_uuid_t)) == 0)
+		{
+			if (v != NULL)
+				*v = slot->verdict;
+			slot->verdict.kind = DV_NONE;
+			found = true;
+		}
+		SpinLockRelease(&slot->mutex);
+	}
+	if (found)
+		pg_atomic_fetch_sub_u32(&durable_shared->nverdicts, 1);
 	return found;
 }
 

@@ -4,8 +4,9 @@
  *	  Running user code safely: entering and leaving the owner's role,
  *	  search_path and security-restricted mode with every setting change
  *	  undone; running a step's SQL with a cached plan in a subtransaction of
- *	  its own, under a private timeout; converting its first value to jsonb.
- *	  Nothing here knows about executions or tables.
+ *	  its own, under a private timeout (which, in a worker, ends the process
+ *	  when the code ignores its cancel); converting its first value to
+ *	  jsonb.  Nothing here knows about executions or tables.
  *
  * IDENTIFICATION
  *	  src/step.c
@@ -53,6 +54,11 @@ static MemoryContext step_plan_cxt = NULL;
 static TimeoutId durable_timeout_id = MAX_TIMEOUTS;
 static volatile sig_atomic_t durable_timeout_fired = false;
 
+/* the second timer: code still running a grace period after its cancel */
+static TimeoutId durable_grace_id = MAX_TIMEOUTS;
+static bool durable_exit_on_ignore = false;
+static volatile sig_atomic_t durable_grace_fired = false;
+
 /*
  * durable_owner_enter
  *		Runs what follows as the execution's owner, with its search_path, in
@@ -87,6 +93,14 @@ durable_owner_exit(DurableOwnerState *st)
  * The private timeout of step attempts and replays.  statement_timeout is
  * not armed in background workers and belongs to the caller's statement in
  * a backend, so steps get their own timer, which cancels like it.
+ *
+ * PL/pgSQL code can catch a cancel (EXCEPTION WHEN query_canceled, in a
+ * loop) and run on.  In a worker (durable_timeout_exit_on_ignore) a second
+ * timer fires DURABLE_CANCEL_GRACE_MS after the first, and when the code
+ * still runs then, it ends the worker as SIGTERM does (a FATAL error at
+ * the next interrupt check, which no exception handler catches).  The
+ * worker's exit callback sees durable_timeout_exited() and leaves the
+ * outcome for the next drive; no crash is charged for such an exit.
  */
 static void
 durable_timeout_handler(void)
@@ -97,14 +111,54 @@ durable_timeout_handler(void)
 	SetLatch(MyLatch);
 }
 
+static void
+durable_grace_handler(void)
+{
+	durable_grace_fired = true;
+	ProcDiePending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+/*
+ * durable_timeout_exit_on_ignore
+ *		Whether code that ignores the cancel of its timeout ends this
+ *		process after the grace period: set by workers, not by client
+ *		sessions.
+ */
+void
+durable_timeout_exit_on_ignore(bool on)
+{
+	durable_exit_on_ignore = on;
+}
+
+/*
+ * durable_timeout_exited
+ *		Whether this process is exiting because the code a timer guarded
+ *		ignored its cancel.
+ */
+bool
+durable_timeout_exited(void)
+{
+	return durable_grace_fired;
+}
+
 void
 durable_timeout_arm(int64 timeout_us)
 {
+	int			ms = (int) Min((timeout_us + 999) / 1000, (int64) INT_MAX);
+
 	if (durable_timeout_id == MAX_TIMEOUTS)
 		durable_timeout_id = RegisterTimeout(USER_TIMEOUT, durable_timeout_handler);
 	durable_timeout_fired = false;
-	enable_timeout_after(durable_timeout_id,
-						 (int) Min((timeout_us + 999) / 1000, (int64) INT_MAX));
+	enable_timeout_after(durable_timeout_id, ms);
+	if (durable_exit_on_ignore)
+	{
+		if (durable_grace_id == MAX_TIMEOUTS)
+			durable_grace_id = RegisterTimeout(USER_TIMEOUT, durable_grace_handler);
+		enable_timeout_after(durable_grace_id,
+							 (int) Min((int64) ms + DURABLE_CANCEL_GRACE_MS, (int64) INT_MAX));
+	}
 }
 
 /*
@@ -119,6 +173,9 @@ durable_timeout_disarm(void)
 
 	if (durable_timeout_id == MAX_TIMEOUTS)
 		return false;
+	/* a grace timer that fired has ended the process: that stands */
+	if (durable_grace_id != MAX_TIMEOUTS)
+		disable_timeout(durable_grace_id, false);
 	disable_timeout(durable_timeout_id, false);
 	fired = durable_timeout_fired;
 	if (fired)
@@ -132,9 +189,9 @@ durable_timeout_disarm(void)
  *		For the end of the code the timer guards: stops it and, when it fired
  *		but the code caught the cancel and carried on, raises the cancel
  *		again, so that the caller's durable_timeout_disarm in its error path
- *		reports the timeout.  Code that catches query_canceled in a loop can
- *		still run on, as with statement_timeout; durable_stop and
- *		pg_terminate_backend end it.
+ *		reports the timeout.  Code that catches query_canceled in a loop
+ *		runs on in a client session, as with statement_timeout
+ *		(pg_terminate_backend ends it); a worker ends itself.
  */
 void
 durable_timeout_finish(void)
@@ -146,6 +203,23 @@ durable_timeout_finish(void)
 				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("canceling statement due to a durable timeout")));
 	}
+}
+
+/*
+ * durable_step_timeout_error
+ *		The error of a step attempt that outlived its timeout.
+ */
+ErrorData *
+durable_step_timeout_error(int64 timeout_us)
+{
+	ErrorData  *edata = palloc0(sizeof(ErrorData));
+
+	edata->elevel = ERROR;
+	edata->sqlerrcode = ERRCODE_DURABLE_STEP_TIMEOUT;
+	edata->message = psprintf("step attempt timed out after " INT64_FORMAT " ms",
+							  timeout_us / 1000);
+	edata->hint = pstrdup("Raise the step's \"timeout\" option if it needs longer.");
+	return edata;
 }
 
 /*

@@ -17,9 +17,25 @@
  * each such crash to its execution, which fails once it has caused
  * durable.max_crashes crashes in a row without progress.
  *
+ * Each note is stamped with the incarnation of the server that wrote it:
+ * the system identifier and the postmaster's start time, which a crash
+ * restart keeps (the postmaster stays) and which a base backup, a restored
+ * snapshot or a promoted standby do not share.  A note of another
+ * incarnation was copied with the files and is not charged; nor is a note
+ * of the format before 1.2 (20 bytes, "DRN1"), which only a postmaster
+ * started before the library was updated can have written.
+ *
  * durable_stop of an execution a worker drives cancels the worker's query
  * (a flag in the slot tells that cancel from others); the drive's
  * transaction rolls back and the stop goes through.
+ *
+ * Code that catches cancels and runs on (PL/pgSQL looping over EXCEPTION
+ * WHEN query_canceled) is ended by the worker exiting, as on SIGTERM: a
+ * FATAL error no handler catches, DURABLE_CANCEL_GRACE_MS after the cancel
+ * of its timeout (step.c) or of durable_stop.  Such an exit erases the
+ * note (it is no crash); for a timeout it leaves a verdict in the slot,
+ * from which the next drive records the attempt (or replay) as timed out
+ * instead of running it again.  The launcher starts the worker again.
  *
  * IDENTIFICATION
  *	  src/worker.c
@@ -33,6 +49,7 @@
 #include <unistd.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
@@ -63,13 +80,16 @@
 #define DURABLE_BUSY_RETRY_MS 50
 
 /* the note of a crash-loop file */
-#define DURABLE_NOTE_MAGIC 0x44524e31	/* "DRN1" */
+#define DURABLE_NOTE_MAGIC_V1 0x44524e31	/* "DRN1": before 1.2, unstamped */
+#define DURABLE_NOTE_MAGIC 0x44524e32	/* "DRN2" */
 #define DURABLE_NOTE_DIR "pg_durable"
 
 typedef struct DurableNote
 {
 	uint32		magic;			/* 0: no note */
 	pg_uuid_t	execution;
+	uint64		system_id;		/* the server incarnation that wrote it: */
+	TimestampTz started;		/* the postmaster's start time */
 } DurableNote;
 
 PGDLLEXPORT void durable_worker_main(Datum main_arg) pg_attribute_noreturn();
@@ -84,6 +104,20 @@ static bool session_dirty = false;	/* a drive ended in an error */
 static volatile ssize_t quit_erase_result;
 
 static void worker_commit(void);
+
+/*
+ * worker_cancel
+ *		SIGINT: a query cancel, as in any backend; when durable_stop has
+ *		found its cancels ignored (the flag of the slot), also the end of
+ *		this worker, as on SIGTERM.
+ */
+static void
+worker_cancel(SIGNAL_ARGS)
+{
+	if (my_slot != NULL && pg_atomic_read_u32(&my_slot->stop_exit) != 0)
+		ProcDiePending = true;
+	StatementCancelHandler(postgres_signal_arg);
+}
 
 /*
  * worker_crash_exit
@@ -118,12 +152,60 @@ note_erase(int fd)
 				 errmsg("could not erase a crash note of durable: %m")));
 }
 
+/*
+ * leave_verdict
+ *		This worker exits because the code of its drive ignored the cancel
+ *		of its timeout: leaves in the slot what the next drive is to record.
+ */
+static void
+leave_verdict(DurableDrive *d)
+{
+	DurableVerdict v;
+
+	memset(&v, 0, sizeof(v));
+	v.execution = d->ex.id;
+	if (d->in_replay)
+	{
+		v.kind = DV_REPLAY_TIMEOUT;
+		ereport(LOG,
+				(errmsg("durable: a replay of execution %s ignored the cancel of durable.replay_timeout; its worker exits to end it",
+						durable_uuid_out(&d->ex.id))));
+	}
+	else if (d->in_step && d->pending.kind == DPK_STEP &&
+			 (d->ex.deadline == DT_NOBEGIN || durable_clock_now() < d->ex.deadline))
+	{
+		v.kind = DV_STEP_TIMEOUT;
+		v.key = d->pending.key;
+		v.attempt = d->pending.op != NULL ? d->pending.op->attempt + 1 : 1;
+		v.timeout = d->pending.retry.timeout;
+		ereport(LOG,
+				(errmsg("durable: step \"%s\" of execution %s ignored the cancel of its timeout; its worker exits to end it",
+						d->pending.name, durable_uuid_out(&d->ex.id))));
+	}
+	else
+	{
+		/* the next drive finds the deadline passed */
+		ereport(LOG,
+				(errmsg("durable: code run for execution %s ignored the cancel at its deadline; its worker exits to end it",
+						durable_uuid_out(&d->ex.id))));
+		return;
+	}
+	durable_verdict_set(my_slot, &v);
+}
+
 static void
 worker_detach(int code, Datum arg)
 {
 	/* an exit that runs this is no crash: the note would mislead */
 	if (note_fd >= 0)
 		note_erase(note_fd);
+	if (worker_drive != NULL && durable_timeout_exited())
+		leave_verdict(worker_drive);
+	else if (worker_drive != NULL && pg_atomic_read_u32(&my_slot->stop_exit) != 0)
+		ereport(LOG,
+				(errmsg("durable: execution %s is being stopped: its drive ignored the cancel, so its worker exits",
+						durable_uuid_out(&worker_drive->ex.id))));
+	pg_atomic_write_u32(&my_slot->stop_exit, 0);
 	if (processing_notes)
 		pg_atomic_write_u32(&durable_shmem()->notes_state, NOTES_PENDING);
 	SpinLockAcquire(&my_slot->mutex);
@@ -155,6 +237,8 @@ note_write(const pg_uuid_t *id)
 	{
 		note.magic = DURABLE_NOTE_MAGIC;
 		note.execution = *id;
+		note.system_id = GetSystemIdentifier();
+		note.started = PgStartTime;
 	}
 	/* no fsync: the note must survive the process, not the machine */
 	if (pwrite(note_fd, &note, sizeof(note), 0) != sizeof(note))
@@ -252,9 +336,18 @@ process_notes(void)
 		old = MemoryContextSwitchTo(TopMemoryContext);
 		fds = lappend_int(fds, fd);
 		MemoryContextSwitchTo(old);
-		if (pread(fd, &note, sizeof(note), 0) == sizeof(note) &&
-			note.magic == DURABLE_NOTE_MAGIC)
+		memset(&note, 0, sizeof(note));
+		if (pread(fd, &note, sizeof(note), 0) < (ssize_t) offsetof(DurableNote, system_id))
+			continue;
+		if (note.magic == DURABLE_NOTE_MAGIC &&
+			note.system_id == GetSystemIdentifier() &&
+			note.started == PgStartTime)
 			charge_crash(&note.execution);
+		else if (note.magic == DURABLE_NOTE_MAGIC || note.magic == DURABLE_NOTE_MAGIC_V1)
+			ereport(LOG,
+					(errmsg("durable: a crash note of execution %s is not charged: another server start wrote it",
+							durable_uuid_out(&note.execution)),
+					 errdetail("It was copied with the data directory (a base backup, a snapshot, a promoted standby), or written before the update to durable 1.2.")));
 	}
 	worker_commit();
 
@@ -375,6 +468,7 @@ set_driving(const pg_uuid_t *id)
 	if (id != NULL)
 		my_slot->execution = *id;
 	my_slot->stop_requested = false;
+	pg_atomic_write_u32(&my_slot->stop_exit, 0);
 	SpinLockRelease(&my_slot->mutex);
 }
 
@@ -560,16 +654,19 @@ durable_worker_main(Datum main_arg)
 		proc_exit(0);
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGINT, worker_cancel);
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGQUIT, worker_crash_exit);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(durable_database, NULL, 0);
+	durable_timeout_exit_on_ignore(true);
 
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->pid = MyProcPid;
 	my_slot->procno = MyProc->pgprocno;
 	my_slot->driving = false;
 	my_slot->stop_requested = false;
+	pg_atomic_write_u32(&my_slot->stop_exit, 0);
 	SpinLockRelease(&my_slot->mutex);
 	before_shmem_exit(worker_detach, 0);
 	pgstat_report_appname("durable worker");
