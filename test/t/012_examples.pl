@@ -318,30 +318,70 @@ ok($node->poll_query_until('postgres',
 ok(query(q{SELECT wake_at - durable_clock() BETWEEN interval '4 minutes' AND interval '5 minutes'
              FROM durable_status('pay-ORD-1')}) eq 't', 'for five minutes');
 
-# the next payment is declined (its settings are read when it starts)
+# the next payment is authorized, but its capture fails for good (400) and
+# the provider answers its void with 404: it holds nothing to void
+query(qq{
+UPDATE payments.settings SET value = '$url/seq/auth5/200' WHERE key = 'authorize_url';
+UPDATE payments.settings SET value = '$url/status/400' WHERE key = 'capture_url';
+UPDATE payments.settings SET value = '$url/status/404' WHERE key = 'void_url';
+SELECT payments.start_payment('{"orderId": "ORD-5", "amountCents": 2500, "currency": "EUR", "source": "tok_visa"}');
+});
+ok($node->poll_query_until('postgres',
+	q{SELECT status || ' ' || current_operation FROM durable_status('pay-ORD-5')}, 'SUSPENDED settle'),
+	'a second payment is authorized and waits to settle');
+
+# the next ones are declined (402), and invalid (its settings are read when it starts)
 query(qq{
 UPDATE payments.settings SET value = '$url/status/402' WHERE key = 'authorize_url';
+UPDATE payments.settings SET value = '$url/seq/void/200' WHERE key = 'void_url';
 SELECT payments.start_payment('{"orderId": "ORD-2", "amountCents": 500, "currency": "USD", "source": "tok_chargeDeclined"}');
 SELECT payments.start_payment('{"orderId": "ORD-3", "amountCents": 0, "currency": "XYZ", "source": "tok_visa"}');
 });
 is(await_status('pay-ORD-2'), 'SUCCEEDED', 'the declined payment ends');
 is(query(q{SELECT result FROM durable_status('pay-ORD-2')}),
-	'{"reason": "the provider answered HTTP 402", "voided": true, "outcome": "declined", "paymentId": "pay-ORD-2"}',
-	'with a clear outcome: declined, and voided');
+	'{"reason": "the provider answered HTTP 402", "voided": false, "outcome": "declined", "paymentId": "pay-ORD-2"}',
+	'with a clear outcome: declined, nothing voided');
 is(query(q{SELECT string_agg(event || ':' || coalesce(idempotency_key, '-') || ':' || coalesce(http_status::text, '-'),
                              ',' ORDER BY id) FROM payments.payment_events WHERE payment_id = 'pay-ORD-2'}),
-	'validated:-:-,declined:pay-ORD-2:authorize:402,voided:pay-ORD-2:void:200',
-	'the compensation is recorded with its idempotency key');
-is(query(q{SELECT status FROM payments.payments WHERE id = 'pay-ORD-2'}), 'DECLINED', 'the payment is DECLINED');
+	'validated:-:-,declined:pay-ORD-2:authorize:402',
+	'the decline is recorded with its idempotency key, and no void');
+is(query(q{SELECT status || ' ' || reason FROM payments.payments WHERE id = 'pay-ORD-2'}),
+	'DECLINED the provider answered HTTP 402', 'the payment is DECLINED');
+is(query(q{SELECT string_agg(h.name || ': ' || (h.details->>'message'), ', ' ORDER BY h.event_id)
+             FROM durable_history('pay-ORD-2') h WHERE h.event = 'log'}),
+	'info: payment declined', 'a line in its history says so');
 is(await_status('pay-ORD-3'), 'SUCCEEDED', 'an invalid payment ends');
 is(query(q{SELECT result->>'outcome' || ' ' || (result->'reasons')::text FROM durable_status('pay-ORD-3')}),
 	'rejected ["amountCents must be a whole number from 1 to 1000000", "currency must be EUR, USD or GBP"]',
 	'rejected, with its reasons, and nothing sent');
+
+# a provider that answers an authorization with 404 declines it too
+query(qq{
+UPDATE payments.settings SET value = '$url/status/404' WHERE key = 'authorize_url';
+SELECT payments.start_payment('{"orderId": "ORD-6", "amountCents": 700, "currency": "GBP", "source": "tok_visa"}');
+});
+is(await_status('pay-ORD-6'), 'SUCCEEDED', 'the payment whose authorization got 404 ends');
+is(query(q{SELECT concat_ws(' | ', s.result->>'outcome', s.result->>'voided', p.status, p.reason)
+             FROM durable_status('pay-ORD-6') s JOIN payments.payments p ON p.id = 'pay-ORD-6'}),
+	'declined | false | DECLINED | the provider answered HTTP 404', 'DECLINED, nothing voided');
+
+# a provider that never answers (503 until the retries run out) may have
+# authorized a request whose answer was lost: the void goes out, and its
+# 404 says there was nothing to void
+query(qq{
+UPDATE payments.settings SET value = '$url/status/503' WHERE key = 'authorize_url';
+UPDATE payments.settings SET value = '$url/status/404' WHERE key = 'void_url';
+SELECT payments.start_payment('{"orderId": "ORD-7", "amountCents": 900, "currency": "EUR", "source": "tok_visa"}');
+});
 is(query(q{SELECT status FROM durable_status('pay-ORD-1')}), 'SUSPENDED', 'the first payment still waits');
 
-# move the workers' durable clock past the settle wait
+# move the workers' durable clock past the settle wait (the retries of
+# ORD-7 are due earlier too; the clock goes back only once it is done)
 query(q{ALTER SYSTEM SET durable.clock_offset = '6 minutes'; SELECT pg_reload_conf();});
 is(await_status('pay-ORD-1'), 'SUCCEEDED', 'once the durable clock has moved, the payment is captured');
+is(await_status('pay-ORD-5'), 'SUCCEEDED', 'the payment whose capture failed ends');
+is(query(q{SELECT durable_await('pay-ORD-7', '180 seconds')}), 'SUCCEEDED',
+	'the payment whose provider never answered ends');
 query(q{ALTER SYSTEM RESET durable.clock_offset; SELECT pg_reload_conf();});
 is(query(q{SELECT result->>'outcome' || ' ' || (result->>'amountCents') || ' ' || (result->>'currency')
              FROM durable_status('pay-ORD-1')}), 'captured 1999 EUR', 'outcome: captured');
@@ -349,12 +389,29 @@ is(query(q{SELECT string_agg(event || ':' || coalesce(idempotency_key, '-') || '
                              ',' ORDER BY id) FROM payments.payment_events WHERE payment_id = 'pay-ORD-1'}),
 	'validated:-:-,authorized:pay-ORD-1:authorize:200,captured:pay-ORD-1:capture:200',
 	'validated, authorized, captured');
+is(query(q{SELECT concat_ws(' | ', s.result->>'outcome', s.result->>'voided', p.status,
+                            (SELECT string_agg(event || ':' || coalesce(http_status::text, '-'), ',' ORDER BY id)
+                               FROM payments.payment_events WHERE payment_id = 'pay-ORD-5'))
+             FROM durable_status('pay-ORD-5') s JOIN payments.payments p ON p.id = 'pay-ORD-5'}),
+	'capture_failed | false | VOIDED | validated:-,authorized:200,nothing_to_void:404',
+	'the failed capture is compensated; the void answered 404 is recorded as nothing to void');
+is(query(q{SELECT concat_ws(' | ', s.result->>'outcome', s.result->>'voided', p.status,
+                            (SELECT string_agg(event || ':' || coalesce(idempotency_key, '-') || ':'
+                                               || coalesce(http_status::text, '-'), ',' ORDER BY id)
+                               FROM payments.payment_events WHERE payment_id = 'pay-ORD-7'))
+             FROM durable_status('pay-ORD-7') s JOIN payments.payments p ON p.id = 'pay-ORD-7'}),
+	'provider_error | false | DECLINED | validated:-:-,declined:pay-ORD-7:authorize:-,nothing_to_void:pay-ORD-7:void:404',
+	'the unanswered authorization is compensated by a void by reference, nothing to void: DECLINED');
 is($json->encode(keys_of('/seq/')),
-	'{"pay-ORD-1:authorize":2,"pay-ORD-1:capture":1,"pay-ORD-2:void":1}',
-	'every provider call carried its idempotency key; the 503 was retried under the same key');
+	'{"pay-ORD-1:authorize":2,"pay-ORD-1:capture":1,"pay-ORD-5:authorize":1}',
+	'every provider call carried its idempotency key; the 503 was retried under the same key; no void for a decline');
 is(join(',', map { $_->{headers}{authorization} } @{ $mock->requests('/seq/') }),
 	join(',', ('Bearer sk-test-pay-7373') x 4), 'with the provider secret');
 is(scalar(@{ $mock->requests('/status/402') }), 1, 'the declined authorization was sent once');
+is($json->encode(keys_of('/status/404')),
+	'{"pay-ORD-5:void":1,"pay-ORD-6:authorize":1,"pay-ORD-7:void":1}',
+	'the authorization answered 404 was sent once, and a void only where something may be held');
+is(scalar(@{ $mock->requests('/status/503') }), 5, 'the unanswered authorization was tried five times');
 
 $node->stop;
 $mock->stop;
