@@ -226,9 +226,13 @@ SELECT count(*) FILTER (WHERE status = 'AWAITING_AGENT' AND review_callback_id L
 is(query(q{SELECT string_agg(ticket_id || ':' || kind || ':' || (callback_id = t.review_callback_id), ','
                              ORDER BY ticket_id) FROM triage.review_queue q JOIN triage.tickets t ON t.id = q.ticket_id}),
 	'TKT-1:agent:true,TKT-2:agent:true,TKT-3:agent:true', 'and in the review queue');
-is(query(q{SELECT string_agg(id || ':' || (analysis->>'category') || ':' || (analysis->>'needsEscalation'), ','
-                             ORDER BY id) FROM triage.tickets}),
-	'TKT-1:billing:false,TKT-2:billing:false,TKT-3:outage:true', 'the analyses');
+is(query(q{SELECT string_agg(concat_ws(':', id, analysis->>'source', analysis->>'category', analysis->>'priority',
+                                       analysis->>'sentiment', analysis->>'needsEscalation',
+                                       coalesce(analysis->>'escalationReason', '-')), ',' ORDER BY id)
+             FROM triage.tickets}),
+	'TKT-1:rules:billing:normal:neutral:false:-,TKT-2:rules:billing:normal:neutral:false:-,'
+	  . 'TKT-3:rules:outage:urgent:neutral:true:outage',
+	'the analyses of the rules (the mock LLM does not answer JSON), with sentiment and escalation reason');
 my $triage_keys = keys_of('/v1/responses');
 is(join(',', sort values %$triage_keys), '2,2,2', 'each analysis got a 429 first and was retried');
 
@@ -261,9 +265,9 @@ is(await_status('ticket-TKT-4'), 'SUCCEEDED', 'the ticket analysed by the rules 
 
 is(await_status('ticket-TKT-1'), 'SUCCEEDED', 'the ticket without escalation is resolved');
 is(query(q{SELECT result - 'survey' - 'reply' FROM durable_status('ticket-TKT-1')}),
-	'{"status": "RESOLVED", "category": "billing", "priority": "normal", "ticketId": "TKT-1", '
-	  . '"escalated": false, "resolvedBy": "ana"}',
-	'its resolution');
+	'{"status": "resolved", "category": "billing", "priority": "normal", "ticketId": "TKT-1", '
+	  . '"escalated": false, "resolvedBy": "ana", "finalResponse": "We refunded the second charge."}',
+	'its result: {status, ticketId, category, priority, finalResponse} and who resolved it');
 is(query(q{SELECT (s.result->'reply'->>'mailerStatus') || ' ' || m.recipient || ' ' || (v.id = (s.result->'survey'->>'surveyId')::bigint)
              FROM durable_status('ticket-TKT-1') s
              JOIN triage.messages m ON m.id = (s.result->'reply'->>'messageId')::bigint
@@ -302,6 +306,115 @@ is(join(',', map { "$_:$mails{$_}{json}{to}:$mails{$_}{json}{subject}:$mails{$_}
 	  . 'TKT-3:max@example.com:Re: API down:A bad deploy was rolled back.,'
 	  . 'TKT-4:ida@example.com:Re: Cannot log in:Fixed the mail address.',
 	"the mailer got one reply per ticket, the specialist's where there was one");
+is(query(q{SELECT string_agg(h.details->>'message', ', ' ORDER BY h.event_id)
+             FROM durable_history('ticket-TKT-3') h WHERE h.event = 'log'}),
+	'escalated to a specialist, the ticket is resolved', 'the history of a ticket has a line per decision');
+
+# A model that answers with the JSON it was asked for (the mock answers the
+# text given in the URL).  An enterprise customer escalates even when the
+# model says it need not.
+sub uri_escape
+{
+	my ($text) = @_;
+	$text =~ s/([^A-Za-z0-9\-._~])/sprintf('%%%02X', ord($1))/ge;
+	return $text;
+}
+my $model_answer = '{"category": "account", "priority": "high", "sentiment": "negative", '
+  . '"needsEscalation": false, "escalationReason": null, "summary": "Locked out after a 2FA reset.", '
+  . '"suggestedReply": "We reset your two-factor login; please sign in again."}';
+$mock->reset;
+query(qq{
+UPDATE triage.settings SET value = '$url/v1/responses/answer?text=@{[ uri_escape($model_answer) ]}' WHERE key = 'llm_url';
+SELECT triage.submit_ticket('{"ticketId": "TKT-5", "email": "eva\@example.com", "customerTier": "pro",
+  "subject": "Locked out", "body": "The 2FA reset locked me out, I am angry."}');
+SELECT triage.submit_ticket('{"ticketId": "TKT-6", "email": "oz\@example.com", "customerTier": "enterprise",
+  "subject": "Locked out", "body": "The 2FA reset locked our admin out."}');
+SELECT triage.submit_ticket('{"ticketId": "TKT-7", "email": "spam\@example.com",
+  "subject": "Cheap watches", "body": "Buy cheap watches now."}');
+SELECT triage.submit_ticket('{"ticketId": "TKT-8", "email": "dup\@example.com",
+  "subject": "Locked out", "body": "Same as my other ticket."}');
+});
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) FILTER (WHERE status = 'AWAITING_AGENT') = 4 FROM triage.tickets WHERE id IN ('TKT-5', 'TKT-6', 'TKT-7', 'TKT-8')}),
+	'four more tickets wait for an agent');
+is(query(q{SELECT string_agg(concat_ws(':', id, analysis->>'source', analysis->>'category', analysis->>'priority',
+                                       analysis->>'sentiment', analysis->>'needsEscalation',
+                                       coalesce(analysis->>'escalationReason', '-')), ',' ORDER BY id)
+             FROM triage.tickets WHERE id IN ('TKT-5', 'TKT-6')}),
+	'TKT-5:model:account:high:negative:false:-,TKT-6:model:account:high:negative:true:enterprise customer',
+	"the model's JSON is the analysis; the enterprise customer is escalated");
+is(scalar(@{ $mock->requests('/v1/responses/answer') }), 4, 'one LLM request per ticket');
+
+# the agents decide: TKT-5 approved without a reply of their own (the
+# model's suggestion is sent), TKT-6 approved (then a specialist), TKT-7
+# not approved, TKT-8 failed by the ticketing system (merged)
+query(q{
+SELECT durable_callback_success(review_callback_id, '{"agent": "ana", "approved": true}')
+  FROM triage.tickets WHERE id = 'TKT-5';
+SELECT durable_callback_success(review_callback_id, '{"agent": "ana", "approved": true}')
+  FROM triage.tickets WHERE id = 'TKT-6';
+SELECT durable_callback_success(review_callback_id, '{"agent": "bo", "approved": false, "reason": "spam"}')
+  FROM triage.tickets WHERE id = 'TKT-7';
+SELECT durable_callback_failure(review_callback_id, '{"message": "merged into TKT-5"}')
+  FROM triage.tickets WHERE id = 'TKT-8';
+});
+is(await_status('ticket-TKT-5'), 'SUCCEEDED', 'the ticket the model analysed is resolved');
+is(query(q{SELECT concat_ws(' | ', result->>'status', result->>'finalResponse', m.body)
+             FROM durable_status('ticket-TKT-5') s JOIN triage.messages m ON m.ticket_id = 'TKT-5'}),
+	'resolved | We reset your two-factor login; please sign in again. | We reset your two-factor login; please sign in again.',
+	"with the model's suggested reply, mailed");
+ok($node->poll_query_until('postgres', q{SELECT status FROM triage.tickets WHERE id = 'TKT-6'},
+	'AWAITING_SPECIALIST'), 'the enterprise ticket waits for a specialist');
+query(q{
+SELECT durable_callback_success(review_callback_id, '{"agent": "sam", "reply": "Your admin can sign in again."}')
+  FROM triage.tickets WHERE id = 'TKT-6';
+});
+is(await_status('ticket-TKT-6'), 'SUCCEEDED', 'and is resolved by the specialist');
+is(query(q{SELECT concat_ws(' ', result->>'status', result->>'resolvedBy', result->>'escalated')
+             FROM durable_status('ticket-TKT-6')}), 'resolved sam true', 'escalated, resolved by the specialist');
+
+is(await_status('ticket-TKT-7'), 'SUCCEEDED', 'the ticket the agent did not approve ends');
+is(query(q{SELECT result FROM durable_status('ticket-TKT-7')}),
+	'{"reason": "spam", "status": "rejected", "category": "account", "priority": "high", "ticketId": "TKT-7", '
+	  . '"rejectedBy": "bo", "finalResponse": null}',
+	'rejected, with no response');
+is(query(q{SELECT concat_ws(' ', t.status, t.review_callback_id IS NULL,
+                            (SELECT count(*) FROM triage.messages WHERE ticket_id = 'TKT-7'),
+                            (SELECT count(*) FROM triage.surveys WHERE ticket_id = 'TKT-7'))
+             FROM triage.tickets t WHERE id = 'TKT-7'}),
+	'REJECTED t 0 0', 'the ticket is REJECTED; no reply mailed, no survey');
+is(query(q{SELECT string_agg(h.name || ': ' || (h.details->>'message'), ', ' ORDER BY h.event_id)
+             FROM durable_history('ticket-TKT-7') h WHERE h.event = 'log'}),
+	'info: the ticket was rejected', 'the rejection is a line in the history');
+
+is(await_status('ticket-TKT-8'), 'SUCCEEDED', 'the ticket whose review the ticketing system failed ends');
+is(query(q{SELECT concat_ws(' | ', s.result->>'status', t.status, t.attention_reason, t.review_callback_id IS NULL,
+                            q.decision->>'error', q.completed_at IS NOT NULL)
+             FROM durable_status('ticket-TKT-8') s, triage.tickets t, triage.review_queue q
+            WHERE t.id = 'TKT-8' AND q.ticket_id = 'TKT-8'}),
+	'needs_attention | NEEDS_ATTENTION | callback "agent-review" failed: merged into TKT-5 | t | '
+	  . 'callback "agent-review" failed: merged into TKT-5 | t',
+	'it NEEDS_ATTENTION with the reason, its review closed');
+
+# an agent review that times out (a short timeout for this ticket only)
+query(q{
+UPDATE triage.settings SET value = '2 seconds' WHERE key = 'agent_review_timeout';
+SELECT triage.submit_ticket('{"ticketId": "TKT-9", "email": "late@example.com",
+  "subject": "Question", "body": "Where is the export button?"}');
+});
+is(await_status('ticket-TKT-9'), 'SUCCEEDED', 'the ticket whose agent review timed out ends');
+query(q{UPDATE triage.settings SET value = '3 days' WHERE key = 'agent_review_timeout'});
+is(query(q{SELECT concat_ws(' | ', s.result->>'status', s.result->>'finalResponse' IS NULL, t.status, t.attention_reason)
+             FROM durable_status('ticket-TKT-9') s, triage.tickets t WHERE t.id = 'TKT-9'}),
+	'needs_attention | t | NEEDS_ATTENTION | callback "agent-review" timed out',
+	'it NEEDS_ATTENTION: the agent review timed out');
+is(query(q{SELECT string_agg(h.name || ': ' || (h.details->>'message') || ' (' || (h.details->'details'->>'reason') || ')',
+                             ', ' ORDER BY h.event_id)
+             FROM durable_history('ticket-TKT-9') h WHERE h.event = 'log'}),
+	'warning: the ticket needs attention (callback "agent-review" timed out)',
+	'which is a line in the history');
+is(join(',', sort map { $json->decode($_->{body})->{ticketId} } @{ $mock->requests('/echo') }), 'TKT-5,TKT-6',
+	'only the resolved tickets were mailed');
 
 # ------------------------------------------------------------ payment
 
