@@ -7,16 +7,26 @@
 #   usage_events, three styles are written (two through durable_http with
 #   a 429 retried, honouring Retry-After; "executive" through a callback
 #   completed by examples/llm_worker.sh, which retries its own 429), and
-#   the report is DONE with pointers to its three narratives; the LLM key
-#   is a secret that reaches the mock and no durable table;
-# - ticket triage: three tickets, completed the way a ticketing system
-#   would (durable_callback_success on the callback id found on the
+#   the report is DONE with pointers to its three narratives, which asking
+#   again returns; the LLM key is a secret that reaches the mock and no
+#   durable table; the metricsKey covers the metrics spec alone, so a
+#   report on the same figures with other styles (each with its own
+#   prompt) reuses the stored metrics instead of aggregating again;
+# - ticket triage: tickets completed the way a ticketing system would
+#   (durable_callback_success or _failure on the callback id found on the
 #   ticket): one without escalation, one escalated by the agent and one by
-#   the analysis, each with its reply mailed and its survey scheduled;
+#   the analysis, each with its reply mailed and its survey scheduled; a
+#   model that answers the JSON asked for (its analysis and suggested
+#   reply used; an enterprise customer escalated); an agent who does not
+#   approve (rejected, nothing mailed); a review failed by the ticketing
+#   system and one that times out (the ticket NEEDS_ATTENTION with the
+#   reason, the execution SUCCEEDED); the decisions logged in the history;
 # - payment: a success whose five-minute settle wait is skipped by moving
 #   the workers' durable clock (durable.clock_offset), with a 503 of the
-#   provider retried under the same explicit Idempotency-Key, and a
-#   declined authorization (HTTP 402) compensated by a void.
+#   provider retried under the same explicit Idempotency-Key; declined
+#   authorizations (HTTP 402 and 404) recorded DECLINED with no void sent;
+#   a provider that never answers, and a capture that fails, compensated
+#   by a void that the provider answers with 404 (nothing to void).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -117,13 +127,14 @@ my $request2 = q[{"styles": ["customer", "Executive", "technical", "customer"],
 
 my $first = $json->decode(query("SELECT usage_report.request_report('$request')"));
 like($first->{metricsKey}, qr/^[0-9a-f]{64}$/, 'the metrics key is a SHA-256 in hex');
-is(query("SELECT usage_report.metrics_key(usage_report.normalize_request('$request'))"),
+is($first->{metricsKey},
 	query(q{SELECT encode(sha256(convert_to(jsonb_build_object(
 	  'tenantId', 'acme', 'period', jsonb_build_object('from', '2025-03-01', 'to', '2025-03-07'),
-	  'prompt', 'Focus on reliability.', 'dimensions', jsonb_build_array('endpoint', 'region'),
-	  'metrics', jsonb_build_array('errors', 'requests'),
-	  'styles', jsonb_build_array('customer', 'executive', 'technical'))::text, 'UTF8')), 'hex')}),
-	'the key is the SHA-256 of the canonical spec: lists sorted and deduplicated');
+	  'dimensions', jsonb_build_array('endpoint', 'region'),
+	  'metrics', jsonb_build_array('errors', 'requests'))::text, 'UTF8')), 'hex')}),
+	'the metrics key is the SHA-256 of the canonical metrics spec alone: lists sorted and deduplicated');
+like($first->{reportKey}, qr/^[0-9a-f]{64}$/, 'the report key is a SHA-256 too');
+isnt($first->{reportKey}, $first->{metricsKey}, 'of the whole request: prompt and styles included');
 my $second = $json->decode(query("SELECT usage_report.request_report('$request2')"));
 is($second->{executionId}, $first->{executionId},
 	'the same request, reordered and repeated, gives the same execution');
@@ -138,6 +149,19 @@ like(sql_error(q[SELECT usage_report.request_report('{"tenantId": "acme", "perio
 like(sql_error(q[SELECT usage_report.request_report('{"tenantId": "acme", "period": "2025-03",
   "dimensions": ["endpoint"], "metrics": [], "styles": ["brief"]}')]),
 	qr/^22023 report request: "metrics" must be a non-empty array/, 'no metrics is refused');
+like(sql_error(q[SELECT usage_report.request_report('{"tenantId": "acme", "period": "2025-03",
+  "dimensions": ["endpoint"], "metrics": ["requests"], "styles": ["brief", {"id": "risks"}]}')]),
+	qr/^22023 report request: style "risks" needs a prompt/, 'a style of its own needs a prompt');
+like(sql_error(q[SELECT usage_report.request_report('{"tenantId": "acme", "period": "2025-03",
+  "dimensions": ["endpoint"], "metrics": ["requests"],
+  "styles": [{"id": "brief", "prompt": "Two words."}, "brief"]}')]),
+	qr/^22023 report request: style "brief" is given twice with different prompts/,
+	'one style with two prompts is refused');
+like(sql_error(q[SELECT usage_report.request_report('{"tenantId": "acme", "period": "2025-03",
+  "dimensions": ["endpoint"], "metrics": ["requests"], "styles": [{"id": "brief", "prompt": 7}]}')]),
+	qr/^22023 report request: a style must be a style id or \{"id": \.\.\., "prompt": \.\.\.\}/,
+	'a prompt that is not a string is refused');
+is(query('SELECT count(*) FROM usage_report.reports'), '1', 'bad requests leave no report row');
 
 # the executive style waits in the queue of the external worker
 ok($node->poll_query_until('postgres',
@@ -150,7 +174,8 @@ SELECT s.status || ' ' || s.current_operation || ' ' ||
   FROM durable_status('$first->{executionId}') s},
 	'SUSPENDED narratives SUCCEEDED,RUNNING,SUCCEEDED'),
 	'the report waits for its executive narrative, the other two are written');
-is(query(q{SELECT status || ' ' || (metrics->'totalRequests') FROM usage_report.reports}), 'RUNNING 855',
+is(query(q{SELECT r.status || ' ' || (m.metrics->'totalRequests') || ' ' || (m.computed_for = r.report_key)
+             FROM usage_report.reports r JOIN usage_report.metrics m USING (metrics_key)}), 'RUNNING 855 true',
 	'its metrics are stored already');
 
 # run the worker until it has settled one job: its first call gets a 429
@@ -164,8 +189,11 @@ like($err, qr/job 1: attempt 1: HTTP 429.*\n.*job 1: done \(HTTP 200\)/,
 	'the worker retried the 429 and then completed the callback');
 
 is(await_status($first->{executionId}), 'SUCCEEDED', 'the report execution succeeded');
-is(query(q{SELECT status || ' ' || jsonb_array_length(artifacts->'narratives') FROM usage_report.reports}),
-	'DONE 3', 'the report is DONE and points at three narratives');
+is(query(q{SELECT status || ' ' || jsonb_array_length(artifacts->'narratives') || ' '
+                   || (artifacts->'metrics' = jsonb_build_object('table', 'usage_report.metrics',
+                                                                'metricsKey', metrics_key))
+             FROM usage_report.reports}),
+	'DONE 3 true', 'the report is DONE and points at its metrics and three narratives');
 is(query(q{SELECT string_agg(concat_ws(':', a->>'style', a->>'source', n.style = a->>'style'),
                              ',' ORDER BY a->>'style')
              FROM usage_report.reports r, jsonb_array_elements(r.artifacts->'narratives') a
@@ -180,7 +208,7 @@ is(query(q{SELECT concat_ws(' ', metrics->'totalRequests', metrics->'totals'->'r
                             metrics->'byDimension'->'region'->0->>'value',
                             (SELECT string_agg(a->>'day' || ':' || (a->>'changePct'), ',')
                                FROM jsonb_array_elements(metrics->'anomalies') a))
-             FROM usage_report.reports}),
+             FROM usage_report.metrics}),
 	'855 855 /v1/orders 429 eu-west 2025-03-05:185.7,2025-03-06:-66.7,2025-03-07:-60.0',
 	'the metrics: total requests of the tenant, top endpoint, breakdown, day-over-day anomalies');
 
@@ -207,6 +235,43 @@ is(query(q{SELECT count(*) FROM durable.operations WHERE result::text LIKE '%sk-
 my $again = $json->decode(query("SELECT usage_report.request_report('$request')"));
 is("$again->{executionId} $again->{status}", "$first->{executionId} DONE",
 	'asking again once it is done returns the same execution and report');
+is(join(',', $again->{artifacts}{metrics}{metricsKey} eq $first->{metricsKey} ? 'metrics' : 'no metrics',
+		map { "$_->{style}:$_->{source}:" . ($_->{narrativeId} =~ /^\d+$/ ? 'id' : 'no id') }
+		  @{ $again->{artifacts}{narratives} // [] }),
+	'metrics,customer:http:id,executive:callback:id,technical:http:id',
+	'with the artifact pointers: the metrics and a narrative per style');
+
+# The same figures with other styles, each with a prompt of its own: a
+# second report, which reuses the stored metrics.  More traffic arrived in
+# the meantime; the stored metrics, computed once, do not count it.
+query(q{
+INSERT INTO usage_report.usage_events (tenant_id, at, endpoint, method, region, status, latency_ms)
+SELECT 'acme', timestamptz '2025-03-02 12:00Z' + i * interval '1 second', '/v1/orders', 'GET', 'eu-west', 200, 20
+  FROM generate_series(1, 45) i;
+});
+my $request3 = q[{"tenantId": "acme", "period": {"from": "2025-03-01", "to": "2025-03-07"},
+  "dimensions": ["region", "endpoint"], "metrics": ["requests", "errors"],
+  "styles": [{"id": "brief", "prompt": "One sentence on the error trend."},
+             {"id": "Risks", "prompt": "List the three biggest risks, one line each."}]}];
+my $third = $json->decode(query("SELECT usage_report.request_report('$request3')"));
+is($third->{metricsKey}, $first->{metricsKey}, 'other styles and prompts: the same metrics key');
+isnt($third->{executionId}, $first->{executionId}, 'but another report and execution');
+is(await_status($third->{executionId}), 'SUCCEEDED', 'which succeeds');
+is(query(q{SELECT count(*) || ' ' || string_agg((metrics->'totalRequests')::text, ',') FROM usage_report.metrics}),
+	'1 855', 'the metrics were computed once, for both reports');
+is(query(qq{SELECT concat_ws(' ', result->'totalRequests', result->'artifacts'->'metrics'->>'metricsKey' = '$first->{metricsKey}',
+                              (SELECT string_agg(a->>'style', ',') FROM jsonb_array_elements(result->'artifacts'->'narratives') a))
+             FROM durable_status('$third->{executionId}')}),
+	'855 t brief,risks', 'the second report points at the stored metrics and its two narratives');
+my %prompt_of;
+for my $r (@{ $mock->requests('/v1/responses') })
+{
+	my $b = $json->decode($r->{body});
+	$prompt_of{ $b->{metadata}{style} } = $b->{input} if $b->{input} =~ /One sentence on the error|three biggest risks/;
+}
+is(join(',', map { "$_:" . ($prompt_of{$_} =~ /^Write the \Q$_\E narrative .*\. (One sentence on the error trend\.|List the three biggest risks, one line each\.)\n/ ? 'own prompt' : 'other') }
+		sort keys %prompt_of),
+	'brief:own prompt,risks:own prompt', 'each style was asked with its own prompt');
 
 # ------------------------------------------------------------ ticket triage
 
