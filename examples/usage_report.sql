@@ -17,7 +17,8 @@
 --   - metricsKey, the SHA-256 of the metrics spec alone {tenantId, period,
 --     dimensions, metrics}: the metrics are computed once per metricsKey
 --     and reused by every report on the same figures, whatever its styles
---     and prompts;
+--     and prompts (events that arrive later are not counted: delete the
+--     usage_report.metrics row to have the next report compute it anew);
 --   - reportKey, the SHA-256 of the whole canonical request: it names the
 --     execution, so asking twice for the same report gives the same
 --     execution and the same report row; once the report is DONE, asking
