@@ -41,5 +41,5 @@ END $$;
 SELECT name, status, current_operation FROM durable_status('ticket-TKT-1001');
 \echo 'What the ticketing system sees:'
 SELECT id, status, analysis->>'category' AS category, analysis->>'priority' AS priority,
-       analysis->>'needsEscalation' AS escalate, review_callback_id
+       analysis->>'sentiment' AS sentiment, analysis->>'needsEscalation' AS escalate, review_callback_id
   FROM triage.tickets;

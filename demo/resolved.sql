@@ -12,7 +12,8 @@ SELECT c.name AS branch, e.workflow, e.status, e.result
  WHERE c.parent_id = durable.execution_id('ticket-TKT-1001') ORDER BY c.idx;
 
 \echo
-\echo '### 7. Its history: every operation, the 429 retry, the callback, the parallel step.'
+\echo '### 7. Its history: every operation, the 429 retry, the callback, the parallel step,'
+\echo '    and the line the workflow logged (durable_log) when the ticket was resolved.'
 SELECT event_id, event, name, kind, left(details::text, 70) AS details
   FROM durable_history('ticket-TKT-1001');
 

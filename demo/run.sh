@@ -121,7 +121,7 @@ echo
 echo "### 5. The agent answers in the ticketing system, another client: it"
 echo "    completes the callback whose id is on the ticket."
 AGENT_SQL="SELECT durable_callback_success(review_callback_id,
-         '{\"agent\": \"ana\", \"reply\": \"We refunded the duplicate charge.\"}')
+         '{\"agent\": \"ana\", \"approved\": true, \"reply\": \"We refunded the duplicate charge.\"}')
   FROM triage.tickets WHERE id = 'TKT-1001';"
 echo "$AGENT_SQL" | sed 's/^/    /'
 demo_psql -c "$AGENT_SQL" >/dev/null

@@ -15,12 +15,23 @@
 -- Every call to the provider carries an explicit Idempotency-Key made of
 -- the payment id (the execution's name, "pay-<orderId>") and the call
 -- ("pay-ORD-42:authorize", ":capture", ":void"): the same on every retry
--- and replay, so the provider never acts twice on one call.  A declined
--- authorization, a provider that stays unreachable, or a capture that
--- fails is compensated: the authorization is voided at the provider and
--- the payment is recorded as DECLINED or VOIDED.  The workflow returns
--- {"paymentId", "outcome": "captured" | "declined" | "rejected" |
--- "provider_error" | "capture_failed", ...}.
+-- and replay, so the provider never acts twice on one call.
+--
+-- What can go wrong, and what the payment ends as:
+--   - invalid input: REJECTED with reasons, nothing sent to the provider;
+--   - a declined authorization (a 4xx such as 402 or 404, or a body that
+--     says "declined"): DECLINED; nothing is held at the provider, so
+--     nothing is voided;
+--   - a provider that stays unreachable (connection errors, timeouts, 5xx
+--     until the retries run out): it may have authorized a request whose
+--     answer was lost, so the compensation voids whatever it holds for
+--     the payment's reference; DECLINED;
+--   - a capture that fails for good: the compensation voids the
+--     authorization; VOIDED.
+-- The compensation takes a 404 of the void as "nothing to void" (the
+-- provider holds no authorization for the payment), not as an error.  The
+-- workflow returns {"paymentId", "outcome": "captured" | "declined" |
+-- "rejected" | "provider_error" | "capture_failed", "reason", "voided"...}.
 --
 -- Needs: CREATE EXTENSION durable; the provider's API key as a secret, e.g.
 --   SELECT durable_secret_set('payments_api_key', 'sk_live_...', ARRAY['api.payments.example']);
@@ -59,7 +70,8 @@ CREATE TABLE payments.payments (
 CREATE TABLE payments.payment_events (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     payment_id      text NOT NULL REFERENCES payments.payments,
-    event           text NOT NULL,   -- validated, rejected, authorized, declined, voided, captured
+    event           text NOT NULL,   -- validated, rejected, authorized, declined, captured,
+                                     -- voided, nothing_to_void
     idempotency_key text,
     http_status     integer,
     details         jsonb,
@@ -134,7 +146,8 @@ $$;
 
 -- Step "record-authorization": the provider's answer decides.  2xx without
 -- a decline in the body: AUTHORIZED; 402, another 4xx, or a body saying
--- "declined": DECLINED; no answer at all (status 0): provider_error.
+-- "declined": DECLINED; no answer at all (status 0): provider_error (the
+-- status stays VALIDATED until the compensation has run).
 CREATE FUNCTION payments.record_authorization(args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -158,7 +171,8 @@ BEGIN
         why := coalesce(args->'response'->>'error', format('the provider answered HTTP %s', code));
     END IF;
     UPDATE payments.payments
-       SET status = CASE outcome WHEN 'authorized' THEN 'AUTHORIZED' ELSE status END,
+       SET status = CASE outcome WHEN 'authorized' THEN 'AUTHORIZED'
+                                 WHEN 'declined' THEN 'DECLINED' ELSE status END,
            authorization_id = auth_id, reason = coalesce(why, reason), updated_at = now()
      WHERE id = pid;
     INSERT INTO payments.payment_events (payment_id, event, idempotency_key, http_status, details)
@@ -168,19 +182,35 @@ BEGIN
     RETURN jsonb_build_object('outcome', outcome, 'authorizationId', auth_id, 'reason', why);
 END $$;
 
--- Step "record-void": the compensation, recorded.
+-- Step "record-void": the compensation, recorded.  The void's status
+-- decides: 2xx voided; 404 nothing to void (the provider holds no
+-- authorization for this payment); anything else is for a person to look
+-- at (WF010 fails the compensation at once, the payment stays as it was).
+-- A payment whose provider never answered ends DECLINED, a payment whose
+-- capture failed VOIDED.
 CREATE FUNCTION payments.record_void(args jsonb)
-RETURNS jsonb LANGUAGE sql AS $$
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    code int := (args->>'httpStatus')::int;
+    voided boolean := code BETWEEN 200 AND 299;
+BEGIN
+    IF NOT voided AND code IS DISTINCT FROM 404 THEN
+        RAISE EXCEPTION 'the provider refused to void payment %: HTTP %', args->>'paymentId', code
+            USING ERRCODE = 'WF010', DETAIL = left(args->>'body', 500),
+                  HINT = 'Settle it with the provider, then record the outcome in payments.payments.';
+    END IF;
     UPDATE payments.payments
-       SET status = CASE args->>'outcome' WHEN 'declined' THEN 'DECLINED' ELSE 'VOIDED' END,
+       SET status = CASE args->>'outcome' WHEN 'capture_failed' THEN 'VOIDED' ELSE 'DECLINED' END,
            reason = args->>'reason', updated_at = now()
      WHERE id = args->>'paymentId';
     INSERT INTO payments.payment_events (payment_id, event, idempotency_key, http_status, details)
-    VALUES (args->>'paymentId', 'voided', args->>'idempotencyKey', (args->>'httpStatus')::int,
-            jsonb_build_object('authorizationId', args->>'authorizationId', 'reason', args->>'reason'))
-    RETURNING jsonb_build_object('paymentId', payment_id, 'outcome', args->>'outcome',
-                                 'reason', args->>'reason', 'voided', true);
-$$;
+    VALUES (args->>'paymentId', CASE WHEN voided THEN 'voided' ELSE 'nothing_to_void' END,
+            args->>'idempotencyKey', code,
+            jsonb_strip_nulls(jsonb_build_object('authorizationId', args->>'authorizationId',
+                                                 'reason', args->>'reason')));
+    RETURN jsonb_build_object('paymentId', args->>'paymentId', 'outcome', args->>'outcome',
+                              'reason', args->>'reason', 'voided', voided);
+END $$;
 
 -- Step "record-capture".
 CREATE FUNCTION payments.record_capture(args jsonb)
@@ -204,9 +234,12 @@ $$;
 -- ------------------------------------------------------------ workflows
 
 -- The compensation, run as a child context (durable_child): void the
--- authorization at the provider, then record it.  Retried for a long time:
--- a void must get through.  Input {paymentId, cfg, authorizationId,
--- amountCents, outcome, reason}.
+-- authorization at the provider (by its id when there is one, and by the
+-- payment's reference), then record it.  Retried for a long time on
+-- connection errors, timeouts, 429 and 5xx: a void must get through.
+-- Other statuses are results that record_void judges (404: nothing to
+-- void).  Input {paymentId, cfg, authorizationId, amountCents, outcome,
+-- reason}.
 CREATE FUNCTION payments.compensate(input jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -219,11 +252,12 @@ BEGIN
                                                   'authorization', input->>'authorizationId',
                                                   'amount', input->'amountCents',
                                                   'reason', input->>'reason')),
-        '{"max_attempts": 10, "initial_delay": "5 seconds", "max_delay": "10 minutes", "fail_on_status": true}');
+        '{"max_attempts": 10, "initial_delay": "5 seconds", "max_delay": "10 minutes"}');
     RETURN durable_step('record-void', 'SELECT payments.record_void($1)',
         jsonb_build_object('paymentId', input->>'paymentId', 'outcome', input->>'outcome',
                            'reason', input->>'reason', 'authorizationId', input->>'authorizationId',
-                           'idempotencyKey', key, 'httpStatus', voided->'status'));
+                           'idempotencyKey', key, 'httpStatus', voided->'status',
+                           'body', voided->'body'));
 END $$;
 
 -- The payment.  Input {paymentId, orderId, amountCents, currency, source}.
@@ -257,11 +291,20 @@ BEGIN
     END;
     auth := durable_step('record-authorization', 'SELECT payments.record_authorization($1)',
         jsonb_build_object('paymentId', pid, 'idempotencyKey', pid || ':authorize', 'response', response));
-    IF auth->>'outcome' <> 'authorized' THEN
-        -- compensate: whatever the provider may hold for this payment is voided
+    IF auth->>'outcome' = 'declined' THEN
+        -- recorded DECLINED by the step; a declined authorization holds
+        -- nothing at the provider, so there is nothing to void
+        PERFORM durable_log('info', 'payment declined', jsonb_build_object('reason', auth->>'reason'));
+        RETURN jsonb_build_object('paymentId', pid, 'outcome', 'declined', 'reason', auth->>'reason',
+                                  'voided', false);
+    ELSIF auth->>'outcome' = 'provider_error' THEN
+        -- the provider may have authorized a request whose answer was lost:
+        -- compensate, voiding whatever it holds for this payment
+        PERFORM durable_log('warning', 'the provider did not answer; voiding by reference',
+                            jsonb_build_object('reason', auth->>'reason'));
         RETURN durable_child('compensate', 'payments.compensate', jsonb_build_object(
             'paymentId', pid, 'cfg', cfg, 'authorizationId', auth->>'authorizationId',
-            'amountCents', p->'amountCents', 'outcome', auth->>'outcome', 'reason', auth->>'reason'));
+            'amountCents', p->'amountCents', 'outcome', 'provider_error', 'reason', auth->>'reason'));
     END IF;
 
     -- 3. settle
@@ -275,6 +318,8 @@ BEGIN
                                                       'amount', p->'amountCents', 'currency', p->'currency')),
             '{"max_attempts": 5, "initial_delay": "2 seconds", "fail_on_status": true}');
     EXCEPTION WHEN SQLSTATE 'WF015' THEN
+        PERFORM durable_log('warning', 'the capture failed; voiding the authorization',
+                            jsonb_build_object('error', SQLERRM));
         RETURN durable_child('compensate', 'payments.compensate', jsonb_build_object(
             'paymentId', pid, 'cfg', cfg, 'authorizationId', auth->>'authorizationId',
             'amountCents', p->'amountCents', 'outcome', 'capture_failed', 'reason', SQLERRM));

@@ -1,25 +1,41 @@
 -- examples/ticket_triage.sql: support ticket triage, as a durable workflow.
 --
 --   SELECT triage.submit_ticket('{"ticketId": "TKT-1001", "email": "kim@example.com",
---     "subject": "Invoice charged twice", "body": "We were billed twice in March."}');
+--     "customerTier": "pro", "subject": "Invoice charged twice",
+--     "body": "We were billed twice in March."}');
 --
 -- For each ticket the workflow
 --
 --   1. asks an LLM (an OpenAI-style responses API, durable_http, retried on
---      429 and 5xx) to classify it; a model that does not answer with the
---      requested JSON, or does not answer at all, gets a rule-based analysis
---      of its answer and the ticket;
+--      429 and 5xx) to classify it: {category, priority, sentiment,
+--      needsEscalation, escalationReason, summary, suggestedReply}; a model
+--      that does not answer with the requested JSON, or does not answer at
+--      all, gets a rule-based analysis of its answer and the ticket.  Data
+--      loss, security, legal matters, outages and enterprise customers
+--      always escalate;
 --   2. waits for an agent's review: a callback whose submitter puts the
 --      callback id on the ticket and in the review queue, where the
 --      ticketing system finds it; the agent's decision completes it:
 --        SELECT durable_callback_success(review_callback_id,
---                 '{"agent": "ana", "reply": "Refunded.", "escalate": false}')
+--                 '{"agent": "ana", "approved": true, "reply": "Refunded.", "escalate": false}')
 --          FROM triage.tickets WHERE id = 'TKT-1001';
+--      "approved": false rejects the ticket: no reply is sent, the ticket
+--      is REJECTED (a missing "approved" approves);
 --   3. waits for a specialist's review the same way, only when the analysis
---      or the agent says the ticket needs escalation;
+--      or the agent says the ticket needs escalation (the specialist may
+--      reject it too);
 --   4. sends the reply (an HTTP call to the mailer) and schedules the
 --      satisfaction survey, in parallel (durable_parallel);
---   5. marks the ticket RESOLVED and returns the resolution.
+--   5. marks the ticket RESOLVED.
+--
+-- A review that times out (settings agent_review_timeout and
+-- specialist_review_timeout), or that the ticketing system fails with
+--   SELECT durable_callback_failure(review_callback_id, '{"message": "ticket merged"}') ...
+-- puts the ticket in NEEDS_ATTENTION with the reason, for a person to pick
+-- up; the execution still succeeds.  It returns
+--   {"status": "resolved" | "rejected" | "needs_attention", "ticketId",
+--    "category", "priority", "finalResponse" (the reply sent, or null), ...}
+-- and writes a line to its history (durable_log) at each decision.
 --
 -- Needs: CREATE EXTENSION durable; the LLM's API key as a secret, e.g.
 --   SELECT durable_secret_set('llm_api_key', 'sk-...', ARRAY['api.openai.com']);
@@ -39,17 +55,22 @@ INSERT INTO triage.settings VALUES
     ('llm_url',    'https://api.openai.com/v1/responses'),
     ('llm_model',  'gpt-4.1-mini'),
     ('llm_secret', 'llm_api_key'),          -- a durable secret: "Authorization: Bearer <value>"
-    ('mailer_url', 'https://mailer.example.com/v1/messages');
+    ('mailer_url', 'https://mailer.example.com/v1/messages'),
+    ('agent_review_timeout',      '3 days'),   -- then the ticket NEEDS_ATTENTION
+    ('specialist_review_timeout', '5 days');
 
 CREATE TABLE triage.tickets (
     id                 text PRIMARY KEY,
     email              text NOT NULL,
     customer           text,
+    customer_tier      text,                -- "enterprise" always escalates
     subject            text NOT NULL,
     body               text NOT NULL,
     status             text NOT NULL DEFAULT 'NEW'
                        CHECK (status IN ('NEW', 'AWAITING_AGENT', 'AWAITING_SPECIALIST',
-                                         'REPLYING', 'RESOLVED')),
+                                         'REPLYING', 'RESOLVED', 'REJECTED', 'NEEDS_ATTENTION')),
+    -- why the ticket NEEDS_ATTENTION (a review timed out or failed)
+    attention_reason   text,
     analysis           jsonb,
     agent_review       jsonb,
     specialist_review  jsonb,
@@ -69,7 +90,7 @@ CREATE TABLE triage.review_queue (
     ticket_id    text NOT NULL REFERENCES triage.tickets,
     kind         text NOT NULL CHECK (kind IN ('agent', 'specialist')),
     context      jsonb NOT NULL,            -- the analysis (and the agent's review)
-    decision     jsonb,
+    decision     jsonb,                     -- or {"error": ...} when it timed out or failed
     queued_at    timestamptz NOT NULL DEFAULT now(),
     completed_at timestamptz
 );
@@ -112,10 +133,14 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END LOOP;
+    IF ticket ? 'customerTier' AND jsonb_typeof(ticket->'customerTier') <> 'string' THEN
+        RAISE EXCEPTION 'ticket: "customerTier" must be a string'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     execution := durable_start('triage.ticket_triage', ticket, name => 'ticket-' || (ticket->>'ticketId'),
                                options => '{"execution_timeout": "14 days"}');
-    INSERT INTO triage.tickets (id, email, customer, subject, body, execution_id)
-    VALUES (ticket->>'ticketId', ticket->>'email', ticket->>'customer',
+    INSERT INTO triage.tickets (id, email, customer, customer_tier, subject, body, execution_id)
+    VALUES (ticket->>'ticketId', ticket->>'email', ticket->>'customer', lower(ticket->>'customerTier'),
             ticket->>'subject', ticket->>'body', execution)
     ON CONFLICT (id) DO NOTHING;
     RETURN execution;
@@ -135,9 +160,12 @@ RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
         'model', model,
         'instructions', 'You triage customer support tickets. Answer with JSON only: '
                         '{"category": "billing|bug|outage|security|account|question", '
-                        '"priority": "low|normal|high|urgent", "needsEscalation": true|false, '
-                        '"summary": "...", "suggestedReply": "..."}',
-        'input', format(E'%s\n\n%s', ticket->>'subject', ticket->>'body'),
+                        '"priority": "low|normal|high|urgent", "sentiment": "positive|neutral|negative", '
+                        '"needsEscalation": true|false, "escalationReason": "..." or null, '
+                        '"summary": "...", "suggestedReply": "..."}. '
+                        'Escalate data loss, security, legal matters and outages.',
+        'input', format(E'%s\n\n%s\n\nCustomer tier: %s', ticket->>'subject', ticket->>'body',
+                        coalesce(ticket->>'customerTier', 'unknown')),
         'metadata', jsonb_build_object('style', 'triage'))
 $$;
 
@@ -153,16 +181,19 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
      WHERE c->>'type' = 'output_text'
 $$;
 
--- The model's answer as an analysis {category, priority, needsEscalation,
--- summary, suggestedReply, source}: its JSON when it gave the JSON asked
--- for, otherwise rules on the words of its answer and of the ticket.
+-- The model's answer as an analysis {category, priority, sentiment,
+-- needsEscalation, escalationReason, summary, suggestedReply, source}: its
+-- JSON when it gave the JSON asked for, otherwise rules on the words of its
+-- answer and of the ticket.  Either way an enterprise customer escalates.
 CREATE FUNCTION triage.parse_analysis(ticket jsonb, answer text)
 RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     j jsonb;
     words text := lower(concat_ws(' ', answer, ticket->>'subject', ticket->>'body'));
+    a jsonb;
     category text;
     priority text;
+    reason text;
 BEGIN
     BEGIN
         j := answer::jsonb;
@@ -174,31 +205,52 @@ BEGIN
                          THEN j->>'category' ELSE 'question' END;
         priority := CASE WHEN j->>'priority' IN ('low', 'normal', 'high', 'urgent')
                          THEN j->>'priority' ELSE 'normal' END;
-        RETURN jsonb_build_object(
+        a := jsonb_build_object(
             'category', category, 'priority', priority,
+            'sentiment', CASE WHEN j->>'sentiment' IN ('positive', 'neutral', 'negative')
+                              THEN j->>'sentiment' ELSE 'neutral' END,
             'needsEscalation', CASE jsonb_typeof(j->'needsEscalation')
                                    WHEN 'boolean' THEN (j->>'needsEscalation')::boolean
                                    ELSE priority = 'urgent' END,
+            'escalationReason', CASE WHEN jsonb_typeof(j->'escalationReason') = 'string'
+                                     THEN j->>'escalationReason' END,
             'summary', coalesce(j->>'summary', ''),
             'suggestedReply', j->>'suggestedReply',
             'source', 'model');
+    ELSE
+        category := CASE
+            WHEN words ~ '\m(outage|down|unavailable|not responding)\M' THEN 'outage'
+            WHEN words ~ '\m(breach|hacked|leak|security|vulnerability)\M' THEN 'security'
+            WHEN words ~ '\m(invoice|billed|billing|charged|refund|payment)\M' THEN 'billing'
+            WHEN words ~ '\m(password|login|log in|account|2fa)\M' THEN 'account'
+            WHEN words ~ '\m(error|bug|crash|broken|fails)\M' THEN 'bug'
+            ELSE 'question' END;
+        priority := CASE category
+            WHEN 'outage' THEN 'urgent' WHEN 'security' THEN 'urgent'
+            WHEN 'bug' THEN 'high' WHEN 'question' THEN 'low' ELSE 'normal' END;
+        reason := CASE
+            WHEN category IN ('outage', 'security') THEN category
+            WHEN words ~ '\m(data loss|lost (all|our|my) data|data (was|is) gone|deleted)\M' THEN 'data loss'
+            WHEN words ~ '\m(lawyer|legal|lawsuit|court|gdpr)\M' THEN 'legal' END;
+        IF reason IS NOT NULL AND priority IN ('low', 'normal') THEN
+            priority := 'high';
+        END IF;
+        a := jsonb_build_object(
+            'category', category, 'priority', priority,
+            'sentiment', CASE
+                WHEN words ~ '\m(angry|unacceptable|terrible|furious|frustrated|worst)\M' THEN 'negative'
+                WHEN words ~ '\m(thanks|thank you|great|love)\M' THEN 'positive'
+                ELSE 'neutral' END,
+            'needsEscalation', reason IS NOT NULL,
+            'escalationReason', reason,
+            'summary', coalesce(answer, ''),
+            'suggestedReply', NULL,
+            'source', 'rules');
     END IF;
-    category := CASE
-        WHEN words ~ '\m(outage|down|unavailable|not responding)\M' THEN 'outage'
-        WHEN words ~ '\m(breach|hacked|leak|security|vulnerability)\M' THEN 'security'
-        WHEN words ~ '\m(invoice|billed|billing|charged|refund|payment)\M' THEN 'billing'
-        WHEN words ~ '\m(password|login|log in|account|2fa)\M' THEN 'account'
-        WHEN words ~ '\m(error|bug|crash|broken|fails)\M' THEN 'bug'
-        ELSE 'question' END;
-    priority := CASE category
-        WHEN 'outage' THEN 'urgent' WHEN 'security' THEN 'urgent'
-        WHEN 'bug' THEN 'high' WHEN 'question' THEN 'low' ELSE 'normal' END;
-    RETURN jsonb_build_object(
-        'category', category, 'priority', priority,
-        'needsEscalation', priority = 'urgent',
-        'summary', coalesce(answer, ''),
-        'suggestedReply', NULL,
-        'source', 'rules');
+    IF lower(ticket->>'customerTier') = 'enterprise' AND NOT (a->>'needsEscalation')::boolean THEN
+        a := a || '{"needsEscalation": true, "escalationReason": "enterprise customer"}';
+    END IF;
+    RETURN a;
 END $$;
 
 -- Step "record-analysis": the analysis, on the ticket (with the LLM's
@@ -226,7 +278,8 @@ RETURNS bigint LANGUAGE sql AS $$
     RETURNING id;
 $$;
 
--- Step "record-...-review": the decision, on the ticket and the queue row.
+-- Step "record-...-review": the decision, on the ticket and the queue row
+-- (the ticket is REPLYING until the next review is queued or it ends).
 CREATE FUNCTION triage.record_review(args jsonb)
 RETURNS jsonb LANGUAGE sql AS $$
     UPDATE triage.review_queue SET decision = args->'decision', completed_at = now()
@@ -248,11 +301,20 @@ RETURNS jsonb LANGUAGE sql AS $$
     RETURNING jsonb_build_object('surveyId', id, 'sendAfter', send_after);
 $$;
 
--- Step "resolve".
-CREATE FUNCTION triage.resolve(args jsonb)
+-- Steps "resolve", "reject" and "needs-attention": how the ticket ends.
+-- args is the workflow's result {status: resolved | rejected |
+-- needs_attention, ticketId, ..., reason}: the ticket's status, kept as its
+-- resolution; a review still open (one that timed out or failed) is closed
+-- with the reason.
+CREATE FUNCTION triage.finish(args jsonb)
 RETURNS jsonb LANGUAGE sql AS $$
+    UPDATE triage.review_queue
+       SET decision = jsonb_build_object('error', args->>'reason'), completed_at = now()
+     WHERE ticket_id = args->>'ticketId' AND completed_at IS NULL;
     UPDATE triage.tickets
-       SET status = 'RESOLVED', resolution = args, updated_at = now()
+       SET status = upper(args->>'status'), resolution = args, review_callback_id = NULL,
+           attention_reason = CASE WHEN args->>'status' = 'needs_attention' THEN args->>'reason' END,
+           updated_at = now()
      WHERE id = args->>'ticketId'
     RETURNING resolution;
 $$;
@@ -282,7 +344,43 @@ BEGIN
         input || jsonb_build_object('sent', sent));
 END $$;
 
--- The triage.  Input: the ticket {ticketId, email, subject, body, ...}.
+-- A review that timed out (WF003) or was failed by the ticketing system
+-- (WF002): the ticket needs a person, who finds it in NEEDS_ATTENTION with
+-- the reason (the error's message: 'callback "agent-review" timed out',
+-- 'callback "agent-review" failed: <the message given>').  Called by the
+-- workflow's exception handlers.
+CREATE FUNCTION triage.needs_attention(ticket_id text, kind text, analysis jsonb, reason text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM durable_log('warning', 'the ticket needs attention',
+                        jsonb_build_object('review', kind, 'reason', reason));
+    RETURN durable_step('needs-attention', 'SELECT triage.finish($1)', jsonb_build_object(
+        'status', 'needs_attention',
+        'ticketId', ticket_id,
+        'category', analysis->>'category',
+        'priority', analysis->>'priority',
+        'finalResponse', NULL,
+        'review', kind,
+        'reason', reason));
+END $$;
+
+-- A reviewer did not approve: REJECTED, no reply, no survey.
+CREATE FUNCTION triage.reject(ticket_id text, analysis jsonb, decision jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM durable_log('info', 'the ticket was rejected',
+                        jsonb_build_object('by', decision->>'agent', 'reason', decision->>'reason'));
+    RETURN durable_step('reject', 'SELECT triage.finish($1)', jsonb_build_object(
+        'status', 'rejected',
+        'ticketId', ticket_id,
+        'category', analysis->>'category',
+        'priority', analysis->>'priority',
+        'finalResponse', NULL,
+        'rejectedBy', decision->>'agent',
+        'reason', decision->>'reason'));
+END $$;
+
+-- The triage.  Input: the ticket {ticketId, email, subject, body, customerTier, ...}.
 CREATE FUNCTION triage.ticket_triage(input jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -311,31 +409,49 @@ BEGIN
             '{"max_attempts": 5, "initial_delay": "2 seconds", "fail_on_status": true}');
     EXCEPTION WHEN SQLSTATE 'WF015' THEN
         llm := jsonb_build_object('error', SQLERRM);
+        PERFORM durable_log('warning', 'the LLM gave no analysis; the rules decide',
+                            jsonb_build_object('error', SQLERRM));
     END;
     analysis := durable_step('record-analysis', 'SELECT triage.record_analysis($1)',
                              jsonb_build_object('ticketId', ticket_id, 'ticket', input,
                                                 'response', llm->'body', 'llmError', llm->'error'));
 
     -- 2. an agent reviews it in the ticketing system
-    review := durable_wait_for_callback('agent-review',
-        'SELECT triage.queue_review($1, ''agent'', $2)',
-        jsonb_build_object('ticketId', ticket_id, 'analysis', analysis),
-        timeout => interval '3 days');
+    BEGIN
+        review := durable_wait_for_callback('agent-review',
+            'SELECT triage.queue_review($1, ''agent'', $2)',
+            jsonb_build_object('ticketId', ticket_id, 'analysis', analysis),
+            timeout => coalesce((cfg->>'agent_review_timeout')::interval, interval '3 days'));
+    EXCEPTION WHEN SQLSTATE 'WF002' OR SQLSTATE 'WF003' THEN
+        RETURN triage.needs_attention(ticket_id, 'agent', analysis, SQLERRM);
+    END;
     escalate := coalesce((analysis->>'needsEscalation')::boolean, false)
                 OR coalesce((review->>'escalate')::boolean, false);
     PERFORM durable_step('record-agent-review', 'SELECT triage.record_review($1)',
         jsonb_build_object('ticketId', ticket_id, 'kind', 'agent', 'decision', review,
                            'escalate', escalate));
+    IF review->'approved' = 'false' THEN
+        RETURN triage.reject(ticket_id, analysis, review);
+    END IF;
 
     -- 3. a specialist, only when escalation is needed
     IF escalate THEN
-        specialist := durable_wait_for_callback('specialist-review',
-            'SELECT triage.queue_review($1, ''specialist'', $2)',
-            jsonb_build_object('ticketId', ticket_id, 'analysis', analysis, 'agentReview', review),
-            timeout => interval '5 days');
+        PERFORM durable_log('info', 'escalated to a specialist', jsonb_build_object(
+            'reason', coalesce(analysis->>'escalationReason', review->>'reason', 'the agent asked')));
+        BEGIN
+            specialist := durable_wait_for_callback('specialist-review',
+                'SELECT triage.queue_review($1, ''specialist'', $2)',
+                jsonb_build_object('ticketId', ticket_id, 'analysis', analysis, 'agentReview', review),
+                timeout => coalesce((cfg->>'specialist_review_timeout')::interval, interval '5 days'));
+        EXCEPTION WHEN SQLSTATE 'WF002' OR SQLSTATE 'WF003' THEN
+            RETURN triage.needs_attention(ticket_id, 'specialist', analysis, SQLERRM);
+        END;
         PERFORM durable_step('record-specialist-review', 'SELECT triage.record_review($1)',
             jsonb_build_object('ticketId', ticket_id, 'kind', 'specialist', 'decision', specialist,
                                'escalate', true));
+        IF specialist->'approved' = 'false' THEN
+            RETURN triage.reject(ticket_id, analysis, specialist);
+        END IF;
     END IF;
     reply := coalesce(specialist->>'reply', review->>'reply', analysis->>'suggestedReply',
                       'Thank you for contacting us; your ticket is resolved.');
@@ -350,11 +466,14 @@ BEGIN
             'args', jsonb_build_object('ticketId', ticket_id, 'email', input->>'email'))));
 
     -- 5. resolved
-    RETURN durable_step('resolve', 'SELECT triage.resolve($1)', jsonb_build_object(
+    PERFORM durable_log('info', 'the ticket is resolved',
+                        jsonb_build_object('by', coalesce(specialist->>'agent', review->>'agent')));
+    RETURN durable_step('resolve', 'SELECT triage.finish($1)', jsonb_build_object(
+        'status', 'resolved',
         'ticketId', ticket_id,
-        'status', 'RESOLVED',
         'category', analysis->>'category',
         'priority', analysis->>'priority',
+        'finalResponse', reply,
         'escalated', escalate,
         'resolvedBy', coalesce(specialist->>'agent', review->>'agent'),
         'reply', sent->'results'->0->'result',

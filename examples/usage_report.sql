@@ -6,16 +6,29 @@
 --     "tenantId": "acme", "period": "2025-03",
 --     "prompt": "Focus on reliability.",
 --     "dimensions": ["region", "endpoint"], "metrics": ["requests", "errors"],
---     "styles": ["technical", "executive", "customer"]}');
+--     "styles": ["technical", "executive",
+--                {"id": "customer", "prompt": "For the customer: three short paragraphs."},
+--                {"id": "risks", "prompt": "List the three biggest risks, one line each."}]}');
 --
--- The request is validated and normalised (allowed dimensions, metrics and
--- styles only, sorted, deduplicated); its metricsKey is the SHA-256 of the
--- canonical spec and names the execution, so asking twice for the same
--- report gives the same execution and the same report row.  The workflow
+-- A style is the id of a built-in style (brief, customer, executive,
+-- technical) or {"id", "prompt"}: a style with its own prompt.  The request
+-- is validated and normalised (allowed dimensions and metrics only, lists
+-- sorted and deduplicated).  Two keys come from it:
+--   - metricsKey, the SHA-256 of the metrics spec alone {tenantId, period,
+--     dimensions, metrics}: the metrics are computed once per metricsKey
+--     and reused by every report on the same figures, whatever its styles
+--     and prompts (events that arrive later are not counted: delete the
+--     usage_report.metrics row to have the next report compute it anew);
+--   - reportKey, the SHA-256 of the whole canonical request: it names the
+--     execution, so asking twice for the same report gives the same
+--     execution and the same report row; once the report is DONE, asking
+--     again returns its artifact pointers.
+-- The workflow
 --
---   1. aggregates usage_events in one step (total requests, top endpoints,
---      a breakdown per dimension, day-over-day anomalies) and stores the
---      metrics in the report row, once;
+--   1. takes the stored metrics of its metricsKey, or aggregates
+--      usage_events in one step (total requests, top endpoints, a
+--      breakdown per dimension, day-over-day anomalies) and stores them,
+--      once;
 --   2. writes one narrative per style with durable_map, a child execution
 --      per style: most styles call the LLM (an OpenAI-style responses API)
 --      with durable_http, retried on 429 and 5xx; the styles listed in the
@@ -23,7 +36,8 @@
 --      callback pattern instead: a row in llm_jobs carries the callback id
 --      to an external worker (examples/llm_worker.sh) that calls the LLM
 --      and completes the callback;
---   3. marks the report DONE with pointers to its artifacts.
+--   3. marks the report DONE with pointers to its artifacts (the metrics
+--      row and one narrative row per style).
 --
 -- Needs: CREATE EXTENSION durable; the LLM's API key as a secret, e.g.
 --   SELECT durable_secret_set('llm_api_key', 'sk-...', ARRAY['api.openai.com']);
@@ -61,16 +75,27 @@ CREATE TABLE usage_report.usage_events (
 );
 CREATE INDEX ON usage_report.usage_events (tenant_id, at);
 
+-- The metrics of a metrics spec, computed once: every report on the same
+-- tenant, period, dimensions and metrics reads this row.
+CREATE TABLE usage_report.metrics (
+    metrics_key  text PRIMARY KEY,
+    tenant_id    text NOT NULL,
+    spec         jsonb NOT NULL,          -- {tenantId, period, dimensions, metrics}
+    metrics      jsonb NOT NULL,
+    computed_for text NOT NULL,           -- the report (reportKey) that computed them
+    computed_at  timestamptz NOT NULL DEFAULT now()
+);
+
 -- One row per distinct report request; status REQUESTED -> RUNNING -> DONE
 -- (or FAILED).  artifacts points at what the workflow produced.
 CREATE TABLE usage_report.reports (
-    metrics_key  text PRIMARY KEY,
+    report_key   text PRIMARY KEY,
+    metrics_key  text NOT NULL,
     tenant_id    text NOT NULL,
     spec         jsonb NOT NULL,
     execution_id uuid NOT NULL,
     status       text NOT NULL DEFAULT 'REQUESTED'
                  CHECK (status IN ('REQUESTED', 'RUNNING', 'DONE', 'FAILED')),
-    metrics      jsonb,
     artifacts    jsonb,
     error        text,
     requested_at timestamptz NOT NULL DEFAULT now(),
@@ -80,7 +105,7 @@ CREATE TABLE usage_report.reports (
 -- The narratives, one per style of a report.
 CREATE TABLE usage_report.narratives (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    metrics_key text NOT NULL REFERENCES usage_report.reports,
+    report_key  text NOT NULL REFERENCES usage_report.reports,
     style       text NOT NULL,
     body        text NOT NULL,
     source      text NOT NULL CHECK (source IN ('http', 'callback')),
@@ -88,7 +113,7 @@ CREATE TABLE usage_report.narratives (
     response_id text,
     usage       jsonb,
     created_at  timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (metrics_key, style)
+    UNIQUE (report_key, style)
 );
 
 -- The queue of the external LLM worker (examples/llm_worker.sh).  A row is
@@ -99,7 +124,7 @@ CREATE TABLE usage_report.narratives (
 CREATE TABLE usage_report.llm_jobs (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     callback_id  text NOT NULL UNIQUE,
-    metrics_key  text NOT NULL,
+    report_key   text NOT NULL,
     style        text NOT NULL,
     url          text NOT NULL,
     request      jsonb NOT NULL,          -- the body to POST: {model, input, metadata}
@@ -116,13 +141,25 @@ CREATE INDEX ON usage_report.llm_jobs (available_at) WHERE status IN ('queued', 
 -- ------------------------------------------------ the request and its key
 
 -- What a request may ask for.  Each metric and dimension maps to a fixed
--- SQL expression (never user text) used by aggregate().
+-- SQL expression (never user text) used by aggregate().  Styles are free
+-- ids with a prompt; these have a built-in one (style_prompt).
 CREATE FUNCTION usage_report.allowed_metrics() RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY['bytes_out', 'error_rate', 'errors', 'p95_latency_ms', 'requests'] $$;
 CREATE FUNCTION usage_report.allowed_dimensions() RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY['endpoint', 'method', 'region', 'status_class'] $$;
-CREATE FUNCTION usage_report.allowed_styles() RETURNS text[]
+CREATE FUNCTION usage_report.builtin_styles() RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY['brief', 'customer', 'executive', 'technical'] $$;
+
+-- The prompt of a built-in style (NULL for another id).
+CREATE FUNCTION usage_report.style_prompt(style text)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE style
+        WHEN 'executive' THEN 'Three sentences for an executive: the trend, the main risk, one recommendation.'
+        WHEN 'technical' THEN 'For the engineering team: endpoints, errors, latency and every anomaly.'
+        WHEN 'customer'  THEN 'For the customer: plain and friendly, no internal jargon.'
+        WHEN 'brief'     THEN 'One sentence.'
+    END
+$$;
 
 -- A list field of the request: an array of strings from the allowed set,
 -- trimmed, lower-cased, sorted and deduplicated; at least one.
@@ -152,6 +189,68 @@ BEGIN
                   HINT = format('Allowed values: %s.', array_to_string(allowed, ', '));
     END IF;
     RETURN to_jsonb(items);
+END $$;
+
+-- The styles: a non-empty array (at most 10) of style ids (built-in
+-- styles) or {"id", "prompt"} objects; returned as [{"id", "prompt"}]
+-- sorted by id, each with its prompt (the built-in one when not given).
+-- An id may appear twice only with the same prompt.
+CREATE FUNCTION usage_report.normalize_styles(styles jsonb)
+RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    e jsonb;
+    id text;
+    prompt text;
+    out jsonb := '{}';                  -- id -> prompt
+BEGIN
+    IF styles IS NULL OR jsonb_typeof(styles) <> 'array' OR jsonb_array_length(styles) = 0 THEN
+        RAISE EXCEPTION 'report request: "styles" must be a non-empty array'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Give style ids (built-in: %s) or {"id": ..., "prompt": ...} objects.',
+                                array_to_string(usage_report.builtin_styles(), ', '));
+    END IF;
+    IF jsonb_array_length(styles) > 10 THEN
+        RAISE EXCEPTION 'report request: more than 10 styles'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR e IN SELECT jsonb_array_elements(styles) LOOP
+        IF jsonb_typeof(e) = 'string' THEN
+            id := e #>> '{}';
+            prompt := NULL;
+        ELSIF jsonb_typeof(e) = 'object' AND jsonb_typeof(e->'id') = 'string'
+              AND NOT EXISTS (SELECT FROM jsonb_object_keys(e) k WHERE k NOT IN ('id', 'prompt'))
+              AND coalesce(jsonb_typeof(e->'prompt'), 'string') = 'string' THEN
+            id := e->>'id';
+            prompt := nullif(btrim(e->>'prompt'), '');
+        ELSE
+            RAISE EXCEPTION 'report request: a style must be a style id or {"id": ..., "prompt": ...}, not %', e
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF lower(btrim(id)) !~ '^[a-z][a-z0-9_-]{0,31}$' THEN
+            RAISE EXCEPTION 'report request: invalid style id "%"', id
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'A style id is a lower-case letter, then up to 31 letters, digits, "_" or "-".';
+        END IF;
+        id := lower(btrim(id));
+        IF length(prompt) > 2000 THEN
+            RAISE EXCEPTION 'report request: the prompt of style "%" is longer than 2000 characters', id
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        prompt := coalesce(prompt, usage_report.style_prompt(id));
+        IF prompt IS NULL THEN
+            RAISE EXCEPTION 'report request: style "%" needs a prompt', id
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('Built-in styles, which have one: %s.',
+                                    array_to_string(usage_report.builtin_styles(), ', '));
+        END IF;
+        IF out ? id AND out->>id <> prompt THEN
+            RAISE EXCEPTION 'report request: style "%" is given twice with different prompts', id
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        out := out || jsonb_build_object(id, prompt);
+    END LOOP;
+    RETURN (SELECT jsonb_agg(jsonb_build_object('id', key, 'prompt', value) ORDER BY key)
+              FROM jsonb_each_text(out));
 END $$;
 
 -- The period: "YYYY-MM" (a calendar month) or {"from": date, "to": date},
@@ -223,38 +322,53 @@ BEGIN
         'prompt',     coalesce(btrim(request->>'prompt'), ''),
         'dimensions', usage_report.normalize_list(request, 'dimensions', usage_report.allowed_dimensions()),
         'metrics',    usage_report.normalize_list(request, 'metrics', usage_report.allowed_metrics()),
-        'styles',     usage_report.normalize_list(request, 'styles', usage_report.allowed_styles()));
+        'styles',     usage_report.normalize_styles(request->'styles'));
 END $$;
 
--- SHA-256 (hex) of the canonical spec's text.  jsonb prints its keys in a
+-- The part of a canonical spec that decides the figures.
+CREATE FUNCTION usage_report.metrics_spec(spec jsonb)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object('tenantId', spec->'tenantId', 'period', spec->'period',
+                              'dimensions', spec->'dimensions', 'metrics', spec->'metrics')
+$$;
+
+-- SHA-256 (hex) of a canonical spec's text.  jsonb prints its keys in a
 -- fixed order and the lists are sorted, so equal requests have equal keys.
-CREATE FUNCTION usage_report.metrics_key(spec jsonb)
+CREATE FUNCTION usage_report.spec_key(spec jsonb)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT encode(sha256(convert_to(spec::text, 'UTF8')), 'hex')
 $$;
 
+-- The metricsKey of a canonical spec: of its metrics spec alone.
+CREATE FUNCTION usage_report.metrics_key(spec jsonb)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT usage_report.spec_key(usage_report.metrics_spec(spec))
+$$;
+
 -- Ask for a report.  Starts one execution per distinct request (named by
--- its metricsKey) and records the report row; asking again returns the
--- same execution.  Returns {metricsKey, executionId, status, spec}.
+-- its reportKey) and records the report row; asking again returns the
+-- same execution, and the artifact pointers once it is DONE.  Returns
+-- {metricsKey, reportKey, executionId, status, spec, artifacts}.
 CREATE FUNCTION usage_report.request_report(request jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     spec jsonb := usage_report.normalize_request(request);
-    key text := usage_report.metrics_key(spec);
+    mkey text := usage_report.metrics_key(spec);
+    rkey text := usage_report.spec_key(spec);
     execution uuid;
     report usage_report.reports;
 BEGIN
     execution := durable_start('usage_report.report_workflow',
-                               jsonb_build_object('metricsKey', key, 'spec', spec),
-                               name => 'usage-report:' || key,
+                               jsonb_build_object('metricsKey', mkey, 'reportKey', rkey, 'spec', spec),
+                               name => 'usage-report:' || rkey,
                                options => jsonb_build_object('tags', jsonb_build_object(
-                                   'tenant', spec->>'tenantId', 'metricsKey', key)));
-    INSERT INTO usage_report.reports (metrics_key, tenant_id, spec, execution_id)
-    VALUES (key, spec->>'tenantId', spec, execution)
-    ON CONFLICT (metrics_key) DO NOTHING;
-    SELECT * INTO report FROM usage_report.reports WHERE metrics_key = key;
-    RETURN jsonb_build_object('metricsKey', key, 'executionId', execution,
-                              'status', report.status, 'spec', spec);
+                                   'tenant', spec->>'tenantId', 'metricsKey', mkey)));
+    INSERT INTO usage_report.reports (report_key, metrics_key, tenant_id, spec, execution_id)
+    VALUES (rkey, mkey, spec->>'tenantId', spec, execution)
+    ON CONFLICT (report_key) DO NOTHING;
+    SELECT * INTO report FROM usage_report.reports WHERE report_key = rkey;
+    RETURN jsonb_build_object('metricsKey', mkey, 'reportKey', rkey, 'executionId', execution,
+                              'status', report.status, 'spec', spec, 'artifacts', report.artifacts);
 END $$;
 
 -- ------------------------------------------------------------ the steps
@@ -359,36 +473,42 @@ BEGIN
         'anomalies', anomalies);
 END $$;
 
--- Step "aggregate-usage": compute the metrics and store them in the report
--- row; the step commits both together, once.
+-- Step "aggregate-usage": the metrics of the report's metricsKey.  The
+-- stored ones when another report computed them already; otherwise they
+-- are computed and stored, with the step's checkpoint, once.  A lock on
+-- the key makes a report that asks at the same time wait and reuse them.
+-- args: {metricsKey, reportKey, spec}.
 CREATE FUNCTION usage_report.store_metrics(args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    m jsonb := usage_report.aggregate(args->'spec');
+    key text := args->>'metricsKey';
+    m jsonb;
 BEGIN
-    UPDATE usage_report.reports SET metrics = m, status = 'RUNNING'
-     WHERE metrics_key = args->>'metricsKey';
+    UPDATE usage_report.reports SET status = 'RUNNING' WHERE report_key = args->>'reportKey';
     IF NOT FOUND THEN
         -- WF010: fail at once, retrying cannot help
-        RAISE EXCEPTION 'no report row for metrics key %', args->>'metricsKey'
+        RAISE EXCEPTION 'no report row for report key %', args->>'reportKey'
             USING ERRCODE = 'WF010', HINT = 'Start reports with usage_report.request_report().';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('usage_report.metrics ' || key, 0));
+    SELECT metrics INTO m FROM usage_report.metrics WHERE metrics_key = key;
+    IF NOT FOUND THEN
+        m := usage_report.aggregate(args->'spec');
+        INSERT INTO usage_report.metrics (metrics_key, tenant_id, spec, metrics, computed_for)
+        VALUES (key, args->'spec'->>'tenantId', usage_report.metrics_spec(args->'spec'), m,
+                args->>'reportKey');
     END IF;
     RETURN m;
 END $$;
 
--- The instruction sent to the LLM for one style.
-CREATE FUNCTION usage_report.narrative_prompt(spec jsonb, style text, metrics jsonb)
+-- The instruction sent to the LLM for one style {id, prompt}: the style's
+-- prompt, then the request's prompt.
+CREATE FUNCTION usage_report.narrative_prompt(spec jsonb, style jsonb, metrics jsonb)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT format(E'Write the %s narrative of an API usage report for tenant %s, %s to %s. %s\n%s\n'
                   'Use only these figures (JSON): %s',
-                  style, spec->>'tenantId', spec->'period'->>'from', spec->'period'->>'to',
-                  CASE style
-                      WHEN 'executive' THEN 'Three sentences for an executive: the trend, the main risk, one recommendation.'
-                      WHEN 'technical' THEN 'For the engineering team: endpoints, errors, latency and every anomaly.'
-                      WHEN 'customer'  THEN 'For the customer: plain and friendly, no internal jargon.'
-                      WHEN 'brief'     THEN 'One sentence.'
-                  END,
-                  spec->>'prompt', metrics::text)
+                  style->>'id', spec->>'tenantId', spec->'period'->>'from', spec->'period'->>'to',
+                  style->>'prompt', spec->>'prompt', metrics::text)
 $$;
 
 -- The text of an OpenAI-style responses API answer:
@@ -406,7 +526,7 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Step "store-narrative": one narrative row from an LLM answer.
--- args: {metricsKey, style, source, response}.  Returns the pointer.
+-- args: {reportKey, style, source, response}.  Returns the pointer.
 CREATE FUNCTION usage_report.store_narrative(args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -417,37 +537,42 @@ BEGIN
         RAISE EXCEPTION 'the LLM answer for style "%" has no output text', args->>'style'
             USING ERRCODE = 'WF010', DETAIL = left((args->'response')::text, 500);
     END IF;
-    INSERT INTO usage_report.narratives (metrics_key, style, body, source, model, response_id, usage)
-    VALUES (args->>'metricsKey', args->>'style', txt, args->>'source',
+    INSERT INTO usage_report.narratives (report_key, style, body, source, model, response_id, usage)
+    VALUES (args->>'reportKey', args->>'style', txt, args->>'source',
             args->'response'->>'model', args->'response'->>'id', args->'response'->'usage')
     RETURNING id INTO narrative_id;
     RETURN jsonb_build_object('style', args->>'style', 'narrativeId', narrative_id,
                               'source', args->>'source');
 END $$;
 
--- Step "mark-done": the report is DONE; artifacts lists where its parts are.
+-- Step "mark-done": the report is DONE; artifacts lists where its parts
+-- are: {"metrics": {"table", "metricsKey"}, "narratives": [{"style",
+-- "narrativeId", "source"}, ...]}.
 CREATE FUNCTION usage_report.mark_done(args jsonb)
 RETURNS jsonb LANGUAGE sql AS $$
-    UPDATE usage_report.reports
+    UPDATE usage_report.reports r
        SET status = 'DONE', done_at = now(),
            artifacts = jsonb_build_object(
-               'metrics', 'usage_report.reports.metrics',
-               'narratives', (SELECT jsonb_agg(r->'result' ORDER BY (r->>'index')::int)
-                                FROM jsonb_array_elements(args->'results') r))
-     WHERE metrics_key = args->>'metricsKey'
-    RETURNING jsonb_build_object('metricsKey', metrics_key, 'status', status,
-                                 'totalRequests', metrics->'totalRequests',
-                                 'anomalies', jsonb_array_length(metrics->'anomalies'),
-                                 'artifacts', artifacts)
+               'metrics', jsonb_build_object('table', 'usage_report.metrics',
+                                             'metricsKey', r.metrics_key),
+               'narratives', (SELECT jsonb_agg(x->'result' ORDER BY (x->>'index')::int)
+                                FROM jsonb_array_elements(args->'results') x))
+      FROM usage_report.metrics m
+     WHERE r.report_key = args->>'reportKey' AND m.metrics_key = r.metrics_key
+    RETURNING jsonb_build_object('metricsKey', r.metrics_key, 'reportKey', r.report_key,
+                                 'status', r.status,
+                                 'totalRequests', m.metrics->'totalRequests',
+                                 'anomalies', jsonb_array_length(m.metrics->'anomalies'),
+                                 'artifacts', r.artifacts)
 $$;
 
 -- ------------------------------------------------------------ workflows
 
--- The report.  Input {metricsKey, spec} (see request_report).
+-- The report.  Input {metricsKey, reportKey, spec} (see request_report).
 CREATE FUNCTION usage_report.report_workflow(input jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    key text := input->>'metricsKey';
+    key text := input->>'reportKey';
     spec jsonb := input->'spec';
     cfg jsonb;
     metrics jsonb;
@@ -460,19 +585,19 @@ BEGIN
     -- one map item per style, with everything its child needs (built from
     -- checkpointed values only, so every replay builds the same items)
     SELECT jsonb_agg(jsonb_build_object(
-               'metricsKey', key,
-               'style', s,
-               'mode', CASE WHEN s = ANY (string_to_array(cfg->>'callback_styles', ','))
+               'reportKey', key,
+               'style', s->>'id',
+               'mode', CASE WHEN s->>'id' = ANY (string_to_array(cfg->>'callback_styles', ','))
                             THEN 'callback' ELSE 'http' END,
                'url', cfg->>'llm_url',
                'secret', cfg->>'llm_secret',
                'request', jsonb_build_object(
                    'model', cfg->>'llm_model',
                    'input', usage_report.narrative_prompt(spec, s, metrics),
-                   'metadata', jsonb_build_object('style', s)))
+                   'metadata', jsonb_build_object('style', s->>'id')))
                ORDER BY n)
       INTO items
-      FROM jsonb_array_elements_text(spec->'styles') WITH ORDINALITY AS t(s, n);
+      FROM jsonb_array_elements(spec->'styles') WITH ORDINALITY AS t(s, n);
 
     BEGIN
         narratives := durable_map('narratives', items, 'usage_report.write_narrative',
@@ -481,13 +606,13 @@ BEGIN
         -- a style failed for good: say so in the report, then fail
         PERFORM durable_step('mark-failed',
             'UPDATE usage_report.reports SET status = ''FAILED'', error = $1->>''error'', done_at = now()
-              WHERE metrics_key = $1->>''metricsKey'' RETURNING status',
-            jsonb_build_object('metricsKey', key, 'error', SQLERRM));
+              WHERE report_key = $1->>''reportKey'' RETURNING status',
+            jsonb_build_object('reportKey', key, 'error', SQLERRM));
         RAISE;
     END;
 
     RETURN durable_step('mark-done', 'SELECT usage_report.mark_done($1)',
-                        jsonb_build_object('metricsKey', key, 'results', narratives->'results'));
+                        jsonb_build_object('reportKey', key, 'results', narratives->'results'));
 END $$;
 
 -- One narrative: a child execution of the map.  Input {item, index}.
@@ -501,8 +626,8 @@ BEGIN
         -- The external worker takes the queue row, calls the LLM and
         -- completes the callback with the LLM's answer.
         response := durable_wait_for_callback('llm-job',
-            'INSERT INTO usage_report.llm_jobs (callback_id, metrics_key, style, url, request)
-             VALUES ($1, $2->>''metricsKey'', $2->>''style'', $2->>''url'', $2->''request'')',
+            'INSERT INTO usage_report.llm_jobs (callback_id, report_key, style, url, request)
+             VALUES ($1, $2->>''reportKey'', $2->>''style'', $2->>''url'', $2->''request'')',
             job, timeout => interval '1 hour');
     ELSE
         -- Retried on connection errors, timeouts, 429 (honouring
@@ -518,6 +643,6 @@ BEGIN
             '{"max_attempts": 5, "initial_delay": "1 second", "fail_on_status": true}')->'body';
     END IF;
     RETURN durable_step('store-narrative', 'SELECT usage_report.store_narrative($1)',
-                        jsonb_build_object('metricsKey', job->>'metricsKey', 'style', job->>'style',
+                        jsonb_build_object('reportKey', job->>'reportKey', 'style', job->>'style',
                                            'source', job->>'mode', 'response', response));
 END $$;

@@ -92,6 +92,12 @@ Endpoints (any method unless said; <x> is a path segment; unknown paths get
       "Retry-After: 1" (query retry_after=S overrides), before one
       succeeds.  Query delay=<ms> delays the answer (failures too).
 
+  /v1/responses/answer?text=<URL-encoded text>   (POST)
+      For examples/: a model that answers exactly <text> (for instance the
+      JSON a prompt asked for).  The body must be JSON with "model", as for
+      /v1/responses, and the answer has the same shape, with <text> as the
+      output text (and output_text).  No text: 400.
+
   GET /_requests?prefix=/seq/abc
       The recorded requests whose path starts with prefix (all without
       one), in arrival order, a JSON array of {"n" (arrival number, from 1),
@@ -268,6 +274,9 @@ class App:
             return self.redirect(req, parts[2])
         if path == "/v1/responses":
             return self.ai(req)
+        # -- for examples/ ------------------------------------------------
+        if path == "/v1/responses/answer":
+            return self.ai_answer(req)
         return json_response(404, {"error": "not found", "path": path})
 
     # -- recording ------------------------------------------------------
@@ -437,6 +446,49 @@ class App:
             "usage": {"input_tokens": n_in, "output_tokens": n_out,
                       "total_tokens": n_in + n_out},
         }, delay=delay)
+
+
+    # -- for examples/: a model with a given answer ---------------------
+    def ai_answer(self, req):
+        def error(status, message):
+            return json_response(status, {"error": {
+                "message": message, "type": "invalid_request_error",
+                "param": None, "code": None}})
+
+        if req.method != "POST":
+            return Response(405, b'{"error": {"message": "use POST"}}',
+                            "application/json", [("Allow", "POST")])
+        text_out = first_arg(req.query, "text")
+        if text_out is None:
+            return error(400, "query parameter text is required")
+        try:
+            body = json.loads(req.body.decode("utf-8"))
+        except ValueError:
+            return error(400, "the body is not valid JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str) \
+                or not body["model"]:
+            return error(400, "missing required parameter: 'model'")
+        digest = hashlib.sha256(req.body).hexdigest()[:24]
+        n_in = max(1, len(input_text(body.get("input")).split()))
+        n_out = max(1, len(text_out.split()))
+        return json_response(200, {
+            "id": "resp_" + digest,
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "completed",
+            "model": body["model"],
+            "output": [{
+                "type": "message",
+                "id": "msg_" + digest,
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": text_out,
+                             "annotations": []}],
+            }],
+            "output_text": text_out,
+            "usage": {"input_tokens": n_in, "output_tokens": n_out,
+                      "total_tokens": n_in + n_out},
+        })
 
 
 def input_text(value):
