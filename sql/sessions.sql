@@ -119,6 +119,10 @@ RESET ROLE;
 SELECT durable_drive('sessions-bob');
 DROP ROLE regress_sessions_bob;
 DROP ROLE IF EXISTS regress_sessions_nobody, regress_sessions_bob;
+-- a role that may not drop roles gets PostgreSQL's refusal, and no counts
+SET ROLE regress_sessions_alice;
+DROP ROLE regress_sessions_bob;
+RESET ROLE;
 SELECT rolname FROM pg_roles WHERE rolname = 'regress_sessions_bob';
 SELECT durable_stop('sessions-bob');
 DROP ROLE regress_sessions_bob;

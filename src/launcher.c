@@ -391,7 +391,9 @@ check_drop_roles(DropRoleStmt *stmt)
 	ListCell   *lc;
 	bool		connected = false;
 
-	if (!OidIsValid(get_extension_oid("durable", true)))
+	/* a role that may not drop roles learns nothing of others' executions */
+	if (!has_createrole_privilege(GetUserId()) ||
+		!OidIsValid(get_extension_oid("durable", true)))
 		return;
 	foreach(lc, stmt->roles)
 	{
