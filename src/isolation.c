@@ -120,7 +120,8 @@ static HeldLock *
 session_locks(int *n)
 {
 	LockData   *data = GetLockStatusData();
-	HeldLock   *locks = palloc(sizeof(HeldLock) * (data->nelements * MAX_LOCKMODES + 1));
+	int			size = 8;
+	HeldLock   *locks = palloc(sizeof(HeldLock) * size);
 	int			i;
 
 	*n = 0;
@@ -141,6 +142,11 @@ session_locks(int *n)
 			count = session_count(&inst->locktag, mode);
 			if (count == 0)
 				continue;		/* a transaction-level lock */
+			if (*n == size)
+			{
+				size *= 2;
+				locks = repalloc(locks, sizeof(HeldLock) * size);
+			}
 			locks[*n].tag = inst->locktag;
 			locks[*n].mode = mode;
 			locks[*n].count = count;
@@ -295,7 +301,10 @@ drop_new_temp_objects(DurableSessionState *st)
 void
 durable_session_restore(DurableSessionState *st, bool failed)
 {
-	MemoryContext old = MemoryContextSwitchTo(st->cxt);
+	/* a call may restore after each of thousands of drives: nothing stays */
+	MemoryContext tmp = AllocSetContextCreate(st->cxt, "durable session restore",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(tmp);
 	HeldLock   *now;
 	int			n;
 	int			i;
@@ -313,11 +322,11 @@ durable_session_restore(DurableSessionState *st, bool failed)
 			if (LockAcquire(&st->locks[i].tag, st->locks[i].mode, true, true) ==
 				LOCKACQUIRE_NOT_AVAIL)
 				break;			/* another session has it now */
-	pfree(now);
 
 	ResetSequenceCaches();
 	reseed();
 	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
 }
 
 /*
