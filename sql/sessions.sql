@@ -100,6 +100,29 @@ SELECT name, status FROM durable.executions WHERE name LIKE 'sessions-leaky-%' O
 SELECT pg_advisory_unlock(4243);
 RESET ROLE;
 
+-- one execution's session state does not reach the next one of the same call:
+-- bob's step, driven right after alice's leaky one, sees no advisory lock and
+-- no seeded random()
+CREATE FUNCTION sessions.probe(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN durable_step('probe', $q$SELECT jsonb_build_object(
+    'locks', (SELECT count(*) FROM pg_locks
+               WHERE pid = pg_backend_pid() AND locktype = 'advisory'),
+    'seeded', random() = ($1->>'seeded')::float8)$q$, input);
+END $$;
+CREATE ROLE regress_sessions_ops IN ROLE regress_sessions_alice, regress_sessions_bob;
+SET ROLE regress_sessions_alice;
+SELECT durable_start('sessions.leaky', '{}', 'sessions-leaky-6') IS NOT NULL AS started;
+SET ROLE regress_sessions_bob;
+SELECT durable_start('sessions.probe', jsonb_build_object('seeded', :seeded),
+                     'sessions-probe') IS NOT NULL AS started;
+SET ROLE regress_sessions_ops;
+SELECT durable_drive_pending('1 minute');
+RESET ROLE;
+SELECT name, status, result FROM durable.executions
+ WHERE name IN ('sessions-leaky-6', 'sessions-probe') ORDER BY name;
+DROP ROLE regress_sessions_ops;
+
 -- a drive that ends in an error: the step's lock is released all the same
 SET ROLE regress_sessions_alice;
 SELECT durable_start('sessions.crasher', '{}', 'sessions-crasher') IS NOT NULL AS started;
