@@ -486,5 +486,7 @@ SELECT durable_drive('alice-cb') AS h191_drive;
 SELECT status, result FROM durable_status('alice-cb');
 
 DROP TABLE h_outbox;
+-- a role that owns an unfinished execution cannot be dropped (sessions.sql)
+SELECT durable_stop('alice-nap');
 DROP ROLE regress_hostile_alice;
 DROP ROLE regress_hostile_mallory;

@@ -326,27 +326,45 @@ durable_stop(PG_FUNCTION_ARGS)
  * drive_one
  *		Drives an execution named by the caller until it suspends or
  *		finishes (waiting if another session drives it); returns its status,
- *		or NULL when it does not exist.
+ *		or NULL when it does not exist.  The caller's session is left as
+ *		the drive found it (isolation.c), also when the drive fails.
  */
 static char *
 drive_one(const pg_uuid_t *id)
 {
-	DurableDrive *d = durable_drive_begin(id, true, false);
+	DurableSessionState *st;
+	DurableDrive *volatile d = NULL;
 	char	   *volatile status = NULL;
 
-	if (d == NULL)
-		return NULL;
+	durable_lock_extension();
+	st = durable_session_save();
 	PG_TRY();
 	{
-		while (durable_drive_advance(d) == DA_CONTINUE)
-			;
-		status = pstrdup(d->ex.status);
+		d = durable_drive_begin(id, true, false);
+		if (d != NULL)
+		{
+			PG_TRY();
+			{
+				while (durable_drive_advance(d) == DA_CONTINUE)
+					;
+				status = pstrdup(d->ex.status);
+			}
+			PG_FINALLY();
+			{
+				durable_drive_end(d);
+			}
+			PG_END_TRY();
+		}
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		durable_drive_end(d);
+		durable_session_restore(st, true);
+		durable_session_forget(st);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	durable_session_restore(st, false);
+	durable_session_forget(st);
 	return status;
 }
 
@@ -394,6 +412,16 @@ deadline_after(FunctionCallInfo fcinfo, int n)
 	return durable_clock_now() + durable_interval_us(iv, "max_duration");
 }
 
+/* the commit of durable_drive_ready's caller, and one that locks again */
+static void (*ready_commit) (void) = NULL;
+
+static void
+commit_and_lock(void)
+{
+	ready_commit();
+	durable_lock_extension();
+}
+
 /*
  * durable_drive_ready
  *		Drives every ready execution the caller may control, oldest due
@@ -403,52 +431,74 @@ deadline_after(FunctionCallInfo fcinfo, int n)
  *		all runs in the caller's transaction.  Passes over the queue repeat
  *		until one drives nothing: a drive leaves its execution finished or
  *		sleeping, and one that sleeps briefly may be due by the next pass.
+ *		After each drive, and when it fails, the session is put back as
+ *		the call found it (isolation.c), so that no execution's session
+ *		state reaches the next execution or the caller.
  */
 int
 durable_drive_ready(TimestampTz deadline, void (*commit) (void))
 {
 	bool		all = durable_caller_controls_all();
-	int			count = 0;
+	volatile int count = 0;
 	bool		drove = true;
 	pg_uuid_t	id;
+	DurableSessionState *st;
+	void		(*save_commit) (void) = ready_commit;
 
-	while (drove && durable_clock_now() < deadline)
+	durable_lock_extension();
+	st = durable_session_save();
+	ready_commit = commit;
+	PG_TRY();
 	{
-		DurableQueueCursor cursor;
-
-		DURABLE_QUEUE_CURSOR_RESET(&cursor);
-		drove = false;
-		while (durable_clock_now() < deadline &&
-			   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all,
-										   &cursor, &id))
+		while (drove && durable_clock_now() < deadline)
 		{
-			DurableDrive *d = durable_drive_begin(&id, false, true);
+			DurableQueueCursor cursor;
 
-			if (d == NULL)
+			DURABLE_QUEUE_CURSOR_RESET(&cursor);
+			drove = false;
+			while (durable_clock_now() < deadline &&
+				   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all,
+											   &cursor, &id))
 			{
-				/* another session drives it */
-				if (commit != NULL)
-					commit();
-				continue;
+				DurableDrive *d = durable_drive_begin(&id, false, true);
+
+				if (d == NULL)
+				{
+					/* another session drives it */
+					if (commit != NULL)
+						commit_and_lock();
+					continue;
+				}
+				PG_TRY();
+				{
+					if (commit != NULL)
+						(void) durable_drive_committing(d, deadline, commit_and_lock);
+					else
+						while (durable_drive_advance(d) == DA_CONTINUE &&
+							   durable_clock_now() < deadline)
+							;
+				}
+				PG_FINALLY();
+				{
+					durable_drive_end(d);
+				}
+				PG_END_TRY();
+				durable_session_restore(st, false);
+				count++;
+				drove = true;
 			}
-			PG_TRY();
-			{
-				if (commit != NULL)
-					(void) durable_drive_committing(d, deadline, commit);
-				else
-					while (durable_drive_advance(d) == DA_CONTINUE &&
-						   durable_clock_now() < deadline)
-						;
-			}
-			PG_FINALLY();
-			{
-				durable_drive_end(d);
-			}
-			PG_END_TRY();
-			count++;
-			drove = true;
 		}
 	}
+	PG_CATCH();
+	{
+		ready_commit = save_commit;
+		durable_session_restore(st, true);
+		durable_session_forget(st);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	ready_commit = save_commit;
+	durable_session_forget(st);
 	return count;
 }
 

@@ -227,20 +227,28 @@ durable_tick(PG_FUNCTION_ARGS)
 
 	SPI_connect_ext(SPI_OPT_NONATOMIC);
 
+	/*
+	 * Each transaction takes the extension's share lock first, as a drive's
+	 * do, so that ALTER EXTENSION ... UPDATE waits for it (launcher.c).
+	 */
+	durable_lock_extension();
 	trim_tick_runs();
 	SPI_commit();
 
 	deadline = durable_clock_now() + (int64) durable_tick_duration * 1000;
 	for (;;)
 	{
-		uint64		n = durable_storage_purge(durable_clock_now(), DURABLE_PURGE_BATCH,
-												  DT_NOBEGIN, durable_finished_statuses(),
-												  true, GetUserId());
+		uint64		n;
 
+		durable_lock_extension();
+		n = durable_storage_purge(durable_clock_now(), DURABLE_PURGE_BATCH,
+								  DT_NOBEGIN, durable_finished_statuses(),
+								  true, GetUserId());
 		SPI_commit();
 		if (n < DURABLE_PURGE_BATCH || durable_clock_now() >= deadline)
 			break;
 	}
+	durable_lock_extension();
 
 	if (workers_drive_here())
 	{

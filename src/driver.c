@@ -18,6 +18,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -136,7 +137,8 @@ definition_hash(HeapTuple tup)
  * durable_resolve_workflow
  *		Resolves a workflow given as text like a function name in SQL and
  *		checks it: one jsonb argument, returns jsonb, an ordinary function,
- *		and (if asked) EXECUTE for the current role.  Optionally returns its
+ *		not a system function (of pg_catalog or information_schema), and
+ *		(if asked) EXECUTE for the current role.  Optionally returns its
  *		qualified name and the md5 of its definition.
  */
 Oid
@@ -167,6 +169,13 @@ durable_resolve_workflow(const char *workflow, bool check_execute,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("function %s(jsonb) is not a workflow", workflow),
 				 errdetail("A workflow is a function that takes one jsonb argument and returns one jsonb value.")));
+	if (proc->pronamespace == PG_CATALOG_NAMESPACE ||
+		proc->pronamespace == get_namespace_oid("information_schema", true))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("function %s.%s(jsonb) is a system function and cannot be a workflow",
+						get_namespace_name(proc->pronamespace), NameStr(proc->proname)),
+				 errhint("Write the workflow as a function of your own, which may call it.")));
 
 	if (check_execute)
 	{

@@ -405,6 +405,10 @@ extern Jsonb *durable_datum_to_jsonb(Datum value, Oid typid);
  * ----------------------------------------------------------------
  */
 extern void durable_session_reset(void);
+typedef struct DurableSessionState DurableSessionState;
+extern DurableSessionState *durable_session_save(void);
+extern void durable_session_restore(DurableSessionState *st, bool failed);
+extern void durable_session_forget(DurableSessionState *st);
 
 /* ----------------------------------------------------------------
  * options.c
@@ -488,6 +492,7 @@ extern void durable_storage_cancel_ops(const pg_uuid_t *id, int32 run_no, Timest
 extern bool durable_storage_next_due(TimestampTz after, TimestampTz *due_at);
 extern bool durable_storage_status(const pg_uuid_t *id, char **status, bool *mine);
 extern int	durable_storage_note_crash(const pg_uuid_t *id);
+extern void durable_storage_owner_busy(Oid role, int64 *executions, int64 *schedules);
 /* where a pass over the ready queue and the inboxes has got to */
 typedef struct DurableQueueCursor
 {
@@ -777,6 +782,7 @@ extern void durable_status_changed(const DurableExecution *ex, const char *statu
 
 /* worker.c */
 extern bool durable_worker_begin(void);
+extern void durable_lock_extension(void);
 extern void durable_worker_end(void);
 
 /* launcher.c */

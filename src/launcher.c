@@ -12,6 +12,15 @@
  * such a command pause the launcher and ask the workers to leave first;
  * the launcher starts them again afterwards if the database still exists.
  *
+ * The same hook serialises ALTER EXTENSION durable UPDATE with the drives:
+ * every worker transaction (and every transaction of a session driver)
+ * takes a share lock on the extension before it touches a table, and the
+ * update takes the exclusive lock before its script locks any table, so
+ * it waits for the transactions in flight and the next ones wait for it,
+ * instead of the two deadlocking table by table.  And it refuses DROP
+ * ROLE of a role that owns unfinished executions or schedules in this
+ * database, which would otherwise fail later as "invalid role OID".
+ *
  * IDENTIFICATION
  *	  src/launcher.c
  *
@@ -28,8 +37,11 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "pgstat.h"
@@ -37,8 +49,10 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -350,6 +364,69 @@ needs_database_alone(Node *stmt)
 }
 
 /*
+ * lock_for_update
+ *		Before ALTER EXTENSION durable UPDATE: the exclusive lock on the
+ *		extension that every drive's transaction takes in share mode.  Only
+ *		for a role that may update it: another would queue for the lock,
+ *		and stall every worker behind it, only to be refused.
+ */
+static void
+lock_for_update(void)
+{
+	Oid			ext = get_extension_oid("durable", true);
+
+	if (OidIsValid(ext) && pg_extension_ownercheck(ext, GetUserId()))
+		LockDatabaseObject(ExtensionRelationId, ext, 0, AccessExclusiveLock);
+}
+
+/*
+ * check_drop_roles
+ *		Refuses DROP ROLE of a role that owns unfinished executions or
+ *		schedules in this database: they would fail with "invalid role OID"
+ *		when next driven or fired.  Other databases are not looked at.
+ */
+static void
+check_drop_roles(DropRoleStmt *stmt)
+{
+	ListCell   *lc;
+	bool		connected = false;
+
+	/* a role that may not drop roles learns nothing of others' executions */
+	if (!has_createrole_privilege(GetUserId()) ||
+		!OidIsValid(get_extension_oid("durable", true)))
+		return;
+	foreach(lc, stmt->roles)
+	{
+		RoleSpec   *spec = lfirst(lc);
+		Oid			role;
+		int64		executions;
+		int64		schedules;
+
+		if (spec->roletype != ROLESPEC_CSTRING)
+			continue;			/* DROP ROLE refuses the others itself */
+		role = get_role_oid(spec->rolename, true);
+		if (!OidIsValid(role))
+			continue;
+		if (!connected)
+		{
+			SPI_connect();
+			connected = true;
+		}
+		durable_storage_owner_busy(role, &executions, &schedules);
+		if (executions > 0 || schedules > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("role \"%s\" cannot be dropped because it owns durable executions or schedules",
+							spec->rolename),
+					 errdetail("Unfinished executions it owns in this database: %lld; schedules: %lld.",
+							   (long long) executions, (long long) schedules),
+					 errhint("Stop its executions (durable_stop) or let them finish, and unschedule its schedules; REASSIGN OWNED does not move executions to another role.")));
+	}
+	if (connected)
+		SPI_finish();
+}
+
+/*
  * durable_utility_hook
  *		Around a statement that needs durable.database alone: pauses the
  *		launcher and asks the workers to exit (the statement itself waits a
@@ -364,13 +441,20 @@ durable_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 					 QueryCompletion *qc)
 {
 	DurableShared *sh = durable_shmem();
-	bool		pause = sh != NULL && needs_database_alone(pstmt->utilityStmt);
+	Node	   *stmt = pstmt->utilityStmt;
+	bool		pause = sh != NULL && needs_database_alone(stmt);
 	bool		created;
 
+	if (IsA(stmt, AlterExtensionStmt) &&
+		strcmp(((AlterExtensionStmt *) stmt)->extname, "durable") == 0)
+		lock_for_update();
+	else if (IsA(stmt, DropRoleStmt))
+		check_drop_roles((DropRoleStmt *) stmt);
+
 	/* the workers' database created: the launcher need not wait to see it */
-	created = sh != NULL && IsA(pstmt->utilityStmt, CreatedbStmt) &&
+	created = sh != NULL && IsA(stmt, CreatedbStmt) &&
 		durable_database != NULL &&
-		strcmp(((CreatedbStmt *) pstmt->utilityStmt)->dbname, durable_database) == 0;
+		strcmp(((CreatedbStmt *) stmt)->dbname, durable_database) == 0;
 
 	if (pause)
 	{

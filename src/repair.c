@@ -24,6 +24,8 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -33,6 +35,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "durable.h"
@@ -179,6 +182,50 @@ durable_redrive(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text("PENDING"));
 }
 
+/*
+ * purge_cutoff
+ *		Sets *cutoff to now - older_than; false when that is before the
+ *		earliest timestamp (no execution finished that long ago), which the
+ *		subtraction reports as an error.  Computed in a subtransaction, so
+ *		that such an error can be caught.
+ */
+static bool
+purge_cutoff(TimestampTz now, Interval *older_than, TimestampTz *cutoff)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool in_range = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		*cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+														  TimestampTzGetDatum(now),
+														  IntervalPGetDatum(older_than)));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_DATETIME_VALUE_OUT_OF_RANGE)
+			ReThrowError(edata);
+		FlushErrorState();
+		FreeErrorData(edata);
+		in_range = false;
+	}
+	PG_END_TRY();
+	return in_range;
+}
+
 PG_FUNCTION_INFO_V1(durable_purge);
 
 /*
@@ -253,9 +300,8 @@ durable_purge(PG_FUNCTION_ARGS)
 					 errhint("Valid statuses are SUCCEEDED, FAILED, TIMED_OUT and STOPPED; stop an unfinished execution first.")));
 	}
 
-	cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-													 TimestampTzGetDatum(now),
-													 IntervalPGetDatum(older_than)));
+	if (!purge_cutoff(now, older_than, &cutoff))
+		PG_RETURN_INT64(0);		/* nothing finished that long ago */
 	all = durable_caller_controls_all();
 	SPI_connect();
 	do

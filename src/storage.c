@@ -58,6 +58,7 @@ typedef enum StorageQuery
 	Q_NEXT_DUE,
 	Q_STATUS,
 	Q_NOTE_CRASH,
+	Q_OWNER_BUSY,
 	Q_PURGE,
 	Q_HISTORY_TRIM,
 	Q_REDRIVE_OPS,
@@ -238,6 +239,13 @@ static const StorageStatement statements[Q_COUNT] = {
 	 * progressed (more checkpoints or attempts) since the last crash, which
 	 * starts the count again.
 	 */
+	/* what keeps a role from being dropped (DROP ROLE, launcher.c) */
+	[Q_OWNER_BUSY] = {
+		"SELECT (SELECT count(*) FROM durable.executions WHERE owner = $1 "
+		"        AND status IN ('PENDING', 'RUNNING', 'SUSPENDED')), "
+		"       (SELECT count(*) FROM durable.schedules WHERE owner = $1)",
+		1, {REGROLEOID}
+	},
 	[Q_NOTE_CRASH] = {
 		"UPDATE durable.executions e SET "
 		"crash_count = CASE WHEN e.crash_marker = m.marker THEN e.crash_count + 1 ELSE 1 END, "
@@ -1676,6 +1684,24 @@ durable_storage_note_crash(const pg_uuid_t *id)
 	if (run(Q_NOTE_CRASH, values, NULL, 0) != 1)
 		return 0;
 	return DatumGetInt32(get_col(1, &isnull));
+}
+
+/*
+ * durable_storage_owner_busy
+ *		How many unfinished executions and how many schedules a role owns.
+ */
+void
+durable_storage_owner_busy(Oid role, int64 *executions, int64 *schedules)
+{
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = ObjectIdGetDatum(role);
+	if (run(Q_OWNER_BUSY, values, NULL, 1) != 1)
+		elog(ERROR, "could not count the executions of role %u", role);
+	*executions = DatumGetInt64(get_col(1, &isnull));
+	*schedules = DatumGetInt64(get_col(2, &isnull));
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /*

@@ -388,10 +388,11 @@ notes_processed(void)
 
 /*
  * The transaction bracket of every worker transaction.  It takes a share
- * lock on the extension first: DROP EXTENSION locks the extension before
- * its tables, so it waits for this transaction to end instead of
- * deadlocking with it table by table, and the next transaction waits for
- * the DROP and then finds no extension.
+ * lock on the extension first: DROP EXTENSION and ALTER EXTENSION ...
+ * UPDATE (launcher.c's utility hook) lock the extension before its tables,
+ * so they wait for this transaction to end instead of deadlocking with it
+ * table by table, and the next transaction waits for them and then finds
+ * no extension, or the updated one.
  *
  * Looking the extension up scans pg_extension, which has no catalog cache;
  * the worker keeps its oid and that of schema durable, and looks again only
@@ -410,30 +411,58 @@ bool
 durable_worker_begin(void)
 {
 	Oid			ext;
+	bool		exists = true;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
 
+	/*
+	 * The lock before the snapshot: a transaction that waited for ALTER
+	 * EXTENSION ... UPDATE must see what the update committed.
+	 */
 	if (OidIsValid(known_extension))
 	{
 		LockDatabaseObject(ExtensionRelationId, known_extension, 0, AccessShareLock);
-		if (get_namespace_oid("durable", true) == known_schema)
-			return true;
-		known_extension = InvalidOid;
+		if (get_namespace_oid("durable", true) != known_schema)
+			known_extension = InvalidOid;
 	}
+	if (!OidIsValid(known_extension))
+	{
+		ext = get_extension_oid("durable", true);
+		if (!OidIsValid(ext))
+			exists = false;
+		else
+		{
+			LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
+			/* a DROP that held the lock has committed: look again */
+			if (get_extension_oid("durable", true) != ext)
+				exists = false;
+			else
+			{
+				known_extension = ext;
+				known_schema = get_namespace_oid("durable", true);
+			}
+		}
+	}
+	PushActiveSnapshot(GetTransactionSnapshot());
+	return exists;
+}
 
-	ext = get_extension_oid("durable", true);
-	if (!OidIsValid(ext))
-		return false;
-	LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
-	/* a DROP that held the lock has committed: look again */
-	if (get_extension_oid("durable", true) != ext)
-		return false;
-	known_extension = ext;
-	known_schema = get_namespace_oid("durable", true);
-	return true;
+/*
+ * durable_lock_extension
+ *		The share lock of a worker transaction, for a transaction of a
+ *		session driver (durable_drive, CALL durable_run, the tick), taken
+ *		before it drives: an ALTER EXTENSION ... UPDATE waits for it, and
+ *		it waits for the update, rather than the two deadlocking.
+ */
+void
+durable_lock_extension(void)
+{
+	Oid			ext = get_extension_oid("durable", true);
+
+	if (OidIsValid(ext))
+		LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
 }
 
 void
