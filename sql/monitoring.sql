@@ -115,10 +115,11 @@ SELECT * FROM mon_truth;
 SET ROLE regress_mon_watch;
 SELECT what, n, n = (SELECT t.n FROM mon_truth t WHERE t.what = s.what) AS all_of_it
   FROM mon_seen() s;
-SELECT name, status, workflow FROM durable.executions ORDER BY name NULLS LAST;
+SELECT name, status, workflow FROM durable.executions
+ WHERE owner = 'regress_mon_alice'::regrole ORDER BY name NULLS LAST;
 SELECT e.name, o.name AS operation, o.status, o.attempt
   FROM durable.operations o JOIN durable.executions e ON e.id = o.execution_id
- ORDER BY 1, 2;
+ WHERE o.owner = 'regress_mon_alice'::regrole ORDER BY 1, 2;
 SET ROLE regress_mon_pgmon;
 SELECT what, n, n = (SELECT t.n FROM mon_truth t WHERE t.what = s.what) AS all_of_it
   FROM mon_seen() s;
