@@ -1,5 +1,6 @@
 # Monitoring (issue 14), with one background worker: a failed execution, a
-# step out of attempts and a timed-out execution each leave a LOG line in
+# step or HTTP request out of attempts (the mock HTTP server answers 503)
+# and a timed-out execution each leave a LOG line in
 # the server log (and none with durable.log_failures off); the Prometheus
 # exporter of Debian (prometheus-postgres-exporter), started with
 # examples/prometheus/durable_queries.yaml as a member of durable_monitor,
@@ -17,10 +18,14 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use DurableMock;
 
 my $exporter_bin = '/usr/bin/prometheus-postgres-exporter';
 my $queries = File::Spec->rel2abs(
 	dirname(__FILE__) . '/../../examples/prometheus/durable_queries.yaml');
+
+my $mock = DurableMock->new(name => 'mock_022');
+my $url = $mock->url;
 
 my $node = PostgreSQL::Test::Cluster->new('monitoring');
 $node->init;
@@ -28,6 +33,7 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'durable'
 durable.max_workers = 1
 durable.database = 'postgres'
+durable.http_allow_addresses = '127.0.0.1'
 });
 $node->start;
 
@@ -41,6 +47,11 @@ END $$;
 CREATE FUNCTION wf_fail(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
   RETURN durable_step('boom', 'SELECT 1/0', NULL,
+                      '{"max_attempts": 2, "initial_delay": "10 ms", "jitter": "none"}');
+END $$;
+CREATE FUNCTION wf_http(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN durable_http('call', jsonb_build_object('url', input->>'url'),
                       '{"max_attempts": 2, "initial_delay": "10 ms", "jitter": "none"}');
 END $$;
 CREATE FUNCTION wf_slow(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -59,18 +70,21 @@ sub finished
 		  WHERE name IN ($list) AND status IN ('SUCCEEDED', 'FAILED', 'TIMED_OUT', 'STOPPED')");
 }
 
-# --- executions: three succeed, one fails after two attempts, one times out
+# --- executions: three succeed, one fails after two attempts of a step,
+# one after two attempts of an HTTP request, one times out
 my $log_offset = -s $node->logfile;
-$node->safe_psql('postgres', q{
+$node->safe_psql('postgres', qq{
 SELECT durable_start('wf_ok', '{}', 'ok-' || i) FROM generate_series(1, 3) i;
 SELECT durable_start('wf_fail', '{}', 't-fail');
+SELECT durable_start('wf_http', '{"url": "$url/status/503"}', 't-http');
 SELECT durable_start('wf_slow', '{}', 't-slow', options => '{"execution_timeout": "1 second"}');
 });
-ok(finished([qw(ok-1 ok-2 ok-3 t-fail t-slow)]), 'the five executions finished');
+ok(finished([qw(ok-1 ok-2 ok-3 t-fail t-http t-slow)]), 'the six executions finished');
 is($node->safe_psql('postgres',
 	"SELECT string_agg(name || ' ' || status, ', ' ORDER BY name) FROM durable.executions"),
-	'ok-1 SUCCEEDED, ok-2 SUCCEEDED, ok-3 SUCCEEDED, t-fail FAILED, t-slow TIMED_OUT',
+	'ok-1 SUCCEEDED, ok-2 SUCCEEDED, ok-3 SUCCEEDED, t-fail FAILED, t-http FAILED, t-slow TIMED_OUT',
 	'statuses');
+is(scalar(@{ $mock->requests('/status/503') }), 2, 'the mock saw the two attempts');
 
 # --- the log lines, written when the deciding transaction commits
 my $fail_id = $node->safe_psql('postgres',
@@ -83,6 +97,14 @@ ok($node->wait_for_log(
 ok($node->wait_for_log(
 	qr/LOG:  durable execution \Q$fail_id\E \("t-fail"\) of workflow public\.wf_fail: operation "boom" gave up after 2 attempts: division by zero \(SQLSTATE 22012\)/,
 	$log_offset), 'a LOG line for the step out of attempts, with its own SQLSTATE');
+my $http_id = $node->safe_psql('postgres',
+	"SELECT id FROM durable.executions WHERE name = 't-http'");
+ok($node->wait_for_log(
+	qr/LOG:  durable execution \Q$http_id\E \("t-http"\) of workflow public\.wf_http: operation "call" gave up after 2 attempts: http request "call" failed: status 503 \(SQLSTATE WF015\)/,
+	$log_offset), 'a LOG line for the HTTP request out of attempts');
+ok($node->wait_for_log(
+	qr/LOG:  durable execution \Q$http_id\E \("t-http"\) of workflow public\.wf_http failed: /,
+	$log_offset), 'a LOG line for the execution it failed');
 ok($node->wait_for_log(
 	qr/LOG:  durable execution \Q$slow_id\E \("t-slow"\) of workflow public\.wf_slow timed out: execution timed out \(SQLSTATE WF009\)/,
 	$log_offset), 'a LOG line for the timed-out execution');
@@ -96,8 +118,9 @@ my $stats_sql = "SELECT string_agg(concat_ws(' ', workflow, started, succeeded, 
                    FROM durable.workflow_stats";
 my $stats = $node->safe_psql('postgres', $stats_sql);
 is($stats,
-	'public.wf_fail 1 0 1 0 0 1 2 1, public.wf_ok 3 3 0 0 0 0 3 3, public.wf_slow 1 0 0 1 0 0 0 1',
-	'durable.workflow_stats counts per workflow');
+	'public.wf_fail 1 0 1 0 0 1 2 1, public.wf_http 1 0 1 0 0 1 0 1, '
+	  . 'public.wf_ok 3 3 0 0 0 0 3 3, public.wf_slow 1 0 0 1 0 0 0 1',
+	'durable.workflow_stats counts per workflow (HTTP requests through the HTTP worker are no steps)');
 my ($p50, $p99, $max) = split /\|/, $node->safe_psql('postgres',
 	"SELECT p50_ms, p99_ms, max_ms FROM durable.workflow_stats WHERE workflow = 'public.wf_ok'");
 ok($p50 >= 20 && $p50 <= $p99 && $p99 <= $max,
@@ -169,10 +192,10 @@ SKIP:
 		}
 		return undef;
 	};
-	is($value->('durable_stats_started'), 6, 'durable_stats_started');
-	is($value->('durable_stats_failed'), 1, 'durable_stats_failed');
+	is($value->('durable_stats_started'), 7, 'durable_stats_started');
+	is($value->('durable_stats_failed'), 2, 'durable_stats_failed');
 	is($value->('durable_stats_timed_out'), 1, 'durable_stats_timed_out');
-	is($value->('durable_stats_retries'), 1, 'durable_stats_retries');
+	is($value->('durable_stats_retries'), 2, 'durable_stats_retries');
 	is($value->('durable_workflow_succeeded', workflow => 'public.wf_ok'), 3,
 		'durable_workflow_succeeded of wf_ok');
 	is($value->('durable_workflow_started', workflow => 'public.wf_ok'), 4,
@@ -237,4 +260,5 @@ is($node->safe_psql('postgres', 'SELECT started FROM durable.stats'), '0',
 	'durable.stats from zero after an immediate stop');
 
 $node->stop;
+$mock->stop;
 done_testing();
