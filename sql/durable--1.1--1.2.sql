@@ -9,3 +9,78 @@
  * per owner, notifications a role may see.  The library of 1.2 works with
  * the objects of 1.1 until this script has run.
  */
+
+/* --- issue 14: monitoring without power --- */
+
+/*
+ * Members of durable_monitor, and of pg_monitor, read every execution, its
+ * operations, history, children, schedule, queue row and HTTP requests in
+ * flight, and the statistics; they steer nothing: the functions that change
+ * an execution check durable_admin or the owner's privileges, never what a
+ * role can read.  They get neither durable.secrets nor durable.callbacks
+ * (whose token hashes are no business of theirs), nor the request column of
+ * durable.http_requests (headers given inline may carry credentials).
+ */
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'durable_monitor') THEN
+		CREATE ROLE durable_monitor NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
+					WHERE m.roleid = 'durable_monitor'::regrole
+					  AND m.member = 'pg_monitor'::regrole) THEN
+		GRANT durable_monitor TO pg_monitor;
+	END IF;
+END
+$$;
+
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['executions', 'operations', 'history', 'children', 'schedules',
+							 'queue', 'http_requests']
+	LOOP
+		EXECUTE pg_catalog.format($p$CREATE POLICY %I ON durable.%I FOR SELECT USING (
+			pg_catalog.pg_has_role('durable_monitor', 'USAGE'))$p$,
+			t OPERATOR(pg_catalog.||) '_monitor', t);
+	END LOOP;
+END
+$$;
+GRANT SELECT ON durable.queue TO durable_monitor;
+GRANT SELECT (request_id, execution_id, run_no, op_id, attempt, owner, options,
+			  idempotency_key, at_most_once, created_at, taken_at)
+	ON durable.http_requests TO durable_monitor;
+
+/*
+ * Statistics per workflow, from shared memory: counted when the transaction
+ * commits, kept across a clean restart (pg_stat/durable.stat), reset by a
+ * crash or by durable_stats_reset().  Durations are those of finished
+ * executions, from start to end, in milliseconds; the percentiles are
+ * interpolated in a histogram of quarter-octave buckets (within about 19%).
+ */
+CREATE FUNCTION durable.workflow_stats_rows(
+	OUT workflow text, OUT started bigint, OUT succeeded bigint, OUT failed bigint,
+	OUT timed_out bigint, OUT stopped bigint, OUT retries bigint, OUT steps bigint,
+	OUT finished bigint, OUT mean_ms double precision, OUT p50_ms double precision,
+	OUT p95_ms double precision, OUT p99_ms double precision, OUT max_ms double precision,
+	OUT stats_reset timestamptz)
+RETURNS SETOF record LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_workflow_stats';
+REVOKE ALL ON FUNCTION durable.workflow_stats_rows() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION durable.workflow_stats_rows() TO durable_monitor, durable_admin;
+
+CREATE VIEW durable.workflow_stats AS
+	SELECT workflow, started, succeeded, failed, timed_out, stopped, retries, steps,
+		   finished, mean_ms, p50_ms, p95_ms, p99_ms, max_ms, stats_reset
+	  FROM durable.workflow_stats_rows();
+COMMENT ON VIEW durable.workflow_stats IS
+	'per workflow: executions started and ended, step attempts and retries, duration percentiles in ms (NULL workflow: those beyond durable.max_tracked_workflows)';
+REVOKE ALL ON durable.workflow_stats FROM PUBLIC;
+GRANT SELECT ON durable.workflow_stats TO durable_monitor, durable_admin;
+
+CREATE FUNCTION @extschema@.durable_stats_reset()
+RETURNS timestamptz LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_stats_reset';
+COMMENT ON FUNCTION @extschema@.durable_stats_reset() IS
+	'empties durable.workflow_stats and sets the counters of durable.stats to zero';
+REVOKE ALL ON FUNCTION @extschema@.durable_stats_reset() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.durable_stats_reset() TO durable_admin;

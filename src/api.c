@@ -204,6 +204,7 @@ durable_start(PG_FUNCTION_ARGS)
 									 durable_clock_now(), NULL);
 	durable_wake_at_commit();
 	durable_count(DC_STARTED, 1);
+	durable_wfstats_count(qualified, DC_STARTED, 1);
 	{
 		DurableExecution ex;
 

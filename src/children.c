@@ -156,6 +156,7 @@ start_next(DurableDrive *d, DurableOp *op, ChildState *st, Jsonb *start_options)
 		durable_storage_child_started(&d->ex.id, d->ex.run_no, op->op_id, r->idx,
 									  &child, now);
 		durable_count(DC_STARTED, 1);
+		durable_wfstats_count(r->workflow, DC_STARTED, 1);
 		st->next = r->idx + 1;
 		st->running++;
 	}

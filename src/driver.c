@@ -712,6 +712,7 @@ finish(DurableDrive *d, const char *status, Jsonb *result, Jsonb *error)
 	durable_storage_set_status(&d->ex.id, status, result, error, DT_NOBEGIN, now);
 	durable_storage_queue_delete(&d->ex.id);
 	durable_status_changed(&d->ex, status);
+	durable_log_failure(&d->ex, status, error);
 	if (d->ex.has_parent)
 		durable_report_to_parent(&d->ex, status, result, error);
 	values[0] = durable_jsonb_string(status);
@@ -849,6 +850,7 @@ perform_step(DurableDrive *d)
 	MemoryContext old;
 
 	durable_count(DC_STEPS, 1);
+	durable_wfstats_count(d->ex.workflow, DC_STEPS, 1);
 	/* durable_drive_advance saw the deadline ahead: stop the attempt there */
 	if (d->ex.deadline != DT_NOBEGIN &&
 		(timeout == 0 || d->ex.deadline - started < timeout))
@@ -945,6 +947,7 @@ perform_step(DurableDrive *d)
 		op->error = durable_error_to_jsonb(err, NULL);
 		op->wake_at = durable_clock_now() + durable_retry_delay(&p->retry, attempt);
 		durable_count(DC_RETRIES, 1);
+		durable_wfstats_count(d->ex.workflow, DC_RETRIES, 1);
 	}
 	else
 	{
@@ -963,6 +966,9 @@ perform_step(DurableDrive *d)
 		op->error = durable_error_to_jsonb(&failed, NULL);
 		op->wake_at = DT_NOBEGIN;
 		op->finished_at = durable_clock_now();
+		if (attempt >= p->retry.max_attempts && p->retry.max_attempts > 1)
+			durable_log_exhausted(&d->ex, p->name, attempt,
+								  durable_error_to_jsonb(err, NULL));
 	}
 	MemoryContextSwitchTo(old);
 
@@ -1023,6 +1029,7 @@ perform_http(DurableDrive *d)
 			return performed(d, DT_NOEND, p->name);
 		}
 		durable_count(DC_STEPS, 1);
+		durable_wfstats_count(d->ex.workflow, DC_STEPS, 1);
 		outcome = durable_http_send(p->args, p->options, key, d->ex.owner);
 		durable_http_apply(d, op, outcome, p->options);
 	}

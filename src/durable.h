@@ -51,6 +51,8 @@ extern int	durable_http_max_redirects;
 extern int	durable_http_max_in_flight;
 extern int	durable_retention;	/* seconds; -1: keep */
 extern int	durable_max_history_events;	/* per execution; 0: all */
+extern bool durable_log_failures;
+extern int	durable_max_tracked_workflows;
 
 extern void durable_define_settings(void);
 extern bool durable_check_allow_addresses(char **newval, void **extra, GucSource source);
@@ -779,6 +781,17 @@ extern void durable_count_claim(TimestampTz due_at, TimestampTz now);
 extern void durable_observe_commit(void);
 extern void durable_observe_abort(void);
 extern void durable_status_changed(const DurableExecution *ex, const char *status);
+
+/* wfstats.c: statistics per workflow, and the log lines of failures */
+extern void durable_wfstats_init(void);
+extern void durable_wfstats_count(const char *workflow, DurableCounter c, int64 n);
+extern void durable_wfstats_finished(const DurableExecution *ex, const char *status);
+extern void durable_log_failure(const DurableExecution *ex, const char *status,
+								Jsonb *error);
+extern void durable_log_exhausted(const DurableExecution *ex, const char *opname,
+								  int attempts, Jsonb *error);
+extern void durable_wfstats_commit(void);
+extern void durable_wfstats_abort(void);
 
 /* worker.c */
 extern bool durable_worker_begin(void);

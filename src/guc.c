@@ -40,6 +40,8 @@ int			durable_http_max_redirects = 3;
 int			durable_http_max_in_flight = 256;
 int			durable_retention = 30 * 24 * 3600;
 int			durable_max_history_events = 10000;
+bool		durable_log_failures = true;
+int			durable_max_tracked_workflows = 1000;
 
 static const struct config_enum_entry notify_options[] = {
 	{"none", DURABLE_NOTIFY_NONE, false},
@@ -266,6 +268,22 @@ durable_define_settings(void)
 							&durable_http_max_in_flight,
 							256, 1, 10000,
 							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("durable.log_failures",
+							 "Logs a line when an execution fails or times out, or a step runs out of attempts.",
+							 "The line is written at level LOG when the transaction that decided it commits.",
+							 &durable_log_failures,
+							 true,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.max_tracked_workflows",
+							"Most workflows with a row of their own in durable.workflow_stats.",
+							"Further workflows are counted together in one row whose workflow is NULL.",
+							&durable_max_tracked_workflows,
+							1000, 10, 100000,
+							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 }
 

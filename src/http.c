@@ -1278,12 +1278,15 @@ durable_http_apply(DurableDrive *d, DurableOp *op, Jsonb *outcome, Jsonb *option
 			op->error = durable_error_to_jsonb(&e, NULL);
 			op->wake_at = durable_clock_now() + delay;
 			durable_count(DC_RETRIES, 1);
+			durable_wfstats_count(d->ex.workflow, DC_RETRIES, 1);
 			MemoryContextSwitchTo(old);
 			return;
 		}
 		op_fail(op, ERRCODE_DURABLE_HTTP_FAILED,
 				psprintf("http request \"%s\" failed: %s", op->name, why),
 				psprintf("Attempt %d of %d.", op->attempt, o.retry.max_attempts), NULL);
+		if (o.retry.max_attempts > 1)
+			durable_log_exhausted(&d->ex, op->name, op->attempt, op->error);
 		MemoryContextSwitchTo(old);
 		return;
 	}

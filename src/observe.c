@@ -74,6 +74,7 @@ durable_observe_commit(void)
 	DurableShared *sh = durable_shmem();
 	int			i;
 
+	durable_wfstats_commit();
 	if (sh == NULL || !any_pending)
 		return;
 	for (i = 0; i < DC_COUNT; i++)
@@ -100,6 +101,7 @@ durable_observe_commit(void)
 void
 durable_observe_abort(void)
 {
+	durable_wfstats_abort();
 	if (!any_pending)
 		return;
 	memset(pending, 0, sizeof(pending));
@@ -132,6 +134,7 @@ durable_status_changed(const DurableExecution *ex, const char *status)
 					  strcmp(status, "FAILED") == 0 ? DC_FAILED :
 					  strcmp(status, "TIMED_OUT") == 0 ? DC_TIMED_OUT : DC_STOPPED, 1);
 		finished_pending = durable_shmem() != NULL;
+		durable_wfstats_finished(ex, status);
 	}
 
 	if (durable_notify == DURABLE_NOTIFY_NONE ||

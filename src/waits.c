@@ -446,6 +446,7 @@ durable_perform_condition(DurableDrive *d)
 		durable_op_mark_dirty(d, op);
 	op->attempt = attempt;
 	durable_count(DC_STEPS, 1);
+	durable_wfstats_count(d->ex.workflow, DC_STEPS, 1);
 
 	values[0] = p->state ? JsonbPGetDatum(p->state) : (Datum) 0;
 	nulls[0] = p->state ? ' ' : 'n';
