@@ -13,8 +13,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}"
-REGRESS_TIMEOUT="${REGRESS_TIMEOUT:-420}"
-TAP_TIMEOUT="${TAP_TIMEOUT:-420}"
+REGRESS_TIMEOUT="${REGRESS_TIMEOUT:-600}"
+TAP_TIMEOUT="${TAP_TIMEOUT:-1800}"
 # Deterministic UTF8 cluster encoding and C-like sorting on every machine
 # (a fresh Debian container has no LANG; C.UTF-8 always exists in glibc).
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
