@@ -35,6 +35,7 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 	{
 		durable_shmem_init();
+		durable_quota_shmem_init();
 		durable_register_launcher();
 		durable_utility_hook_init();
 	}
