@@ -27,7 +27,8 @@
  *
  * The numbers are counted again when durable.executions is another table
  * (the extension was dropped and created again).  Writes to the tables by
- * hand are not seen until the server restarts.  Without shared memory
+ * hand, and the changes of a two-phase (prepared) transaction, are not
+ * seen until the server restarts.  Without shared memory
  * (durable not preloaded), and while another backend counts, the quota is
  * not enforced.  At most QUOTA_ENTRIES (database, role) pairs are kept;
  * past that, a database's quota is no longer enforced (logged once).
@@ -402,28 +403,25 @@ count_database(Oid relid)
 }
 
 /*
- * durable_quota_check
- *		Before owner's new execution is stored by durable_start: WF009 when
- *		owner has durable.max_executions_per_role unfinished executions
- *		already.  SPI must be connected.
+ * quota_prepare
+ *		Makes this database's numbers known if they are not; returns the
+ *		oid of durable.executions (InvalidOid: no quota to check).  SPI
+ *		must be connected.
  */
-void
-durable_quota_check(Oid owner)
+static Oid
+quota_prepare(void)
 {
 	Oid			nspid;
 	Oid			relid;
 	QuotaEntry *db;
-	QuotaKey	key;
-	QuotaEntry *e;
 	QuotaState	state = QS_UNKNOWN;
-	int64		count = 0;
 
 	if (durable_max_executions_per_role <= 0 || quota_hash == NULL)
-		return;
+		return InvalidOid;
 	nspid = get_namespace_oid("durable", true);
 	relid = OidIsValid(nspid) ? get_relname_relid("executions", nspid) : InvalidOid;
 	if (!OidIsValid(relid))
-		return;
+		return InvalidOid;
 
 	LWLockAcquire(quota_lock, LW_SHARED);
 	db = db_entry(false);
@@ -441,10 +439,42 @@ durable_quota_check(Oid owner)
 	if (state == QS_UNKNOWN)
 	{
 		if (IsolationUsesXactSnapshot())
-			return;
+			return InvalidOid;
 		count_database(relid);
 	}
+	return relid;
+}
 
+/*
+ * durable_quota_prepare
+ *		For the workers, before they claim: the numbers of their database
+ *		are read then, not at a client's first start.  SPI must be
+ *		connected.
+ */
+void
+durable_quota_prepare(void)
+{
+	(void) quota_prepare();
+}
+
+/*
+ * durable_quota_check
+ *		Before owner's new execution is stored by durable_start: WF009 when
+ *		owner has durable.max_executions_per_role unfinished executions
+ *		already.  SPI must be connected.
+ */
+void
+durable_quota_check(Oid owner)
+{
+	Oid			relid = quota_prepare();
+	QuotaEntry *db;
+	QuotaKey	key;
+	QuotaEntry *e;
+	QuotaState	state;
+	int64		count = 0;
+
+	if (!OidIsValid(relid))
+		return;
 	LWLockAcquire(quota_lock, LW_SHARED);
 	db = db_entry(false);
 	state = db != NULL && db->relid == relid ? db->state : QS_UNKNOWN;
