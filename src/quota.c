@@ -266,9 +266,22 @@ quota_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	}
 	else if (event == SUBXACT_EVENT_COMMIT_SUB)
 	{
-		for (i = 0; i < ndeltas; i++)
+		/* the parent's now: folded into its entry for the role, if any */
+		for (i = 0, n = 0; i < ndeltas; i++)
+		{
+			int			j;
+
 			if (deltas[i].level >= level)
 				deltas[i].level = level - 1;
+			for (j = 0; j < n; j++)
+				if (deltas[j].role == deltas[i].role && deltas[j].level == deltas[i].level)
+					break;
+			if (j < n)
+				deltas[j].delta += deltas[i].delta;
+			else
+				deltas[n++] = deltas[i];
+		}
+		ndeltas = n;
 	}
 }
 
