@@ -152,6 +152,7 @@ durable_start(PG_FUNCTION_ARGS)
 	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
 	pg_uuid_t	existing;
 	Oid			owner = GetUserId();
+	int32		depth = 0;
 
 	if (durable_current != NULL && durable_current->in_replay)
 		ereport(ERROR,
@@ -199,9 +200,36 @@ durable_start(PG_FUNCTION_ARGS)
 		*id = existing;
 		PG_RETURN_UUID_P(id);
 	}
-	durable_storage_insert_execution(id, name, qualified, hash, input, owner,
-									 start_search_path(), tags, timeout, retention,
-									 durable_clock_now(), NULL);
+	if (durable_current != NULL)
+	{
+		/* inside a drive: a step (or submitter, or check) starts it */
+		DurableDrive *d = durable_current;
+
+		depth = d->ex.depth + 1;
+		if (depth > DURABLE_MAX_CHILD_DEPTH)
+			ereport(ERROR,
+					(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
+					 errmsg("executions started by steps are nested more than %d levels deep",
+							DURABLE_MAX_CHILD_DEPTH),
+					 errdetail("Execution %s, at depth %d, started this one.",
+							   durable_uuid_out(&d->ex.id), d->ex.depth),
+					 errhint("Check the workflow for a step that starts its own workflow without end.")));
+		if (durable_max_starts_per_step > 0 &&
+			d->step_starts >= durable_max_starts_per_step)
+			ereport(ERROR,
+					(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
+					 errmsg("a step may start at most %d executions",
+							durable_max_starts_per_step),
+					 errdetail("durable.max_starts_per_step is %d per attempt of a step.",
+							   durable_max_starts_per_step),
+					 errhint("Start many executions with durable_map or durable_parallel, or ask a superuser to raise durable.max_starts_per_step.")));
+	}
+	durable_quota_check(owner);
+	durable_storage_insert_execution_depth(id, name, qualified, hash, input, owner,
+										   start_search_path(), tags, timeout, retention,
+										   durable_clock_now(), depth);
+	if (durable_current != NULL)
+		durable_current->step_starts++;
 	durable_wake_at_commit();
 	durable_count(DC_STARTED, 1);
 	durable_wfstats_count(qualified, DC_STARTED, 1);

@@ -14,6 +14,12 @@
  * the completion policy allows.  Branches still running then are stopped,
  * those never started are CANCELLED.
  *
+ * The branch rows are inserted up front, but child executions are created
+ * only as room frees: at most max_concurrency, and never more than
+ * durable.max_children_in_progress (a superuser setting), are started and
+ * not finished at once.  A workflow waits on one operation at a time, so
+ * that bounds the unfinished children of the whole execution too.
+ *
  * While it waits, the operation's result holds its counters:
  * {"total", "rows", "next", "running", "succeeded", "failed"} and the policy.
  *
@@ -128,6 +134,9 @@ start_next(DurableDrive *d, DurableOp *op, ChildState *st, Jsonb *start_options)
 
 	if (st->policy.max_concurrency > 0)
 		room = Min(room, st->policy.max_concurrency - st->running);
+	/* the superuser's cap: with or without max_concurrency, never more */
+	if (durable_max_children_in_progress > 0)
+		room = Min(room, durable_max_children_in_progress - st->running);
 	if (room <= 0)
 		return;
 	durable_start_options(start_options, &timeout, &retention, &tags);
@@ -408,6 +417,46 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 	if (!failed && result != NULL)
 		d->ckpt_bytes += VARSIZE(result);
 	durable_op_mark_dirty(d, op);
+}
+
+/*
+ * Floors of one entry of the "results" array of a parallel or map result
+ * (see conclude), as jsonb: the entry's JEntry in the array (4), the
+ * object's header and the JEntries of its 4 keys and 4 values (36), the
+ * key bytes, and the shortest values: status "FAILED" (6), result and
+ * error null (0), and for a map an index, a numeric of at least 6 bytes.
+ * A parallel entry also has its branch's name.
+ */
+#define MAP_ENTRY_FLOOR			(4 + 36 + 22 + 6 + 6)	/* error index result status */
+#define PARALLEL_ENTRY_FLOOR	(4 + 36 + 21 + 6)	/* error name result status */
+
+/*
+ * durable_children_check_size
+ *		At the call of durable_parallel or durable_map: refuses (WF009) an
+ *		operation whose result could never fit in durable.max_payload_size,
+ *		whatever its children return, before anything is recorded or
+ *		started.  name_bytes: the bytes of all branch names (parallel).
+ */
+void
+durable_children_check_size(DurableOpKind kind, const char *name, int items,
+							int64 name_bytes)
+{
+	int64		floor_bytes;
+	int64		per_item = kind == DOK_MAP ? MAP_ENTRY_FLOOR : PARALLEL_ENTRY_FLOOR;
+
+	floor_bytes = (int64) items * per_item + name_bytes;
+	if (floor_bytes <= (int64) durable_max_payload_size)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
+			 errmsg("result of %s \"%s\" cannot fit in durable.max_payload_size",
+					durable_op_kind_name(kind), name),
+			 errdetail("%d %s take at least %lld bytes in the result (%lld per %s), and durable.max_payload_size is %d bytes; no child was started.",
+					   items, kind == DOK_MAP ? "items" : "branches",
+					   (long long) floor_bytes, (long long) per_item,
+					   kind == DOK_MAP ? "item" : "branch plus its name",
+					   durable_max_payload_size),
+			 errhint("Split the work over several smaller operations (batch_size does not help: the result keeps one entry per item), or ask a superuser to raise durable.max_payload_size.")));
 }
 
 /*

@@ -36,6 +36,7 @@ _PG_init(void)
 	{
 		durable_shmem_init();
 		durable_wfstats_init();
+		durable_quota_shmem_init();
 		durable_register_launcher();
 		durable_utility_hook_init();
 	}

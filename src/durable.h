@@ -53,6 +53,12 @@ extern int	durable_retention;	/* seconds; -1: keep */
 extern int	durable_max_history_events;	/* per execution; 0: all */
 extern bool durable_log_failures;
 extern int	durable_max_tracked_workflows;
+/* deepest nesting of durable_child, and of executions started by executions */
+#define DURABLE_MAX_CHILD_DEPTH 32
+
+extern int	durable_max_children_in_progress;	/* per operation; 0: no cap */
+extern int	durable_max_starts_per_step;	/* per step attempt; 0: no cap */
+extern int	durable_max_executions_per_role;	/* unfinished; 0: no cap */
 
 extern void durable_define_settings(void);
 extern bool durable_check_allow_addresses(char **newval, void **extra, GucSource source);
@@ -247,6 +253,7 @@ typedef struct DurableDrive
 	/* replay state */
 	bool		in_replay;
 	bool		in_step;
+	int			step_starts;	/* executions the running step attempt started */
 	bool		yielded;
 	DurableContext ctx;			/* current context */
 	int			ctx_depth;
@@ -305,6 +312,8 @@ extern bool durable_drain(DurableDrive *d);
 extern TimestampTz durable_perform_children(DurableDrive *d);
 extern bool durable_children_report(DurableDrive *d, Jsonb *payload);
 extern void durable_children_stop(const pg_uuid_t *parent);
+extern void durable_children_check_size(DurableOpKind kind, const char *name, int items,
+										int64 name_bytes);
 extern void durable_report_to_parent(const DurableExecution *ex, const char *status,
 									 Jsonb *result, Jsonb *error);
 
@@ -473,6 +482,12 @@ extern void durable_storage_insert_execution(const pg_uuid_t *id, const char *na
 											 Interval *timeout, Interval *retention,
 											 TimestampTz now,
 											 const DurableParentRef *parent);
+extern void durable_storage_insert_execution_depth(const pg_uuid_t *id, const char *name,
+												   const char *workflow, const char *hash,
+												   Jsonb *input, Oid owner,
+												   const char *search_path, Jsonb *tags,
+												   Interval *timeout, Interval *retention,
+												   TimestampTz now, int32 depth);
 extern bool durable_storage_same_input(const pg_uuid_t *id, Jsonb *input,
 									   const char *workflow);
 extern bool durable_storage_lock_queue(const pg_uuid_t *id);
@@ -792,6 +807,12 @@ extern void durable_log_exhausted(const DurableExecution *ex, const char *opname
 								  int attempts, Jsonb *error);
 extern void durable_wfstats_commit(void);
 extern void durable_wfstats_abort(void);
+/* quota.c: unfinished executions per role, in shared memory */
+extern void durable_quota_shmem_init(void);
+extern void durable_quota_add(Oid owner, int delta);
+extern void durable_quota_check(Oid owner);
+extern void durable_quota_prepare(void);
+extern void durable_storage_unfinished_per_owner(void (*add) (Oid owner, int64 n));
 
 /* worker.c */
 extern bool durable_worker_begin(void);

@@ -42,6 +42,9 @@ int			durable_retention = 30 * 24 * 3600;
 int			durable_max_history_events = 10000;
 bool		durable_log_failures = true;
 int			durable_max_tracked_workflows = 1000;
+int			durable_max_children_in_progress = 100;
+int			durable_max_starts_per_step = 100;
+int			durable_max_executions_per_role = 1000000;
 
 static const struct config_enum_entry notify_options[] = {
 	{"none", DURABLE_NOTIFY_NONE, false},
@@ -168,6 +171,30 @@ durable_define_settings(void)
 							"Past it, the oldest quarter is replaced by one history_summarized event that counts them by kind.",
 							&durable_max_history_events,
 							10000, 0, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.max_children_in_progress",
+							"Most child executions of one invoke, parallel or map operation started and not finished at once; 0: no cap.",
+							"Applies to operations without max_concurrency and caps a larger max_concurrency; further children start as others finish.",
+							&durable_max_children_in_progress,
+							100, 0, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.max_starts_per_step",
+							"Most executions one attempt of a step (or submitter or condition check) may start with durable_start; 0: no cap.",
+							"An execution started inside a step is one level deeper than the execution of the step, so the nesting limit of 32 levels applies too.",
+							&durable_max_starts_per_step,
+							100, 0, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.max_executions_per_role",
+							"Most unfinished (PENDING, RUNNING, SUSPENDED) executions one role may own, children included; 0: no cap.",
+							"durable_start refuses past it. Counted in shared memory (durable preloaded), exact up to starts that commit concurrently.",
+							&durable_max_executions_per_role,
+							1000000, 0, INT_MAX,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 

@@ -135,6 +135,7 @@ durable_status_changed(const DurableExecution *ex, const char *status)
 					  strcmp(status, "TIMED_OUT") == 0 ? DC_TIMED_OUT : DC_STOPPED, 1);
 		finished_pending = durable_shmem() != NULL;
 		durable_wfstats_finished(ex, status);
+		durable_quota_add(ex->owner, -1);
 	}
 
 	if (durable_notify == DURABLE_NOTIFY_NONE ||

@@ -42,9 +42,6 @@
 #include "durable.h"
 #include "durable_errcodes.h"
 
-/* deepest nesting of durable_child */
-#define DURABLE_MAX_CHILD_DEPTH 32
-
 DurableDrive *durable_current = NULL;
 
 static void yield(DurableDrive *d) pg_attribute_noreturn();
@@ -1385,6 +1382,14 @@ durable_parallel(PG_FUNCTION_ARGS)
 	branches = parse_branches(PG_GETARG_JSONB_P(1));
 	durable_parse_policy(options, false, list_length(branches), &policy);
 	MemoryContextSwitchTo(old);
+	{
+		int64		name_bytes = 0;
+		ListCell   *lc;
+
+		foreach(lc, branches)
+			name_bytes += strlen(((DurableBranch *) lfirst(lc))->name);
+		durable_children_check_size(DOK_PARALLEL, name, list_length(branches), name_bytes);
+	}
 	old = pending_begin(d, DPK_CHILDREN, &key, NULL, name);
 	d->pending.op_kind = DOK_PARALLEL;
 	d->pending.branches = branches;
@@ -1433,6 +1438,7 @@ durable_map(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(d->replay_cxt);
 	durable_parse_policy(options, true, JB_ROOT_COUNT(items), &policy);
 	MemoryContextSwitchTo(old);
+	durable_children_check_size(DOK_MAP, name, JB_ROOT_COUNT(items), 0);
 	old = pending_begin(d, DPK_CHILDREN, &key, NULL, name);
 	d->pending.op_kind = DOK_MAP;
 	d->pending.branches = list_make1(make_branch(NULL, qualified, NULL));

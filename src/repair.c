@@ -177,6 +177,7 @@ durable_redrive(PG_FUNCTION_ARGS)
 	durable_storage_history(&id, ex.run_no, ex.owner, "redriven", NULL,
 							durable_jsonb_build(4, keys, values));
 	durable_status_changed(&ex, "PENDING");
+	durable_quota_add(ex.owner, 1);	/* unfinished again */
 	durable_wake_at_commit();
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text("PENDING"));

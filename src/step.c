@@ -376,6 +376,9 @@ durable_sql_run(const char *sql, int nargs, const Oid *argtypes, Datum *values,
 	Jsonb	   *volatile result = NULL;
 
 	*error = NULL;
+	/* durable.max_starts_per_step counts per attempt */
+	if (durable_current != NULL)
+		durable_current->step_starts = 0;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();

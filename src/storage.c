@@ -106,6 +106,7 @@ typedef enum StorageQuery
 	Q_SECRET_REVOKE,
 	Q_SECRET_GRANTEES,
 	Q_SECRETS_LIST,
+	Q_UNFINISHED_PER_OWNER,
 	Q_COUNT
 } StorageQuery;
 
@@ -591,6 +592,12 @@ static const StorageStatement statements[Q_COUNT] = {
 		"s.created_at, s.updated_at FROM durable.secrets s ORDER BY s.name",
 		0, {InvalidOid}
 	},
+	/* the quota counters' starting point (quota.c); a seq scan, once */
+	[Q_UNFINISHED_PER_OWNER] = {
+		"SELECT owner::oid, count(*) FROM durable.executions "
+		"WHERE status IN ('PENDING', 'RUNNING', 'SUSPENDED') GROUP BY owner",
+		0, {InvalidOid}
+	},
 	[Q_CHILDREN_RESULTS] = {
 		"SELECT idx, name, items, status, result, error FROM durable.children "
 		"WHERE parent_id = $1 AND run_no = $2 AND op_id = $3 ORDER BY idx",
@@ -763,12 +770,12 @@ durable_storage_name_claim(const char *name, const pg_uuid_t *id, Oid owner,
 	return false;
 }
 
-void
-durable_storage_insert_execution(const pg_uuid_t *id, const char *name,
-								 const char *workflow, const char *hash,
-								 Jsonb *input, Oid owner, const char *search_path,
-								 Jsonb *tags, Interval *timeout, Interval *retention,
-								 TimestampTz now, const DurableParentRef *parent)
+static void
+insert_execution(const pg_uuid_t *id, const char *name,
+				 const char *workflow, const char *hash,
+				 Jsonb *input, Oid owner, const char *search_path,
+				 Jsonb *tags, Interval *timeout, Interval *retention,
+				 TimestampTz now, const DurableParentRef *parent, int32 depth)
 {
 	Datum		values[16];
 	char		nulls[16];
@@ -799,10 +806,39 @@ durable_storage_insert_execution(const pg_uuid_t *id, const char *name,
 	else
 	{
 		nulls[11] = nulls[12] = nulls[13] = nulls[14] = 'n';
-		values[15] = Int32GetDatum(0);
+		values[15] = Int32GetDatum(depth);
 	}
 	run(Q_INSERT_EXECUTION, values, nulls, 0);
 	durable_storage_queue_set(id, owner, now);
+	/* one more unfinished execution of owner, at commit */
+	durable_quota_add(owner, 1);
+}
+
+void
+durable_storage_insert_execution(const pg_uuid_t *id, const char *name,
+								 const char *workflow, const char *hash,
+								 Jsonb *input, Oid owner, const char *search_path,
+								 Jsonb *tags, Interval *timeout, Interval *retention,
+								 TimestampTz now, const DurableParentRef *parent)
+{
+	insert_execution(id, name, workflow, hash, input, owner, search_path, tags,
+					 timeout, retention, now, parent, 0);
+}
+
+/*
+ * durable_storage_insert_execution_depth
+ *		A top-level execution (no parent to report to) at a depth of its
+ *		own: one started by a step of an execution of depth - 1.
+ */
+void
+durable_storage_insert_execution_depth(const pg_uuid_t *id, const char *name,
+									   const char *workflow, const char *hash,
+									   Jsonb *input, Oid owner, const char *search_path,
+									   Jsonb *tags, Interval *timeout, Interval *retention,
+									   TimestampTz now, int32 depth)
+{
+	insert_execution(id, name, workflow, hash, input, owner, search_path, tags,
+					 timeout, retention, now, NULL, depth);
 }
 
 /*
@@ -1628,6 +1664,32 @@ durable_storage_children_results(const pg_uuid_t *parent, int32 run_no, int32 op
 	if (n > 0)
 		SPI_freetuptable(SPI_tuptable);
 	return rows;
+}
+
+/*
+ * durable_storage_unfinished_per_owner
+ *		Calls add(owner, n) for every role that owns n > 0 unfinished
+ *		executions.
+ */
+void
+durable_storage_unfinished_per_owner(void (*add) (Oid owner, int64 n))
+{
+	uint64		n,
+				i;
+
+	n = run(Q_UNFINISHED_PER_OWNER, NULL, NULL, 0);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		int64		count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 2, &isnull));
+
+		add(owner, count);
+	}
+	if (n > 0)
+		SPI_freetuptable(SPI_tuptable);
 }
 
 /*

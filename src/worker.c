@@ -582,6 +582,8 @@ worker_pass(long *sleep_ms)
 			{
 				TimestampTz claimed_at;
 
+				durable_quota_prepare();
+
 				/*
 				 * Idle before every claim: a start committed too late for
 				 * the claim's snapshot sees the flag and sets the latch, so
