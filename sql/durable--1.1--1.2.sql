@@ -9,3 +9,15 @@
  * per owner, notifications a role may see.  The library of 1.2 works with
  * the objects of 1.1 until this script has run.
  */
+
+/* --- F5: NOTIFY on a channel per owner --- */
+
+/*
+ * Status notifications go to durable_status_<owner oid>, with only the
+ * execution id and status as payload; this returns a role's channel (the
+ * current role's when NULL or omitted).
+ */
+CREATE FUNCTION @extschema@.durable_status_channel(role regrole DEFAULT NULL)
+RETURNS text LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'durable_status_channel';
+COMMENT ON FUNCTION @extschema@.durable_status_channel(regrole) IS
+	'the NOTIFY channel of a role''s executions (durable.notify); payloads are hints anyone can forge';

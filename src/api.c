@@ -209,6 +209,7 @@ durable_start(PG_FUNCTION_ARGS)
 
 		memset(&ex, 0, sizeof(ex));
 		ex.id = *id;
+		ex.owner = owner;
 		ex.name = name;
 		ex.workflow = qualified;
 		durable_status_changed(&ex, "PENDING");
