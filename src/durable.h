@@ -433,6 +433,7 @@ extern Jsonb *durable_jsonb_int(int64 v);
 extern int64 durable_interval_us(Interval *iv, const char *what);
 extern bool durable_caller_controls(Oid owner);
 extern bool durable_caller_controls_all(void);
+extern void durable_hide_statement(ErrorContextCallback *cb);
 
 /* ----------------------------------------------------------------
  * storage.c
@@ -605,7 +606,7 @@ extern bool durable_storage_http_done(int64 request_id, pg_uuid_t *execution, Oi
 extern bool durable_storage_secret_get(const char *name, char **value,
 									   List **allowed_hosts, Oid *owner);
 extern bool durable_storage_secret_owner(const char *name, Oid *owner);
-extern void durable_storage_secret_put(const char *name, const char *value,
+extern bool durable_storage_secret_put(const char *name, const char *value,
 									   Datum allowed_hosts, Oid owner, TimestampTz now);
 extern void durable_storage_secret_delete(const char *name);
 extern void durable_storage_secret_grant(const char *name, Oid grantee, bool grant);

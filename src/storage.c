@@ -555,7 +555,8 @@ static const StorageStatement statements[Q_COUNT] = {
 		"INSERT INTO durable.secrets (name, value, allowed_hosts, owner, created_at, updated_at) "
 		"VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (name) DO UPDATE "
 		"SET value = excluded.value, allowed_hosts = excluded.allowed_hosts, "
-		"updated_at = excluded.updated_at",
+		"updated_at = excluded.updated_at "
+		"WHERE secrets.owner = excluded.owner",
 		5, {TEXTOID, TEXTOID, TEXTARRAYOID, REGROLEOID, TIMESTAMPTZOID}
 	},
 	[Q_SECRET_DELETE] = {
@@ -2049,7 +2050,13 @@ durable_storage_secret_owner(const char *name, Oid *owner)
 	return true;
 }
 
-void
+/*
+ * durable_storage_secret_put
+ *		Creates a secret owned by owner, or changes it if owner owns it;
+ *		false when the name is taken by a secret of another owner (one that
+ *		committed after the caller looked).
+ */
+bool
 durable_storage_secret_put(const char *name, const char *value, Datum allowed_hosts,
 						   Oid owner, TimestampTz now)
 {
@@ -2060,7 +2067,7 @@ durable_storage_secret_put(const char *name, const char *value, Datum allowed_ho
 	values[2] = allowed_hosts;
 	values[3] = ObjectIdGetDatum(owner);
 	values[4] = TimestampTzGetDatum(now);
-	run(Q_SECRET_PUT, values, NULL, 0);
+	return run(Q_SECRET_PUT, values, NULL, 0) == 1;
 }
 
 void
