@@ -441,7 +441,7 @@ extern void durable_hide_statement(ErrorContextCallback *cb);
  */
 extern bool durable_storage_resolve(const char *execution, pg_uuid_t *id, Oid *owner);
 extern bool durable_storage_name_claim(const char *name, const pg_uuid_t *id,
-									   Oid owner, pg_uuid_t *existing);
+									   Oid owner, pg_uuid_t *existing, bool *theirs);
 /* where a child execution reports to */
 typedef struct DurableParentRef
 {
@@ -636,13 +636,14 @@ extern void durable_storage_redrive_op(const pg_uuid_t *id, int32 run_no, int32 
 									   bool reopen);
 extern int32 durable_storage_redrive_execution(const pg_uuid_t *id, int32 run_no,
 											   const char *hash, TimestampTz now);
-extern bool durable_storage_schedule_get(const char *name, Oid *owner, int64 *jobid);
+extern bool durable_storage_schedule_get(const char *name, bool own_only, Oid *owner,
+										 int64 *jobid);
 extern bool durable_storage_schedule_insert(const char *name, Oid owner,
 											const char *cron, const char *workflow,
 											Jsonb *input, Jsonb *options,
 											const char *search_path, int64 jobid,
 											TimestampTz now);
-extern void durable_storage_schedule_delete(const char *name);
+extern void durable_storage_schedule_delete(const char *name, Oid owner);
 
 /* ----------------------------------------------------------------
  * shmem.c, launcher.c and worker.c
