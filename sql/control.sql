@@ -137,7 +137,11 @@ SELECT * FROM durable_status('alice-who');
 SELECT durable_drive('alice-peek');
 SELECT durable_stop('alice-who');
 SELECT durable_drive_pending();
-SELECT durable_start('wf_sleepy', '{}', name => 'alice-who');
+-- names are per owner: bob's start of her name is his own execution
+BEGIN;
+SELECT durable_start('wf_sleepy', '{}', name => 'alice-who') AS bob_who \gset
+SELECT durable.execution_id('alice-who') = :'bob_who' AS his_own;
+ROLLBACK;
 RESET ROLE;
 -- alice sees her own, and members of her role or durable_admin see them too
 SET ROLE regress_durable_alice;

@@ -316,10 +316,19 @@ SELECT f, x = 'name' AS by_name, replace(priv_err(format(f, CASE x WHEN 'name' T
     'SELECT durable_stop(%L, ''bob was here'')',
     'SELECT durable_drive(%L)',
     'SELECT durable_await(%L, ''0'')',
-    'SELECT durable_send_event(%L, ''go'', ''"from bob"'')',
-    'SELECT durable_start(''priv_bob.wf_sleep'', ''{}'', name => %L)']) f,
+    'SELECT durable_send_event(%L, ''go'', ''"from bob"'')']) f,
        unnest(ARRAY['name', 'id']) x
  ORDER BY f, x;
+SELECT priv_err(format('SELECT durable_start(''priv_bob.wf_sleep'', ''{}'', name => %L)', :'alice_id'))
+    AS start_named_like_her_id;
+-- names are per owner: bob's start of her name is an execution of his
+-- own, which is all he then sees by that name (rolled back: the checks
+-- below count what bob sees)
+BEGIN;
+SELECT durable_start('priv_bob.wf_sleep', '{}', name => 'alice-approve') AS bob_approve \gset
+SELECT :'bob_approve' <> :'alice_id' AS own_execution,
+       durable.execution_id('alice-approve') = :'bob_approve' AS resolves_to_his;
+ROLLBACK;
 -- nor drive them in bulk (alice-approve has a message: it is ready; bob
 -- drives his own bob-approve only), nor start alice's workflows
 SELECT durable_drive_pending() AS bob_drove;

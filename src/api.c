@@ -151,6 +151,7 @@ durable_start(PG_FUNCTION_ARGS)
 	Jsonb	   *tags;
 	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
 	pg_uuid_t	existing;
+	bool		theirs;
 	Oid			owner = GetUserId();
 	int32		depth = 0;
 
@@ -180,16 +181,13 @@ durable_start(PG_FUNCTION_ARGS)
 
 	durable_uuid7(id);
 	SPI_connect();
-	if (name != NULL && !durable_storage_name_claim(name, id, owner, &existing))
+	if (name != NULL && !durable_storage_name_claim(name, id, owner, &existing, &theirs))
 	{
-		Oid			existing_owner;
-		pg_uuid_t	found;
-
-		if (!durable_storage_resolve(durable_uuid_out(&existing), &found, &existing_owner) ||
-			!durable_caller_controls(existing_owner))
+		if (theirs)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("execution name \"%s\" is already in use", name)));
+					 errmsg("execution name \"%s\" is already in use", name),
+					 errdetail("Execution names are unique per database until ALTER EXTENSION durable UPDATE makes them unique per owner.")));
 		if (!durable_storage_same_input(&existing, input, qualified))
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -238,6 +236,7 @@ durable_start(PG_FUNCTION_ARGS)
 
 		memset(&ex, 0, sizeof(ex));
 		ex.id = *id;
+		ex.owner = owner;
 		ex.name = name;
 		ex.workflow = qualified;
 		durable_status_changed(&ex, "PENDING");

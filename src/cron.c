@@ -15,9 +15,12 @@
  * pg_cron job, created as the scheduling role (pg_cron runs a job as the
  * role that scheduled it), whose command is
  * SELECT durable.schedule_fire('<name>').  That function starts the
- * execution '<name>@<fire minute, UTC>', so a fire that happens twice in a
- * minute starts one execution.  The statements against pg_cron's tables
- * live here; storage.c has those against durable's.
+ * execution '<name>@<fire minute, UTC>' as the schedule's owner, so a fire
+ * that happens twice in a minute starts one execution.  Schedule names and
+ * execution names are per owner: no other role can take the names of a
+ * schedule's fires, nor learn that a schedule exists.  The statements
+ * against pg_cron's tables live here; storage.c has those against
+ * durable's.
  *
  * IDENTIFICATION
  *	  src/cron.c
@@ -419,11 +422,11 @@ durable_schedule(PG_FUNCTION_ARGS)
 	cron_usable(true);
 
 	SPI_connect();
-	if (durable_storage_schedule_get(name, &existing_owner, &jobid))
+	if (durable_storage_schedule_get(name, true, &existing_owner, &jobid))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("schedule \"%s\" already exists", name),
-				 errhint("Schedule names are unique in the database; to change a schedule, durable_unschedule it first.")));
+				 errhint("Schedule names are unique per role; to change a schedule, durable_unschedule it first.")));
 	jobid = schedule_job(cron, psprintf("SELECT durable.schedule_fire(%s)",
 										quote_literal_cstr(name)));
 	if (!durable_storage_schedule_insert(name, owner, cron, qualified, input, options,
@@ -452,7 +455,7 @@ durable_unschedule(PG_FUNCTION_ARGS)
 
 	durable_not_inside_workflow("durable_unschedule");
 	SPI_connect();
-	if (!durable_storage_schedule_get(name, &owner, &jobid) ||
+	if (!durable_storage_schedule_get(name, false, &owner, &jobid) ||
 		!durable_caller_controls(owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -484,7 +487,7 @@ durable_unschedule(PG_FUNCTION_ARGS)
 		}
 		PG_END_TRY();
 	}
-	durable_storage_schedule_delete(name);
+	durable_storage_schedule_delete(name, owner);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

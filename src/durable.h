@@ -457,6 +457,7 @@ extern Jsonb *durable_jsonb_int(int64 v);
 extern int64 durable_interval_us(Interval *iv, const char *what);
 extern bool durable_caller_controls(Oid owner);
 extern bool durable_caller_controls_all(void);
+extern void durable_hide_statement(ErrorContextCallback *cb);
 
 /* ----------------------------------------------------------------
  * storage.c
@@ -464,7 +465,7 @@ extern bool durable_caller_controls_all(void);
  */
 extern bool durable_storage_resolve(const char *execution, pg_uuid_t *id, Oid *owner);
 extern bool durable_storage_name_claim(const char *name, const pg_uuid_t *id,
-									   Oid owner, pg_uuid_t *existing);
+									   Oid owner, pg_uuid_t *existing, bool *theirs);
 /* where a child execution reports to */
 typedef struct DurableParentRef
 {
@@ -636,7 +637,7 @@ extern bool durable_storage_http_done(int64 request_id, pg_uuid_t *execution, Oi
 extern bool durable_storage_secret_get(const char *name, char **value,
 									   List **allowed_hosts, Oid *owner);
 extern bool durable_storage_secret_owner(const char *name, Oid *owner);
-extern void durable_storage_secret_put(const char *name, const char *value,
+extern bool durable_storage_secret_put(const char *name, const char *value,
 									   Datum allowed_hosts, Oid owner, TimestampTz now);
 extern void durable_storage_secret_delete(const char *name);
 extern void durable_storage_secret_grant(const char *name, Oid grantee, bool grant);
@@ -666,13 +667,14 @@ extern void durable_storage_redrive_op(const pg_uuid_t *id, int32 run_no, int32 
 									   bool reopen);
 extern int32 durable_storage_redrive_execution(const pg_uuid_t *id, int32 run_no,
 											   const char *hash, TimestampTz now);
-extern bool durable_storage_schedule_get(const char *name, Oid *owner, int64 *jobid);
+extern bool durable_storage_schedule_get(const char *name, bool own_only, Oid *owner,
+										 int64 *jobid);
 extern bool durable_storage_schedule_insert(const char *name, Oid owner,
 											const char *cron, const char *workflow,
 											Jsonb *input, Jsonb *options,
 											const char *search_path, int64 jobid,
 											TimestampTz now);
-extern void durable_storage_schedule_delete(const char *name);
+extern void durable_storage_schedule_delete(const char *name, Oid owner);
 
 /* ----------------------------------------------------------------
  * shmem.c, launcher.c and worker.c

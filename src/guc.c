@@ -241,7 +241,7 @@ durable_define_settings(void)
 							NULL, NULL, NULL);
 
 	DefineCustomEnumVariable("durable.notify",
-							 "Which status changes send NOTIFY durable_status.",
+							 "Which status changes send NOTIFY on the owner's channel, durable_status_<owner oid>.",
 							 "none, terminal (finished executions) or all.",
 							 &durable_notify,
 							 DURABLE_NOTIFY_NONE, notify_options,

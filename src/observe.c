@@ -2,7 +2,9 @@
  *
  * observe.c
  *	  What the outside sees of executions: the counters behind the
- *	  durable.stats view, NOTIFY durable_status, and durable_await.
+ *	  durable.stats view, NOTIFY on each owner's channel
+ *	  (durable_status_<owner oid>, durable_status_channel), and
+ *	  durable_await.
  *
  * Counters are gathered per transaction and added to shared memory when it
  * commits, so a rolled-back start or step is never counted.  A commit that
@@ -120,13 +122,19 @@ is_terminal(const char *status)
  * durable_status_changed
  *		Called in the transaction that gives execution ex a new status:
  *		counts terminal states, wakes durable_await at commit, and sends
- *		NOTIFY durable_status as durable.notify says.
+ *		NOTIFY on the channel of the execution's owner (durable_status_<owner
+ *		oid>) as durable.notify says.  Any role may LISTEN on any channel
+ *		and NOTIFY any channel, so the payload holds only what is a hint to
+ *		whoever listens: the execution id and the status, not its name nor
+ *		its workflow.  Clients read the status with durable_status before
+ *		acting on it.
  */
 void
 durable_status_changed(const DurableExecution *ex, const char *status)
 {
 	bool		terminal = is_terminal(status);
 	StringInfoData buf;
+	char		channel[NAMEDATALEN];
 
 	if (terminal)
 	{
@@ -142,21 +150,31 @@ durable_status_changed(const DurableExecution *ex, const char *status)
 		(durable_notify == DURABLE_NOTIFY_TERMINAL && !terminal))
 		return;
 
+	Assert(OidIsValid(ex->owner));
+	snprintf(channel, sizeof(channel), "durable_status_%u", ex->owner);
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"id\": ");
 	escape_json(&buf, durable_uuid_out(&ex->id));
-	appendStringInfoString(&buf, ", \"name\": ");
-	if (ex->name != NULL)
-		escape_json(&buf, ex->name);
-	else
-		appendStringInfoString(&buf, "null");
-	appendStringInfoString(&buf, ", \"workflow\": ");
-	escape_json(&buf, ex->workflow);
 	appendStringInfoString(&buf, ", \"status\": ");
 	escape_json(&buf, status);
 	appendStringInfoChar(&buf, '}');
-	Async_Notify("durable_status", buf.data);
+	Async_Notify(channel, buf.data);
 	pfree(buf.data);
+}
+
+PG_FUNCTION_INFO_V1(durable_status_channel);
+
+/*
+ * durable_status_channel(role regrole) RETURNS text
+ *		The channel of NOTIFY durable_status_<oid> for a role's executions:
+ *		a formula, not a secret (any role may LISTEN to it).
+ */
+Datum
+durable_status_channel(PG_FUNCTION_ARGS)
+{
+	Oid			role = PG_ARGISNULL(0) ? GetUserId() : PG_GETARG_OID(0);
+
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf("durable_status_%u", role)));
 }
 
 PG_FUNCTION_INFO_V1(durable_await);

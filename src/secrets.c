@@ -128,7 +128,7 @@ PG_FUNCTION_INFO_V1(durable_secret_set);
 Datum
 durable_secret_set(PG_FUNCTION_ARGS)
 {
-	char	   *name = secret_name_arg(fcinfo);
+	char	   *name;
 	char	   *value;
 	ArrayType  *hosts;
 	Datum	   *elems;
@@ -136,7 +136,11 @@ durable_secret_set(PG_FUNCTION_ARGS)
 	int			nelems;
 	int			i;
 	Oid			owner;
+	ErrorContextCallback hide;
 
+	/* no error of this call logs its statement, which holds the value */
+	durable_hide_statement(&hide);
+	name = secret_name_arg(fcinfo);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -188,10 +192,28 @@ durable_secret_set(PG_FUNCTION_ARGS)
 		check_owner(name);
 	else
 		owner = GetUserId();
-	durable_storage_secret_put(name, value, PointerGetDatum(hosts), owner,
-							   GetCurrentTimestamp());
+
+	/*
+	 * The put changes a row only if its owner is the one checked: a row that
+	 * another role's transaction inserted after our look, and committed
+	 * while we waited for it, is not ours to overwrite.  Check that row's
+	 * owner as for any existing secret, and try once more.
+	 */
+	if (!durable_storage_secret_put(name, value, PointerGetDatum(hosts), owner,
+									GetCurrentTimestamp()))
+	{
+		check_owner(name);
+		(void) durable_storage_secret_owner(name, &owner);
+		if (!durable_storage_secret_put(name, value, PointerGetDatum(hosts), owner,
+										GetCurrentTimestamp()))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for secret \"%s\"", name),
+					 errdetail("Another role's transaction changed its owner while this call ran.")));
+	}
 	SPI_finish();
 	explicit_bzero(value, strlen(value));
+	error_context_stack = hide.previous;
 	PG_RETURN_VOID();
 }
 

@@ -118,22 +118,29 @@ typedef struct StorageStatement
 } StorageStatement;
 
 static const StorageStatement statements[Q_COUNT] = {
+	/* the executions of a name, the caller's ($2) first */
 	[Q_RESOLVE_NAME] = {
-		"SELECT execution_id, owner FROM durable.names WHERE name = $1",
-		1, {TEXTOID}
+		"SELECT execution_id, owner FROM durable.names WHERE name = $1 "
+		"ORDER BY owner <> $2, execution_id",
+		2, {TEXTOID, REGROLEOID}
 	},
 	[Q_RESOLVE_ID] = {
 		"SELECT id, owner FROM durable.executions WHERE id = $1",
 		1, {UUIDOID}
 	},
+	/*
+	 * Names are unique per owner, (name, owner), from 1.2 on; the conflict
+	 * has no target so that the statement works with the key of 1.1, on
+	 * name alone, too.
+	 */
 	[Q_NAME_CLAIM] = {
 		"INSERT INTO durable.names (name, execution_id, owner) VALUES ($1, $2, $3) "
-		"ON CONFLICT (name) DO NOTHING",
+		"ON CONFLICT DO NOTHING",
 		3, {TEXTOID, UUIDOID, REGROLEOID}
 	},
 	[Q_NAME_GET] = {
-		"SELECT execution_id FROM durable.names WHERE name = $1",
-		1, {TEXTOID}
+		"SELECT execution_id FROM durable.names WHERE name = $1 AND owner = $3",
+		3, {TEXTOID, UUIDOID, REGROLEOID}
 	},
 	[Q_INSERT_EXECUTION] = {
 		"INSERT INTO durable.executions (id, name, workflow, workflow_hash, input, "
@@ -364,20 +371,22 @@ static const StorageStatement statements[Q_COUNT] = {
 		"WHERE id = $1 RETURNING redrive_count",
 		3, {UUIDOID, TIMESTAMPTZOID, TEXTOID}
 	},
+	/* the schedules of a name, the caller's ($2) first (names are per owner) */
 	[Q_SCHEDULE_GET] = {
-		"SELECT owner, jobid FROM durable.schedules WHERE name = $1",
-		1, {TEXTOID}
+		"SELECT owner, jobid FROM durable.schedules WHERE name = $1 "
+		"ORDER BY owner <> $2, owner",
+		2, {TEXTOID, REGROLEOID}
 	},
 	[Q_SCHEDULE_INSERT] = {
 		"INSERT INTO durable.schedules (name, owner, schedule, workflow, input, "
 		"options, search_path, jobid, created_at) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO NOTHING",
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
 		9, {TEXTOID, REGROLEOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, TEXTOID,
 		INT8OID, TIMESTAMPTZOID}
 	},
 	[Q_SCHEDULE_DELETE] = {
-		"DELETE FROM durable.schedules WHERE name = $1",
-		1, {TEXTOID}
+		"DELETE FROM durable.schedules WHERE name = $1 AND owner = $2",
+		2, {TEXTOID, REGROLEOID}
 	},
 	/* the oldest message of an execution nobody drives, after the cursor */
 	[Q_CLAIM_INBOX] = {
@@ -564,7 +573,8 @@ static const StorageStatement statements[Q_COUNT] = {
 		"INSERT INTO durable.secrets (name, value, allowed_hosts, owner, created_at, updated_at) "
 		"VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (name) DO UPDATE "
 		"SET value = excluded.value, allowed_hosts = excluded.allowed_hosts, "
-		"updated_at = excluded.updated_at",
+		"updated_at = excluded.updated_at "
+		"WHERE secrets.owner = excluded.owner",
 		5, {TEXTOID, TEXTOID, TEXTARRAYOID, REGROLEOID, TIMESTAMPTZOID}
 	},
 	[Q_SECRET_DELETE] = {
@@ -720,14 +730,23 @@ jsonb_datum(Jsonb *jb, char *null)
 /*
  * durable_storage_resolve
  *		An execution given by id (canonical uuid text) or name; false when
- *		there is none.
+ *		there is none.  Names are per owner: a name is the current role's
+ *		execution of that name when it has one, and otherwise the one
+ *		execution of that name among the roles the current role controls
+ *		(durable_caller_controls); several there are an error, and none
+ *		there is false, so that other roles' names leak nothing.  An id is
+ *		returned with its owner, whoever that is: callers check it.
  */
 bool
 durable_storage_resolve(const char *execution, pg_uuid_t *id, Oid *owner)
 {
-	Datum		values[1];
+	Datum		values[2];
 	pg_uuid_t	parsed;
 	bool		isnull;
+	Oid			caller = GetUserId();
+	uint64		n;
+	uint64		i;
+	int			visible = 0;
 
 	if (durable_parse_uuid(execution, &parsed))
 	{
@@ -740,32 +759,59 @@ durable_storage_resolve(const char *execution, pg_uuid_t *id, Oid *owner)
 		}
 	}
 	values[0] = CStringGetTextDatum(execution);
-	if (run(Q_RESOLVE_NAME, values, NULL, 1) != 1)
-		return false;
-	*id = *DatumGetUUIDP(get_col(1, &isnull));
-	*owner = DatumGetObjectId(get_col(2, &isnull));
-	return true;
+	values[1] = ObjectIdGetDatum(caller);
+	n = run(Q_RESOLVE_NAME, values, NULL, 0);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Oid			o = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+
+		if (o != caller && !durable_caller_controls(o))
+			continue;
+		if (visible++ == 0)
+		{
+			*id = *DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull));
+			*owner = o;
+			if (o == caller)
+				return true;	/* the caller's own comes first */
+		}
+	}
+	if (visible > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
+				 errmsg("execution name \"%s\" is ambiguous", execution),
+				 errdetail("Role \"%s\" has no execution of that name, and %d roles whose executions it may see have one each.",
+						   GetUserNameFromId(caller, false), visible),
+				 errhint("Names are per owner: pass the execution id instead (see durable.executions).")));
+	return visible == 1;
 }
 
 /*
  * durable_storage_name_claim
- *		Reserves a name for an execution; when it is taken, false and the id
- *		of the execution that holds it.
+ *		Reserves a name of owner for an execution; when owner already has
+ *		an execution of that name, false and its id in *existing.  *theirs
+ *		is set when the name is taken by another role, which can happen only
+ *		before ALTER EXTENSION UPDATE to 1.2 (names were per database).
  */
 bool
 durable_storage_name_claim(const char *name, const pg_uuid_t *id, Oid owner,
-						   pg_uuid_t *existing)
+						   pg_uuid_t *existing, bool *theirs)
 {
 	Datum		values[3];
 	bool		isnull;
 
+	*theirs = false;
 	values[0] = CStringGetTextDatum(name);
 	values[1] = UUIDPGetDatum(id);
 	values[2] = ObjectIdGetDatum(owner);
 	if (run(Q_NAME_CLAIM, values, NULL, 0) == 1)
 		return true;
 	if (run(Q_NAME_GET, values, NULL, 1) != 1)
-		elog(ERROR, "execution name \"%s\" vanished while being claimed", name);
+	{
+		*theirs = true;
+		return false;
+	}
 	*existing = *DatumGetUUIDP(get_col(1, &isnull));
 	return false;
 }
@@ -1887,24 +1933,54 @@ durable_storage_redrive_execution(const pg_uuid_t *id, int32 run_no, const char 
 /*
  * durable_storage_schedule_get
  *		The owner and pg_cron job of a schedule; false when there is none.
+ *		Schedule names are per owner, and resolve as execution names do:
+ *		the current role's schedule of that name, or else (unless own_only)
+ *		the one schedule of that name among the roles it controls; several
+ *		there are an error.
  */
 bool
-durable_storage_schedule_get(const char *name, Oid *owner, int64 *jobid)
+durable_storage_schedule_get(const char *name, bool own_only, Oid *owner, int64 *jobid)
 {
-	Datum		values[1];
+	Datum		values[2];
 	bool		isnull;
+	Oid			caller = GetUserId();
+	uint64		n;
+	uint64		i;
+	int			visible = 0;
 
 	values[0] = CStringGetTextDatum(name);
-	if (run(Q_SCHEDULE_GET, values, NULL, 1) != 1)
-		return false;
-	*owner = DatumGetObjectId(get_col(1, &isnull));
-	*jobid = DatumGetInt64(get_col(2, &isnull));
-	return true;
+	values[1] = ObjectIdGetDatum(caller);
+	n = run(Q_SCHEDULE_GET, values, NULL, 0);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Oid			o = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+
+		if (o != caller && (own_only || !durable_caller_controls(o)))
+			continue;
+		if (visible++ == 0)
+		{
+			*owner = o;
+			*jobid = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			if (o == caller)
+				return true;
+		}
+	}
+	if (visible > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
+				 errmsg("schedule name \"%s\" is ambiguous", name),
+				 errdetail("Role \"%s\" has no schedule of that name, and %d roles whose schedules it may control have one each.",
+						   GetUserNameFromId(caller, false), visible),
+				 errhint("Schedule names are per owner: run it as (SET ROLE) the owner, see durable.schedules.")));
+	return visible == 1;
 }
 
 /*
  * durable_storage_schedule_insert
- *		Stores a schedule; false when the name is taken.
+ *		Stores a schedule; false when the owner has one of that name (or,
+ *		before the update to 1.2, anyone has).
  */
 bool
 durable_storage_schedule_insert(const char *name, Oid owner, const char *cron,
@@ -1927,11 +2003,12 @@ durable_storage_schedule_insert(const char *name, Oid owner, const char *cron,
 }
 
 void
-durable_storage_schedule_delete(const char *name)
+durable_storage_schedule_delete(const char *name, Oid owner)
 {
-	Datum		values[1];
+	Datum		values[2];
 
 	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(owner);
 	run(Q_SCHEDULE_DELETE, values, NULL, 0);
 }
 
@@ -2137,7 +2214,13 @@ durable_storage_secret_owner(const char *name, Oid *owner)
 	return true;
 }
 
-void
+/*
+ * durable_storage_secret_put
+ *		Creates a secret owned by owner, or changes it if owner owns it;
+ *		false when the name is taken by a secret of another owner (one that
+ *		committed after the caller looked).
+ */
+bool
 durable_storage_secret_put(const char *name, const char *value, Datum allowed_hosts,
 						   Oid owner, TimestampTz now)
 {
@@ -2148,7 +2231,7 @@ durable_storage_secret_put(const char *name, const char *value, Datum allowed_ho
 	values[2] = allowed_hosts;
 	values[3] = ObjectIdGetDatum(owner);
 	values[4] = TimestampTzGetDatum(now);
-	run(Q_SECRET_PUT, values, NULL, 0);
+	return run(Q_SECRET_PUT, values, NULL, 0) == 1;
 }
 
 void

@@ -362,6 +362,31 @@ durable_caller_controls(Oid owner)
 	return OidIsValid(admin) && has_privs_of_role(GetUserId(), admin);
 }
 
+/* errors raised while it is pushed do not log the statement */
+static void
+hide_statement_callback(void *arg)
+{
+	errhidestmt(true);
+}
+
+/*
+ * durable_hide_statement
+ *		Pushes an error context callback that marks every error (and
+ *		message) raised until it is popped with errhidestmt(true), so that
+ *		log_min_error_statement does not copy the statement, and the secret
+ *		or capability in its text, to the server log.  The caller pops it
+ *		with error_context_stack = cb->previous before returning; an error
+ *		resets the stack itself.
+ */
+void
+durable_hide_statement(ErrorContextCallback *cb)
+{
+	cb->callback = hide_statement_callback;
+	cb->arg = NULL;
+	cb->previous = error_context_stack;
+	error_context_stack = cb;
+}
+
 /*
  * durable_caller_controls_all
  *		The current role may see and steer every execution: a superuser or

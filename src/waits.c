@@ -643,8 +643,9 @@ callback_refused(const uint8 *hash, TimestampTz now)
 static void
 complete(FunctionCallInfo fcinfo, const char *status)
 {
-	char	   *token = durable_text_arg(fcinfo, 0, "callback id");
+	char	   *token;
 	Jsonb	   *value = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	ErrorContextCallback hide;
 	uint8		hash[DURABLE_TOKEN_HASH_LEN];
 	TimestampTz now = durable_clock_now();
 	pg_uuid_t	execution;
@@ -655,6 +656,9 @@ complete(FunctionCallInfo fcinfo, const char *status)
 	Jsonb	   *values[4];
 	bool		success = strcmp(status, "SUCCEEDED") == 0;
 
+	/* the callback id is a capability: no error logs the statement */
+	durable_hide_statement(&hide);
+	token = durable_text_arg(fcinfo, 0, "callback id");
 	durable_token_hash(token, hash);
 	durable_check_payload(success ? "callback result" : "callback error", value);
 	SPI_connect();
@@ -670,6 +674,7 @@ complete(FunctionCallInfo fcinfo, const char *status)
 							  owner, now);
 	durable_wake_at_commit();
 	SPI_finish();
+	error_context_stack = hide.previous;
 }
 
 PG_FUNCTION_INFO_V1(durable_callback_success);
@@ -707,15 +712,19 @@ PG_FUNCTION_INFO_V1(durable_callback_heartbeat);
 Datum
 durable_callback_heartbeat(PG_FUNCTION_ARGS)
 {
-	char	   *token = durable_text_arg(fcinfo, 0, "callback id");
+	char	   *token;
 	uint8		hash[DURABLE_TOKEN_HASH_LEN];
 	TimestampTz now = durable_clock_now();
+	ErrorContextCallback hide;
 
+	durable_hide_statement(&hide);
+	token = durable_text_arg(fcinfo, 0, "callback id");
 	durable_token_hash(token, hash);
 	SPI_connect();
 	if (!durable_storage_callback_heartbeat(hash, now))
 		callback_refused(hash, now);
 	SPI_finish();
+	error_context_stack = hide.previous;
 	PG_RETURN_VOID();
 }
 

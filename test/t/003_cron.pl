@@ -136,6 +136,20 @@ is($node->safe_psql('postgres',
 	"SELECT (SELECT count(*) FROM cron.job) || '/' || (SELECT count(*) FROM durable.schedules)"),
 	$before, 'the errors left no job and no schedule behind');
 
+# schedule names are per role: another role's 'minutely' is a schedule of
+# its own (durable_schedule tells it nothing of the first), and it
+# unschedules its own only
+$node->safe_psql('postgres', 'CREATE ROLE scheduler2 LOGIN; GRANT USAGE ON SCHEMA cron TO scheduler2;');
+$node->safe_psql('postgres', "SELECT durable_schedule('minutely', '0 0 1 1 *', 'wf_sched')",
+	extra_params => ['-U', 'scheduler2']);
+is($node->safe_psql('postgres',
+	"SELECT string_agg(owner::text, ',' ORDER BY owner::text) FROM durable.schedules WHERE name = 'minutely'"),
+	'scheduler,scheduler2', 'another role schedules the same name');
+$node->safe_psql('postgres', "SELECT durable_unschedule('minutely')", extra_params => ['-U', 'scheduler2']);
+is($node->safe_psql('postgres',
+	"SELECT (SELECT count(*) FROM cron.job) || '/' || (SELECT string_agg(owner::text, ',') FROM durable.schedules)"),
+	(split m{/}, $before)[0] . '/scheduler', 'and unschedules its own schedule and job only');
+
 # the job's command run twice in a minute starts one execution (tried
 # again if the two runs fell in different minutes)
 my $sched_command = $node->safe_psql('postgres', "SELECT command FROM cron.job WHERE jobid = $sched_job");

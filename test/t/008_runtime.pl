@@ -1,7 +1,8 @@
 # The runtime around the workers: the launcher follows durable.database and
 # durable.max_workers at reload, DROP DATABASE goes through while workers
 # are busy, durable_stop cancels a step running in a worker, durable_await
-# wakes when an execution finishes, NOTIFY durable_status, durable.stats.
+# wakes when an execution finishes, NOTIFY on the owner's channel
+# (durable_status_<oid>), durable.stats.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -79,7 +80,8 @@ ok($node->poll_query_until('postgres',
 
 # --- durable_await and NOTIFY ---------------------------------------------
 my $out = $node->safe_psql('app', q{
-LISTEN durable_status;
+SELECT durable_status_channel() AS channel \gset
+LISTEN :"channel";
 SELECT durable_start('quick', '{}', name => 'q1');
 SELECT durable_await('q1', '30 seconds');
 -- the worker's commit wakes durable_await and signals the listener at
@@ -118,14 +120,16 @@ SELECT pg_sleep(0.1);
 SELECT pg_sleep(0.1);
 });
 like($out, qr/^SUCCEEDED$/m, 'durable_await returns the final status');
-my @notes = $out =~ /Asynchronous notification "durable_status" with payload "(.*)" received/g;
+my $q1 = $node->safe_psql('app', "SELECT durable.execution_id('q1')");
+my @notes = $out =~ /Asynchronous notification "durable_status_\d+" with payload "(.*)" received/g;
 is(scalar(@notes), 1, 'one notification with durable.notify = terminal');
-like($notes[0] // '', qr/"name": "q1", "workflow": "public.quick", "status": "SUCCEEDED"/,
-	'its payload names the execution, workflow and status');
+is($notes[0] // '', qq({"id": "$q1", "status": "SUCCEEDED"}),
+	'its payload is the execution id and status, on the channel of the owner');
 
 $out = $node->safe_psql('app', q{
 SET durable.notify = 'all';
-LISTEN durable_status;
+SELECT durable_status_channel() AS channel \gset
+LISTEN :"channel";
 SELECT durable_start('sleeper', '{}', name => 's1');
 SET durable.notify = 'none';
 SELECT durable_stop('s1');
