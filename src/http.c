@@ -191,7 +191,11 @@ prefix_match(const unsigned char *a, const unsigned char *b, int bits)
 	return ((a[bytes] ^ b[bytes]) & (0xFF << (8 - rest))) == 0;
 }
 
-/* Whether an IPv4 address (network order bytes) is not a public one. */
+/*
+ * Whether an IPv4 address (network order bytes) is not a public one: the
+ * IANA IPv4 special-purpose registry's blocks that are not globally
+ * reachable, and the documentation nets.
+ */
 static bool
 ipv4_special(const unsigned char *a)
 {
@@ -202,22 +206,57 @@ ipv4_special(const unsigned char *a)
 		(a[0] == 169 && a[1] == 254) || /* link-local */
 		(a[0] == 172 && (a[1] & 0xF0) == 16) ||	/* private */
 		(a[0] == 192 && a[1] == 0 && a[2] == 0) ||	/* protocol assignments */
+		(a[0] == 192 && a[1] == 0 && a[2] == 2) ||	/* documentation */
+		(a[0] == 192 && a[1] == 88 && a[2] == 99) ||	/* 6to4 relay anycast */
 		(a[0] == 192 && a[1] == 168) || /* private */
 		(a[0] == 198 && (a[1] & 0xFE) == 18) || /* benchmarking */
+		(a[0] == 198 && a[1] == 51 && a[2] == 100) ||	/* documentation */
+		(a[0] == 203 && a[1] == 0 && a[2] == 113) ||	/* documentation */
 		a[0] >= 224;			/* multicast, reserved, broadcast */
 }
 
+/*
+ * Whether an IPv6 address is not a public one.  An address that carries an
+ * IPv4 address (IPv4-mapped, IPv4-translated, IPv4-compatible, NAT64 in
+ * 64:ff9b::/96, 6to4, and the server or client of Teredo) is special when
+ * the IPv4 address it carries is; the local-use NAT64 prefix 64:ff9b:1::/48
+ * is special as a whole.
+ */
 static bool
 ipv6_special(const unsigned char *a)
 {
-	static const unsigned char zero[16] = {0};
+	static const unsigned char zero[12] = {0};
 	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+	static const unsigned char translated[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0};
+	static const unsigned char nat64[12] = {0, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0};
+	unsigned char client[4];
+	int			i;
 
-	if (memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1))
-		return true;			/* unspecified, loopback */
-	if (memcmp(a, mapped, 12) == 0)
+	/* unspecified, loopback and IPv4-compatible (::/96, deprecated) */
+	if (memcmp(a, zero, 12) == 0)
+		return true;
+	if (memcmp(a, mapped, 12) == 0 || memcmp(a, translated, 12) == 0 ||
+		memcmp(a, nat64, 12) == 0)
 		return ipv4_special(a + 12);
-	return (a[0] == 0xFE && (a[1] & 0xC0) == 0x80) ||	/* link-local */
+	if (a[0] == 0 && a[1] == 0x64 && a[2] == 0xFF && a[3] == 0x9B &&
+		a[4] == 0 && a[5] == 1)
+		return true;			/* local-use NAT64 */
+	if (a[0] == 0x20 && a[1] == 0x02)
+		return ipv4_special(a + 2); /* 6to4 */
+	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0)
+	{
+		/* Teredo: the server, and the client's address inverted */
+		for (i = 0; i < 4; i++)
+			client[i] = a[12 + i] ^ 0xFF;
+		return ipv4_special(a + 4) || ipv4_special(client);
+	}
+	return (a[0] == 0x01 && a[1] == 0 && memcmp(a + 2, zero, 6) == 0) ||	/* discard 100::/64 */
+		(a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0D && a[3] == 0xB8) ||	/* documentation */
+		(a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0x02 && a[4] == 0 && a[5] == 0) ||	/* benchmarking */
+		(a[0] == 0x3F && a[1] == 0xFF && (a[2] & 0xF0) == 0) ||	/* documentation 3fff::/20 */
+		(a[0] == 0x5F && a[1] == 0) ||	/* segment routing SIDs */
+		(a[0] == 0xFE && (a[1] & 0xC0) == 0x80) ||	/* link-local */
+		(a[0] == 0xFE && (a[1] & 0xC0) == 0xC0) ||	/* site-local (deprecated) */
 		(a[0] & 0xFE) == 0xFC ||	/* unique local */
 		a[0] == 0xFF;			/* multicast */
 }
@@ -244,7 +283,11 @@ address_allowed(const struct sockaddr *sa, const AllowList *allow, char *text)
 		strcpy(text, "?");
 	if (family == AF_INET ? !ipv4_special(a) : !ipv6_special(a))
 		return true;
-	/* an IPv4-mapped IPv6 address is allowed as its IPv4 address is */
+	/*
+	 * An IPv4-mapped IPv6 address is allowed as its IPv4 address is (it is
+	 * the same socket); the other forms that carry one only by an entry of
+	 * their own.
+	 */
 	if (family == AF_INET6 && memcmp(a, "\0\0\0\0\0\0\0\0\0\0\377\377", 12) == 0)
 	{
 		family = AF_INET;
@@ -984,7 +1027,7 @@ durable_http_outcome(DurableHttpRequest *r, int curlcode)
 	/* refused, unless another address of the host was then reached */
 	if (r->refused && rc != CURLE_OK)
 		return durable_http_error_outcome("refused",
-										  psprintf("connecting to %s is not allowed: it is a loopback, private or link-local address",
+										  psprintf("connecting to %s is not allowed: it is a loopback, private, link-local or reserved address",
 												   r->refused_addr));
 	if (r->too_large)
 		return durable_http_error_outcome("too_large",
