@@ -1042,7 +1042,10 @@ durable_http_outcome(DurableHttpRequest *r, int curlcode)
 		case CURLE_TOO_MANY_REDIRECTS:
 			return durable_http_error_outcome("redirects", msg);
 		case CURLE_UNSUPPORTED_PROTOCOL:
-			return durable_http_error_outcome("refused", msg);
+			/* the request's own scheme was checked: a redirect's */
+			return durable_http_error_outcome("refused",
+											  psprintf("a redirect to a scheme other than http or https is not followed: %s",
+													   msg));
 		case CURLE_PEER_FAILED_VERIFICATION:
 		case CURLE_SSL_CACERT_BADFILE:
 		case CURLE_SSL_CERTPROBLEM:
