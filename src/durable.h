@@ -49,6 +49,8 @@ extern int	durable_http_timeout;	/* ms */
 extern int	durable_http_connect_timeout;	/* ms */
 extern int	durable_http_max_redirects;
 extern int	durable_http_max_in_flight;
+extern int	durable_http_max_timeout;	/* ms */
+extern int	durable_http_max_in_flight_per_role;
 extern int	durable_retention;	/* seconds; -1: keep */
 extern int	durable_max_history_events;	/* per execution; 0: all */
 
@@ -327,6 +329,8 @@ typedef struct DurableHttpRequest DurableHttpRequest;
 extern bool durable_http_async;
 
 extern Jsonb *durable_http_check_request(Jsonb *request);
+extern void durable_http_check_limits(const DurableHttpOptions *o);
+extern bool durable_guarded(void (*fn) (void *arg), void *arg, char **message);
 extern void durable_parse_http_options(Jsonb *options, DurableHttpOptions *o);
 extern char *durable_http_idempotency_key(const DurableExecution *ex, int32 op_id);
 extern DurableHttpRequest *durable_http_prepare(Jsonb *request, Jsonb *options,

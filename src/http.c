@@ -327,6 +327,31 @@ request_error(const char *message, const char *detail)
 			 errhint("A request is {\"method\", \"url\", \"headers\", \"body\", \"timeout\"}; only url is required.")));
 }
 
+/* a timeout longer than durable.http_max_timeout, at the call */
+static void
+timeout_error(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid http request: %s is longer than durable.http_max_timeout (%d ms)",
+					what, durable_http_max_timeout),
+			 errhint("Ask for a shorter timeout; a superuser sets durable.http_max_timeout.")));
+}
+
+/*
+ * durable_http_check_limits
+ *		At the call: the option timeouts (per attempt, and of connecting)
+ *		are at most durable.http_max_timeout.
+ */
+void
+durable_http_check_limits(const DurableHttpOptions *o)
+{
+	if (o->retry.timeout > (int64) durable_http_max_timeout * 1000)
+		timeout_error("the option \"timeout\"");
+	if (o->connect_timeout > (int64) durable_http_max_timeout * 1000)
+		timeout_error("the option \"connect_timeout\"");
+}
+
 static const char *const methods[] = {
 	"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", NULL
 };
@@ -507,10 +532,15 @@ durable_http_check_request(Jsonb *request)
 		}
 		else if (strcmp(key, "timeout") == 0)
 		{
+			int64		t;
+
 			if (v.type != jbvString)
 				request_error("\"timeout\" must be an interval, such as \"5 seconds\"", NULL);
-			if (durable_option_interval("timeout", &v, NULL) <= 0)
+			t = durable_option_interval("timeout", &v, NULL);
+			if (t <= 0)
 				request_error("\"timeout\" must be a positive interval", NULL);
+			if (t > (int64) durable_http_max_timeout * 1000)
+				timeout_error("the request's \"timeout\"");
 		}
 		else
 			request_error(psprintf("unknown key \"%s\"", key), NULL);
@@ -735,6 +765,8 @@ durable_http_prepare(Jsonb *request, Jsonb *options, const char *idempotency_key
 		tv.val.string.len = strlen(timeout);
 		timeout_us = durable_option_interval("timeout", &tv, NULL);
 	}
+	/* checked at the call; the setting may have been lowered since */
+	timeout_us = Min(timeout_us, (int64) durable_http_max_timeout * 1000);
 	if (url == NULL || method == NULL || !url_parts(url, &scheme, &host))
 		elog(ERROR, "durable_http_prepare: unchecked request");
 
@@ -878,8 +910,11 @@ durable_http_prepare(Jsonb *request, Jsonb *options, const char *idempotency_key
 	SETOPT(CURLOPT_HTTPHEADER, r->headers);
 	SETOPT(CURLOPT_TIMEOUT_MS, (long) Max(timeout_us / 1000, 1));
 	SETOPT(CURLOPT_CONNECTTIMEOUT_MS,
-		   (long) Max((o.connect_timeout > 0 ? o.connect_timeout :
-					   (int64) durable_http_connect_timeout * 1000) / 1000, 1));
+		   (long) Max(Min(o.connect_timeout > 0 ? o.connect_timeout :
+						  (int64) durable_http_connect_timeout * 1000,
+						  (int64) durable_http_max_timeout * 1000) / 1000, 1));
+	/* a response that announces a larger body ends at once */
+	SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) r->max_body);
 	SETOPT(CURLOPT_SSL_VERIFYPEER, o.tls_verify ? 1L : 0L);
 	SETOPT(CURLOPT_SSL_VERIFYHOST, o.tls_verify ? 2L : 0L);
 	/* a secret never follows a redirect to another host */
