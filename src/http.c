@@ -15,8 +15,15 @@
  * Both build the handle here and apply the outcome here.
  *
  * An outcome is {"response": {status, headers, body, base64}} or
- * {"error": {kind, message}}, kind being timeout, connection, refused,
- * too_large, redirects, tls or unknown.
+ * {"error": {kind, message[, sent]}}, kind being timeout, connection,
+ * refused, too_large, redirects, tls, unknown or invalid (the HTTP worker
+ * could not prepare the request or handle its answer); "sent": false says
+ * that no byte of the request went out (curl wrote none).
+ *
+ * Nothing a remote server sends may raise an error where an outcome is
+ * made or applied: bodies are kept as strings (or base64) in outcomes, and
+ * a JSON body that jsonb cannot hold (numbers out of range, deep nesting)
+ * is converted in a subtransaction and kept as a string when it fails.
  *
  * Nothing here runs inside a curl callback that may raise an error: the
  * callbacks only copy bytes into malloc'd buffers and set flags.
@@ -34,6 +41,7 @@
 
 #include <curl/curl.h>
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
 #include "common/base64.h"
@@ -45,6 +53,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
@@ -968,8 +977,32 @@ durable_http_free(DurableHttpRequest *r)
  * ----------------------------------------------------------------
  */
 
-Jsonb *
-durable_http_error_outcome(const char *kind, const char *message)
+/*
+ * clean_text
+ *		A copy of a message that may hold bytes from elsewhere (curl's
+ *		error buffer quotes URLs and servers): at most 1000 bytes, and
+ *		every byte that is not printable ASCII replaced by '?' unless the
+ *		whole is valid text.
+ */
+static char *
+clean_text(const char *message)
+{
+	int			len = strlen(message);
+	char	   *copy;
+	int			i;
+
+	if (pg_verifymbstr(message, len, true))
+		return pnstrdup(message, pg_mbcliplen(message, len, 1000));
+	copy = pnstrdup(message, Min(len, 1000));
+	len = strlen(copy);
+	for (i = 0; i < len; i++)
+		if ((unsigned char) copy[i] < 0x20 || (unsigned char) copy[i] >= 0x7F)
+			copy[i] = '?';
+	return copy;
+}
+
+static Jsonb *
+error_outcome(const char *kind, const char *message, bool not_sent)
 {
 	StringInfoData buf;
 
@@ -977,9 +1010,17 @@ durable_http_error_outcome(const char *kind, const char *message)
 	appendStringInfoString(&buf, "{\"error\": {\"kind\": ");
 	escape_json(&buf, kind);
 	appendStringInfoString(&buf, ", \"message\": ");
-	escape_json(&buf, message);
+	escape_json(&buf, clean_text(message));
+	if (not_sent)
+		appendStringInfoString(&buf, ", \"sent\": false");
 	appendStringInfoString(&buf, "}}");
 	return durable_cstring_to_jsonb(buf.data);
+}
+
+Jsonb *
+durable_http_error_outcome(const char *kind, const char *message)
+{
+	return error_outcome(kind, message, false);
 }
 
 /* The header lines of a response as an object: lowercase names. */
@@ -1064,7 +1105,7 @@ durable_http_outcome(DurableHttpRequest *r, int curlcode)
 		return durable_http_error_outcome("refused",
 										  psprintf("connecting to %s is not allowed: it is a loopback, private, link-local or reserved address",
 												   r->refused_addr));
-	if (r->too_large)
+	if (r->too_large || rc == CURLE_FILESIZE_EXCEEDED)
 		return durable_http_error_outcome("too_large",
 										  psprintf("the response is larger than durable.http_max_response_size (%d bytes)",
 												   durable_http_max_response_size));
@@ -1238,7 +1279,79 @@ retry_after(Jsonb *headers)
 	}
 }
 
-/* the response as the operation's result: a JSON body parsed */
+/*
+ * durable_guarded
+ *		Runs fn(arg) in a subtransaction: true when it returned; false when
+ *		it raised an error, which is then gone (*message says what it was,
+ *		in the caller's memory context) and what fn did is rolled back.  A
+ *		cancel is raised again.  For work that data from elsewhere may make
+ *		fail, where an error must not undo the rest.
+ */
+bool
+durable_guarded(void (*fn) (void *arg), void *arg, char **message)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	bool		ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		if (e->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (message != NULL)
+			*message = clean_text(e->message ? e->message : "unknown error");
+		FreeErrorData(e);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+typedef struct ToJsonb
+{
+	const char *body;			/* JSON text from elsewhere */
+	const char *text;			/* the result with that body in it */
+	Jsonb	   *result;			/* NULL: the body is not valid JSON */
+} ToJsonb;
+
+static void
+body_to_jsonb(void *arg)
+{
+	ToJsonb    *t = arg;
+	JsonLexContext *lex = makeJsonLexContextCstringLen((char *) t->body, strlen(t->body),
+													   GetDatabaseEncoding(), true);
+
+	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
+		return;
+	t->result = durable_cstring_to_jsonb(t->text);
+}
+
+/*
+ * response_result
+ *		The response as the operation's result: a JSON body parsed.  A body
+ *		whose content type says JSON but that is not valid JSON stays a
+ *		string; one that is valid JSON but that jsonb cannot hold (a number
+ *		out of numeric's range, nesting deeper than the stack allows...)
+ *		stays a string too, with "json_error" saying why.  Never raises an
+ *		error for what the server sent.
+ */
 static Jsonb *
 response_result(Jsonb *response)
 {
@@ -1247,23 +1360,32 @@ response_result(Jsonb *response)
 	char	   *base64 = durable_jsonb_get_text(response, "base64");
 	char	   *body = durable_jsonb_get_text(response, "body");
 	StringInfoData buf;
+	ToJsonb		t;
+	char	   *why = NULL;
 
 	if (ctype == NULL || strstr(ctype, "json") == NULL || body == NULL ||
 		base64 != NULL || strstr(body, "\\u0000") != NULL)
 		return response;
-	else
-	{
-		JsonLexContext *lex = makeJsonLexContextCstringLen(body, strlen(body),
-														   GetDatabaseEncoding(), true);
-
-		if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
-			return response;
-	}
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"status\": %s, \"headers\": %s, \"body\": %s}",
 					 durable_jsonb_get_text(response, "status"),
 					 JsonbToCString(NULL, &headers->root, VARSIZE(headers)),
 					 body);
+	t.body = body;
+	t.text = buf.data;
+	t.result = NULL;
+	if (durable_guarded(body_to_jsonb, &t, &why))
+		return t.result ? t.result : response;	/* not JSON: the string */
+	pfree(buf.data);
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"status\": %s, \"headers\": %s, \"body\": ",
+					 durable_jsonb_get_text(response, "status"),
+					 JsonbToCString(NULL, &headers->root, VARSIZE(headers)));
+	escape_json(&buf, body);
+	appendStringInfoString(&buf, ", \"json_error\": ");
+	escape_json(&buf, why);
+	appendStringInfoChar(&buf, '}');
 	return durable_cstring_to_jsonb(buf.data);
 }
 
