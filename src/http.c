@@ -1097,8 +1097,14 @@ durable_http_outcome(DurableHttpRequest *r, int curlcode)
 {
 	CURLcode	rc = (CURLcode) curlcode;
 	long		status = 0;
+	long		request_size = 0;
 	StringInfoData buf;
 	const char *msg = r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
+	bool		not_sent;
+
+	/* bytes of requests curl wrote to a socket: none, nothing was sent */
+	(void) curl_easy_getinfo(r->easy, CURLINFO_REQUEST_SIZE, &request_size);
+	not_sent = request_size == 0;
 
 	/* refused, unless another address of the host was then reached */
 	if (r->refused && rc != CURLE_OK)
@@ -1114,7 +1120,7 @@ durable_http_outcome(DurableHttpRequest *r, int curlcode)
 		case CURLE_OK:
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
-			return durable_http_error_outcome("timeout", msg);
+			return error_outcome("timeout", msg, not_sent);
 		case CURLE_TOO_MANY_REDIRECTS:
 			return durable_http_error_outcome("redirects", msg);
 		case CURLE_UNSUPPORTED_PROTOCOL:
@@ -1129,7 +1135,7 @@ durable_http_outcome(DurableHttpRequest *r, int curlcode)
 		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
 			return durable_http_error_outcome("tls", msg);
 		default:
-			return durable_http_error_outcome("connection", msg);
+			return error_outcome("connection", msg, not_sent);
 	}
 
 	(void) curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -1419,6 +1425,7 @@ durable_http_apply(DurableDrive *d, DurableOp *op, Jsonb *outcome, Jsonb *option
 	Jsonb	   *error = durable_jsonb_get(outcome, "error");
 	char	   *kind = error ? durable_jsonb_get_text(error, "kind") : NULL;
 	char	   *message = error ? durable_jsonb_get_text(error, "message") : NULL;
+	char	   *sent = error ? durable_jsonb_get_text(error, "sent") : NULL;
 	long		status = 0;
 	int64		after = 0;
 	char	   *why;
@@ -1458,6 +1465,19 @@ durable_http_apply(DurableDrive *d, DurableOp *op, Jsonb *outcome, Jsonb *option
 				psprintf("http request \"%s\" has an unknown outcome: %s", op->name, message),
 				psprintf("Attempt %d was taken by the HTTP worker, which stopped before it was answered; with semantics at_most_once it is not sent again.",
 						 op->attempt),
+				pstrdup("Find out from the other side whether it was received."));
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	else if (o.retry.at_most_once &&
+			 (strcmp(kind, "timeout") == 0 || strcmp(kind, "connection") == 0) &&
+			 (sent == NULL || strcmp(sent, "false") != 0))
+	{
+		/* it may have been received: never sent a second time */
+		op_fail(op, ERRCODE_DURABLE_HTTP_UNKNOWN,
+				psprintf("http request \"%s\" has an unknown outcome: %s", op->name, message),
+				psprintf("Attempt %d ended with a %s error after the request may have been sent; with semantics at_most_once it is not sent again.",
+						 op->attempt, kind),
 				pstrdup("Find out from the other side whether it was received."));
 		MemoryContextSwitchTo(old);
 		return;
