@@ -603,7 +603,9 @@ extern void durable_storage_http_insert(const DurableExecution *ex, int32 op_id,
 										TimestampTz now);
 extern bool durable_storage_http_in_flight(const pg_uuid_t *id, int32 run_no, int32 op_id);
 extern void durable_storage_http_cancel(const pg_uuid_t *id);
-extern List *durable_storage_http_take(TimestampTz now, int limit);
+extern List *durable_storage_http_take(TimestampTz now, int limit, int nroles, Oid *roles,
+									   int32 *in_flight, int per_role);
+extern List *durable_storage_http_existing(int n, int64 *ids);
 extern List *durable_storage_http_recover(void);
 extern bool durable_storage_http_done(int64 request_id, pg_uuid_t *execution, Oid *owner);
 extern bool durable_storage_secret_get(const char *name, char **value,
@@ -703,6 +705,7 @@ typedef struct DurableShared
 	pg_atomic_uint32 notes_state;	/* crash notes of this start: NOTES_* */
 	ConditionVariable finished_cv;	/* broadcast when executions finish */
 	int			http_procno;	/* the HTTP worker; -1 when not running */
+	pg_atomic_uint32 http_cancels;	/* bumped when requests' rows are deleted */
 	pg_atomic_uint64 counters[DC_COUNT];
 	TimestampTz stats_since;
 	DurableWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
@@ -726,6 +729,7 @@ extern void durable_wake_workers(int n);
 extern void durable_wake_at_commit(void);
 extern void durable_wake_launcher(void);
 extern void durable_wake_http_at_commit(void);
+extern void durable_http_cancel_at_commit(void);
 extern void durable_launcher_at_end(bool pause);
 extern void durable_register_xact_callback(void);
 extern bool durable_request_stop(const pg_uuid_t *id);
