@@ -106,7 +106,7 @@ SELECT durable_start('ih_wf', jsonb_build_object('request', r, 'options', o), na
     (4, jsonb_build_object('url', ih_mock('/ih-timeout/4')), '{"connect_timeout": "10 minutes"}'),
     (5, jsonb_build_object('url', ih_mock('/ih-timeout/5'), 'timeout', '5 minutes'), '{"connect_timeout": "5 minutes"}')
   ) v(n, r, o);
-SELECT durable_drive_pending();
+SELECT count(durable_drive('ih-timeout ' || n)) AS driven FROM generate_series(1, 5) n;
 SELECT e.name, o.status, o.sqlstate, o.message
   FROM durable.executions e, ih_outcome(e.name) o WHERE e.name LIKE 'ih-timeout %' ORDER BY e.name;
 SELECT error->>'hint' AS hint FROM durable_status('ih-timeout 1');
