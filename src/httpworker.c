@@ -378,7 +378,9 @@ drop_cancelled(void)
 	}
 	if (!durable_worker_begin())
 	{
+		/* no extension here: no row to look up */
 		durable_worker_end();
+		cancels_seen = cancels;
 		return;
 	}
 	pgstat_report_activity(STATE_RUNNING, "durable: ending cancelled http requests");
@@ -403,11 +405,7 @@ drop_cancelled(void)
 		if (!exists)
 			gone = lappend(gone, f);
 	}
-	durable_worker_end();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	/* seen only once looked at: an error here looks again */
-	cancels_seen = cancels;
-
+	/* before the commit frees the list of them */
 	foreach(lc, gone)
 	{
 		InFlight   *f = lfirst(lc);
@@ -418,7 +416,10 @@ drop_cancelled(void)
 		in_flight--;
 		want_take = true;
 	}
-	list_free(gone);
+	durable_worker_end();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	/* seen only once looked at: an error here looks again */
+	cancels_seen = cancels;
 }
 
 /* an answer as the message of kind "http", for answer_message */

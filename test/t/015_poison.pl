@@ -13,7 +13,9 @@
 #      bob's request is sent; durable_stop of alice's executions ends the
 #      transfers (the mock sees the connections go) and frees her slots;
 #  (d) semantics at_most_once: a timeout is an unknown outcome (WF017) and
-#      the mock gets exactly one POST.
+#      the mock gets exactly one POST;
+#  (e) an operation whose request row cannot be prepared fails with WF015,
+#      and the HTTP worker goes on.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -216,6 +218,40 @@ is($node->safe_psql('postgres',
 ok(wait_stats(sub { $_[0]{in_progress} == 0 }), 'the mock is done with it');
 is(scalar(grep { $_->{method} eq 'POST' } @{ $mock->requests('/delay/3000') }), 1,
 	'the mock got exactly one POST');
+
+# --- (e) a real operation whose request row cannot be prepared --------------
+# alice's quota is full of requests that do not answer, so her next request
+# waits untaken; its row is then spoiled, and a stop lets the take meet it
+$mock->reset;
+$node->safe_psql('postgres', qq{
+SET ROLE alice;
+SELECT count(durable_start('app.wf_get', jsonb_build_object('url', '$url/delay/600000?hold=' || g,
+                                                           'request', '{"timeout": "4 minutes"}'::jsonb),
+                           name => 'alice-hold-' || g))
+  FROM generate_series(1, 2) g});
+ok(wait_stats(sub { $_[0]{in_progress} == 2 }), "alice's quota is full");
+$node->safe_psql('postgres', qq{
+SET ROLE alice;
+SELECT durable_start('app.wf_get', jsonb_build_object('url', '$url/text?spoiled=1'), name => 'alice-spoiled')});
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM durable.http_requests r JOIN durable.executions e ON e.id = r.execution_id
+	 WHERE e.name = 'alice-spoiled' AND r.taken_at IS NULL}),
+	"alice-spoiled's request waits for a slot");
+$node->safe_psql('postgres', q{
+UPDATE durable.http_requests r SET request = r.request || '{"method": "FETCH"}'
+  FROM durable.executions e WHERE e.id = r.execution_id AND e.name = 'alice-spoiled'});
+$node->safe_psql('postgres', "SET ROLE alice; SELECT durable_stop('alice-hold-1')");
+ok($node->poll_query_until('postgres',
+	"SELECT status = 'FAILED' FROM durable_status('alice-spoiled')"),
+	'the operation whose request could not be prepared failed');
+like($node->safe_psql('postgres',
+	"SELECT error->>'sqlstate' || ' ' || (error->>'message') FROM durable_status('alice-spoiled')"),
+	qr/^WF015 http request "get" failed: the request could not be prepared: /,
+	'with WF015 and a clear message');
+$node->safe_psql('postgres', "SET ROLE alice; SELECT durable_stop('alice-hold-2')");
+ok(wait_stats(sub { $_[0]{in_progress} == 0 }), "alice's last transfer ended with its stop");
+is(scalar(@{ $mock->requests('/text') }), 0, 'the spoiled request was never sent');
+is(http_worker_pid(), $pid, 'the HTTP worker never restarted');
 
 my $log = slurp_file($node->logfile);
 unlike($log, qr/WARNING/, 'no warning in the server log');
