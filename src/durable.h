@@ -49,6 +49,8 @@ extern int	durable_http_timeout;	/* ms */
 extern int	durable_http_connect_timeout;	/* ms */
 extern int	durable_http_max_redirects;
 extern int	durable_http_max_in_flight;
+extern int	durable_http_max_timeout;	/* ms */
+extern int	durable_http_max_in_flight_per_role;
 extern int	durable_retention;	/* seconds; -1: keep */
 extern int	durable_max_history_events;	/* per execution; 0: all */
 extern bool durable_log_failures;
@@ -338,6 +340,8 @@ typedef struct DurableHttpRequest DurableHttpRequest;
 extern bool durable_http_async;
 
 extern Jsonb *durable_http_check_request(Jsonb *request);
+extern void durable_http_check_limits(const DurableHttpOptions *o);
+extern bool durable_guarded(void (*fn) (void *arg), void *arg, char **message);
 extern void durable_parse_http_options(Jsonb *options, DurableHttpOptions *o);
 extern char *durable_http_idempotency_key(const DurableExecution *ex, int32 op_id);
 extern DurableHttpRequest *durable_http_prepare(Jsonb *request, Jsonb *options,
@@ -631,7 +635,9 @@ extern void durable_storage_http_insert(const DurableExecution *ex, int32 op_id,
 										TimestampTz now);
 extern bool durable_storage_http_in_flight(const pg_uuid_t *id, int32 run_no, int32 op_id);
 extern void durable_storage_http_cancel(const pg_uuid_t *id);
-extern List *durable_storage_http_take(TimestampTz now, int limit);
+extern List *durable_storage_http_take(TimestampTz now, int limit, int nroles, Oid *roles,
+									   int32 *in_flight, int per_role);
+extern List *durable_storage_http_existing(int n, int64 *ids);
 extern List *durable_storage_http_recover(void);
 extern bool durable_storage_http_done(int64 request_id, pg_uuid_t *execution, Oid *owner);
 extern bool durable_storage_secret_get(const char *name, char **value,
@@ -759,6 +765,7 @@ typedef struct DurableShared
 	pg_atomic_uint32 nverdicts;	/* verdicts set in slots, not yet taken */
 	ConditionVariable finished_cv;	/* broadcast when executions finish */
 	int			http_procno;	/* the HTTP worker; -1 when not running */
+	pg_atomic_uint32 http_cancels;	/* bumped when requests' rows are deleted */
 	pg_atomic_uint64 counters[DC_COUNT];
 	TimestampTz stats_since;
 	DurableWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
@@ -782,6 +789,7 @@ extern void durable_wake_workers(int n);
 extern void durable_wake_at_commit(void);
 extern void durable_wake_launcher(void);
 extern void durable_wake_http_at_commit(void);
+extern void durable_http_cancel_at_commit(void);
 extern void durable_launcher_at_end(bool pause);
 extern void durable_register_xact_callback(void);
 extern bool durable_request_stop(const pg_uuid_t *id, bool exit_worker);

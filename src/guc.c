@@ -38,6 +38,8 @@ int			durable_http_timeout = 30000;
 int			durable_http_connect_timeout = 10000;
 int			durable_http_max_redirects = 3;
 int			durable_http_max_in_flight = 256;
+int			durable_http_max_timeout = 5 * 60 * 1000;
+int			durable_http_max_in_flight_per_role = 64;
 int			durable_retention = 30 * 24 * 3600;
 int			durable_max_history_events = 10000;
 bool		durable_log_failures = true;
@@ -311,6 +313,23 @@ durable_define_settings(void)
 							&durable_max_tracked_workflows,
 							1000, 10, 100000,
 							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.http_max_timeout",
+							"Longest time limit an HTTP attempt may have.",
+							"A request or option timeout or connect_timeout above it is refused at the call; "
+							"the HTTP worker also ends any attempt at it.",
+							&durable_http_max_timeout,
+							5 * 60 * 1000, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.http_max_in_flight_per_role",
+							"Most HTTP requests of one role the HTTP worker has in flight at once.",
+							"Further requests of that role wait while other roles' requests are sent; 0 means no limit per role.",
+							&durable_http_max_in_flight_per_role,
+							64, 0, 10000,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 }
 

@@ -15,8 +15,15 @@
  * Both build the handle here and apply the outcome here.
  *
  * An outcome is {"response": {status, headers, body, base64}} or
- * {"error": {kind, message}}, kind being timeout, connection, refused,
- * too_large, redirects, tls or unknown.
+ * {"error": {kind, message[, sent]}}, kind being timeout, connection,
+ * refused, too_large, redirects, tls, unknown or invalid (the HTTP worker
+ * could not prepare the request or handle its answer); "sent": false says
+ * that no byte of the request went out (curl wrote none).
+ *
+ * Nothing a remote server sends may raise an error where an outcome is
+ * made or applied: bodies are kept as strings (or base64) in outcomes, and
+ * a JSON body that jsonb cannot hold (numbers out of range, deep nesting)
+ * is converted in a subtransaction and kept as a string when it fails.
  *
  * Nothing here runs inside a curl callback that may raise an error: the
  * callbacks only copy bytes into malloc'd buffers and set flags.
@@ -34,6 +41,7 @@
 
 #include <curl/curl.h>
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
 #include "common/base64.h"
@@ -45,6 +53,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
@@ -191,7 +200,11 @@ prefix_match(const unsigned char *a, const unsigned char *b, int bits)
 	return ((a[bytes] ^ b[bytes]) & (0xFF << (8 - rest))) == 0;
 }
 
-/* Whether an IPv4 address (network order bytes) is not a public one. */
+/*
+ * Whether an IPv4 address (network order bytes) is not a public one: the
+ * IANA IPv4 special-purpose registry's blocks that are not globally
+ * reachable, and the documentation nets.
+ */
 static bool
 ipv4_special(const unsigned char *a)
 {
@@ -202,22 +215,57 @@ ipv4_special(const unsigned char *a)
 		(a[0] == 169 && a[1] == 254) || /* link-local */
 		(a[0] == 172 && (a[1] & 0xF0) == 16) ||	/* private */
 		(a[0] == 192 && a[1] == 0 && a[2] == 0) ||	/* protocol assignments */
+		(a[0] == 192 && a[1] == 0 && a[2] == 2) ||	/* documentation */
+		(a[0] == 192 && a[1] == 88 && a[2] == 99) ||	/* 6to4 relay anycast */
 		(a[0] == 192 && a[1] == 168) || /* private */
 		(a[0] == 198 && (a[1] & 0xFE) == 18) || /* benchmarking */
+		(a[0] == 198 && a[1] == 51 && a[2] == 100) ||	/* documentation */
+		(a[0] == 203 && a[1] == 0 && a[2] == 113) ||	/* documentation */
 		a[0] >= 224;			/* multicast, reserved, broadcast */
 }
 
+/*
+ * Whether an IPv6 address is not a public one.  An address that carries an
+ * IPv4 address (IPv4-mapped, IPv4-translated, IPv4-compatible, NAT64 in
+ * 64:ff9b::/96, 6to4, and the server or client of Teredo) is special when
+ * the IPv4 address it carries is; the local-use NAT64 prefix 64:ff9b:1::/48
+ * is special as a whole.
+ */
 static bool
 ipv6_special(const unsigned char *a)
 {
-	static const unsigned char zero[16] = {0};
+	static const unsigned char zero[12] = {0};
 	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+	static const unsigned char translated[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0};
+	static const unsigned char nat64[12] = {0, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0};
+	unsigned char client[4];
+	int			i;
 
-	if (memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1))
-		return true;			/* unspecified, loopback */
-	if (memcmp(a, mapped, 12) == 0)
+	/* unspecified, loopback and IPv4-compatible (::/96, deprecated) */
+	if (memcmp(a, zero, 12) == 0)
+		return true;
+	if (memcmp(a, mapped, 12) == 0 || memcmp(a, translated, 12) == 0 ||
+		memcmp(a, nat64, 12) == 0)
 		return ipv4_special(a + 12);
-	return (a[0] == 0xFE && (a[1] & 0xC0) == 0x80) ||	/* link-local */
+	if (a[0] == 0 && a[1] == 0x64 && a[2] == 0xFF && a[3] == 0x9B &&
+		a[4] == 0 && a[5] == 1)
+		return true;			/* local-use NAT64 */
+	if (a[0] == 0x20 && a[1] == 0x02)
+		return ipv4_special(a + 2); /* 6to4 */
+	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0)
+	{
+		/* Teredo: the server, and the client's address inverted */
+		for (i = 0; i < 4; i++)
+			client[i] = a[12 + i] ^ 0xFF;
+		return ipv4_special(a + 4) || ipv4_special(client);
+	}
+	return (a[0] == 0x01 && a[1] == 0 && memcmp(a + 2, zero, 6) == 0) ||	/* discard 100::/64 */
+		(a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0D && a[3] == 0xB8) ||	/* documentation */
+		(a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0x02 && a[4] == 0 && a[5] == 0) ||	/* benchmarking */
+		(a[0] == 0x3F && a[1] == 0xFF && (a[2] & 0xF0) == 0) ||	/* documentation 3fff::/20 */
+		(a[0] == 0x5F && a[1] == 0) ||	/* segment routing SIDs */
+		(a[0] == 0xFE && (a[1] & 0xC0) == 0x80) ||	/* link-local */
+		(a[0] == 0xFE && (a[1] & 0xC0) == 0xC0) ||	/* site-local (deprecated) */
 		(a[0] & 0xFE) == 0xFC ||	/* unique local */
 		a[0] == 0xFF;			/* multicast */
 }
@@ -244,7 +292,11 @@ address_allowed(const struct sockaddr *sa, const AllowList *allow, char *text)
 		strcpy(text, "?");
 	if (family == AF_INET ? !ipv4_special(a) : !ipv6_special(a))
 		return true;
-	/* an IPv4-mapped IPv6 address is allowed as its IPv4 address is */
+	/*
+	 * An IPv4-mapped IPv6 address is allowed as its IPv4 address is (it is
+	 * the same socket); the other forms that carry one only by an entry of
+	 * their own.
+	 */
 	if (family == AF_INET6 && memcmp(a, "\0\0\0\0\0\0\0\0\0\0\377\377", 12) == 0)
 	{
 		family = AF_INET;
@@ -282,6 +334,31 @@ request_error(const char *message, const char *detail)
 			 errmsg("invalid http request: %s", message),
 			 detail ? errdetail("%s", detail) : 0,
 			 errhint("A request is {\"method\", \"url\", \"headers\", \"body\", \"timeout\"}; only url is required.")));
+}
+
+/* a timeout longer than durable.http_max_timeout, at the call */
+static void
+timeout_error(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid http request: %s is longer than durable.http_max_timeout (%d ms)",
+					what, durable_http_max_timeout),
+			 errhint("Ask for a shorter timeout; a superuser sets durable.http_max_timeout.")));
+}
+
+/*
+ * durable_http_check_limits
+ *		At the call: the option timeouts (per attempt, and of connecting)
+ *		are at most durable.http_max_timeout.
+ */
+void
+durable_http_check_limits(const DurableHttpOptions *o)
+{
+	if (o->retry.timeout > (int64) durable_http_max_timeout * 1000)
+		timeout_error("the option \"timeout\"");
+	if (o->connect_timeout > (int64) durable_http_max_timeout * 1000)
+		timeout_error("the option \"connect_timeout\"");
 }
 
 static const char *const methods[] = {
@@ -464,10 +541,15 @@ durable_http_check_request(Jsonb *request)
 		}
 		else if (strcmp(key, "timeout") == 0)
 		{
+			int64		t;
+
 			if (v.type != jbvString)
 				request_error("\"timeout\" must be an interval, such as \"5 seconds\"", NULL);
-			if (durable_option_interval("timeout", &v, NULL) <= 0)
+			t = durable_option_interval("timeout", &v, NULL);
+			if (t <= 0)
 				request_error("\"timeout\" must be a positive interval", NULL);
+			if (t > (int64) durable_http_max_timeout * 1000)
+				timeout_error("the request's \"timeout\"");
 		}
 		else
 			request_error(psprintf("unknown key \"%s\"", key), NULL);
@@ -692,6 +774,8 @@ durable_http_prepare(Jsonb *request, Jsonb *options, const char *idempotency_key
 		tv.val.string.len = strlen(timeout);
 		timeout_us = durable_option_interval("timeout", &tv, NULL);
 	}
+	/* checked at the call; the setting may have been lowered since */
+	timeout_us = Min(timeout_us, (int64) durable_http_max_timeout * 1000);
 	if (url == NULL || method == NULL || !url_parts(url, &scheme, &host))
 		elog(ERROR, "durable_http_prepare: unchecked request");
 
@@ -835,8 +919,11 @@ durable_http_prepare(Jsonb *request, Jsonb *options, const char *idempotency_key
 	SETOPT(CURLOPT_HTTPHEADER, r->headers);
 	SETOPT(CURLOPT_TIMEOUT_MS, (long) Max(timeout_us / 1000, 1));
 	SETOPT(CURLOPT_CONNECTTIMEOUT_MS,
-		   (long) Max((o.connect_timeout > 0 ? o.connect_timeout :
-					   (int64) durable_http_connect_timeout * 1000) / 1000, 1));
+		   (long) Max(Min(o.connect_timeout > 0 ? o.connect_timeout :
+						  (int64) durable_http_connect_timeout * 1000,
+						  (int64) durable_http_max_timeout * 1000) / 1000, 1));
+	/* a response that announces a larger body ends at once */
+	SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) r->max_body);
 	SETOPT(CURLOPT_SSL_VERIFYPEER, o.tls_verify ? 1L : 0L);
 	SETOPT(CURLOPT_SSL_VERIFYHOST, o.tls_verify ? 2L : 0L);
 	/* a secret never follows a redirect to another host */
@@ -890,8 +977,32 @@ durable_http_free(DurableHttpRequest *r)
  * ----------------------------------------------------------------
  */
 
-Jsonb *
-durable_http_error_outcome(const char *kind, const char *message)
+/*
+ * clean_text
+ *		A copy of a message that may hold bytes from elsewhere (curl's
+ *		error buffer quotes URLs and servers): at most 1000 bytes, and
+ *		every byte that is not printable ASCII replaced by '?' unless the
+ *		whole is valid text.
+ */
+static char *
+clean_text(const char *message)
+{
+	int			len = strlen(message);
+	char	   *copy;
+	int			i;
+
+	if (pg_verifymbstr(message, len, true))
+		return pnstrdup(message, pg_mbcliplen(message, len, 1000));
+	copy = pnstrdup(message, Min(len, 1000));
+	len = strlen(copy);
+	for (i = 0; i < len; i++)
+		if ((unsigned char) copy[i] < 0x20 || (unsigned char) copy[i] >= 0x7F)
+			copy[i] = '?';
+	return copy;
+}
+
+static Jsonb *
+error_outcome(const char *kind, const char *message, bool not_sent)
 {
 	StringInfoData buf;
 
@@ -899,9 +1010,17 @@ durable_http_error_outcome(const char *kind, const char *message)
 	appendStringInfoString(&buf, "{\"error\": {\"kind\": ");
 	escape_json(&buf, kind);
 	appendStringInfoString(&buf, ", \"message\": ");
-	escape_json(&buf, message);
+	escape_json(&buf, clean_text(message));
+	if (not_sent)
+		appendStringInfoString(&buf, ", \"sent\": false");
 	appendStringInfoString(&buf, "}}");
 	return durable_cstring_to_jsonb(buf.data);
+}
+
+Jsonb *
+durable_http_error_outcome(const char *kind, const char *message)
+{
+	return error_outcome(kind, message, false);
 }
 
 /* The header lines of a response as an object: lowercase names. */
@@ -978,15 +1097,21 @@ durable_http_outcome(DurableHttpRequest *r, int curlcode)
 {
 	CURLcode	rc = (CURLcode) curlcode;
 	long		status = 0;
+	long		request_size = 0;
 	StringInfoData buf;
 	const char *msg = r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
+	bool		not_sent;
+
+	/* bytes of requests curl wrote to a socket: none, nothing was sent */
+	(void) curl_easy_getinfo(r->easy, CURLINFO_REQUEST_SIZE, &request_size);
+	not_sent = request_size == 0;
 
 	/* refused, unless another address of the host was then reached */
 	if (r->refused && rc != CURLE_OK)
 		return durable_http_error_outcome("refused",
-										  psprintf("connecting to %s is not allowed: it is a loopback, private or link-local address",
+										  psprintf("connecting to %s is not allowed: it is a loopback, private, link-local or reserved address",
 												   r->refused_addr));
-	if (r->too_large)
+	if (r->too_large || rc == CURLE_FILESIZE_EXCEEDED)
 		return durable_http_error_outcome("too_large",
 										  psprintf("the response is larger than durable.http_max_response_size (%d bytes)",
 												   durable_http_max_response_size));
@@ -995,11 +1120,14 @@ durable_http_outcome(DurableHttpRequest *r, int curlcode)
 		case CURLE_OK:
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
-			return durable_http_error_outcome("timeout", msg);
+			return error_outcome("timeout", msg, not_sent);
 		case CURLE_TOO_MANY_REDIRECTS:
 			return durable_http_error_outcome("redirects", msg);
 		case CURLE_UNSUPPORTED_PROTOCOL:
-			return durable_http_error_outcome("refused", msg);
+			/* the request's own scheme was checked: a redirect's */
+			return durable_http_error_outcome("refused",
+											  psprintf("a redirect to a scheme other than http or https is not followed: %s",
+													   msg));
 		case CURLE_PEER_FAILED_VERIFICATION:
 		case CURLE_SSL_CACERT_BADFILE:
 		case CURLE_SSL_CERTPROBLEM:
@@ -1007,7 +1135,7 @@ durable_http_outcome(DurableHttpRequest *r, int curlcode)
 		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
 			return durable_http_error_outcome("tls", msg);
 		default:
-			return durable_http_error_outcome("connection", msg);
+			return error_outcome("connection", msg, not_sent);
 	}
 
 	(void) curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -1157,7 +1285,79 @@ retry_after(Jsonb *headers)
 	}
 }
 
-/* the response as the operation's result: a JSON body parsed */
+/*
+ * durable_guarded
+ *		Runs fn(arg) in a subtransaction: true when it returned; false when
+ *		it raised an error, which is then gone (*message says what it was,
+ *		in the caller's memory context) and what fn did is rolled back.  A
+ *		cancel is raised again.  For work that data from elsewhere may make
+ *		fail, where an error must not undo the rest.
+ */
+bool
+durable_guarded(void (*fn) (void *arg), void *arg, char **message)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	bool		ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		if (e->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (message != NULL)
+			*message = clean_text(e->message ? e->message : "unknown error");
+		FreeErrorData(e);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+typedef struct ToJsonb
+{
+	const char *body;			/* JSON text from elsewhere */
+	const char *text;			/* the result with that body in it */
+	Jsonb	   *result;			/* NULL: the body is not valid JSON */
+} ToJsonb;
+
+static void
+body_to_jsonb(void *arg)
+{
+	ToJsonb    *t = arg;
+	JsonLexContext *lex = makeJsonLexContextCstringLen((char *) t->body, strlen(t->body),
+													   GetDatabaseEncoding(), true);
+
+	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
+		return;
+	t->result = durable_cstring_to_jsonb(t->text);
+}
+
+/*
+ * response_result
+ *		The response as the operation's result: a JSON body parsed.  A body
+ *		whose content type says JSON but that is not valid JSON stays a
+ *		string; one that is valid JSON but that jsonb cannot hold (a number
+ *		out of numeric's range, nesting deeper than the stack allows...)
+ *		stays a string too, with "json_error" saying why.  Never raises an
+ *		error for what the server sent.
+ */
 static Jsonb *
 response_result(Jsonb *response)
 {
@@ -1166,23 +1366,32 @@ response_result(Jsonb *response)
 	char	   *base64 = durable_jsonb_get_text(response, "base64");
 	char	   *body = durable_jsonb_get_text(response, "body");
 	StringInfoData buf;
+	ToJsonb		t;
+	char	   *why = NULL;
 
 	if (ctype == NULL || strstr(ctype, "json") == NULL || body == NULL ||
 		base64 != NULL || strstr(body, "\\u0000") != NULL)
 		return response;
-	else
-	{
-		JsonLexContext *lex = makeJsonLexContextCstringLen(body, strlen(body),
-														   GetDatabaseEncoding(), true);
-
-		if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
-			return response;
-	}
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"status\": %s, \"headers\": %s, \"body\": %s}",
 					 durable_jsonb_get_text(response, "status"),
 					 JsonbToCString(NULL, &headers->root, VARSIZE(headers)),
 					 body);
+	t.body = body;
+	t.text = buf.data;
+	t.result = NULL;
+	if (durable_guarded(body_to_jsonb, &t, &why))
+		return t.result ? t.result : response;	/* not JSON: the string */
+	pfree(buf.data);
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"status\": %s, \"headers\": %s, \"body\": ",
+					 durable_jsonb_get_text(response, "status"),
+					 JsonbToCString(NULL, &headers->root, VARSIZE(headers)));
+	escape_json(&buf, body);
+	appendStringInfoString(&buf, ", \"json_error\": ");
+	escape_json(&buf, why);
+	appendStringInfoChar(&buf, '}');
 	return durable_cstring_to_jsonb(buf.data);
 }
 
@@ -1216,6 +1425,7 @@ durable_http_apply(DurableDrive *d, DurableOp *op, Jsonb *outcome, Jsonb *option
 	Jsonb	   *error = durable_jsonb_get(outcome, "error");
 	char	   *kind = error ? durable_jsonb_get_text(error, "kind") : NULL;
 	char	   *message = error ? durable_jsonb_get_text(error, "message") : NULL;
+	char	   *sent = error ? durable_jsonb_get_text(error, "sent") : NULL;
 	long		status = 0;
 	int64		after = 0;
 	char	   *why;
@@ -1255,6 +1465,19 @@ durable_http_apply(DurableDrive *d, DurableOp *op, Jsonb *outcome, Jsonb *option
 				psprintf("http request \"%s\" has an unknown outcome: %s", op->name, message),
 				psprintf("Attempt %d was taken by the HTTP worker, which stopped before it was answered; with semantics at_most_once it is not sent again.",
 						 op->attempt),
+				pstrdup("Find out from the other side whether it was received."));
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	else if (o.retry.at_most_once &&
+			 (strcmp(kind, "timeout") == 0 || strcmp(kind, "connection") == 0) &&
+			 (sent == NULL || strcmp(sent, "false") != 0))
+	{
+		/* it may have been received: never sent a second time */
+		op_fail(op, ERRCODE_DURABLE_HTTP_UNKNOWN,
+				psprintf("http request \"%s\" has an unknown outcome: %s", op->name, message),
+				psprintf("Attempt %d ended with a %s error after the request may have been sent; with semantics at_most_once it is not sent again.",
+						 op->attempt, kind),
 				pstrdup("Find out from the other side whether it was received."));
 		MemoryContextSwitchTo(old);
 		return;

@@ -21,7 +21,16 @@
  * row this worker took and never answered (it died) is taken again when
  * it starts, and sent again; with semantics at_most_once it is answered
  * as unknown instead.  Requests of an execution that is stopped or times
- * out lose their rows, and their answers are dropped.
+ * out lose their rows; the commit that deletes them bumps a counter in
+ * shared memory and wakes this worker, which then ends the transfers whose
+ * rows are gone (curl closes their connections) and frees their slots.
+ *
+ * Fairness: at most durable.http_max_in_flight_per_role requests of one
+ * role are in flight at once, and the take lets the roles take turns.
+ * Nothing a request row or a remote server holds may stop the others: a
+ * request whose preparation raises an error, or whose answer cannot be
+ * handled or stored, is answered with an error of kind "invalid" (the
+ * operation fails with WF015) instead of rolling back the whole round.
  *
  * IDENTIFICATION
  *	  src/httpworker.c
@@ -66,6 +75,7 @@ PGDLLEXPORT void durable_http_worker_main(Datum main_arg) pg_attribute_noreturn(
 typedef struct InFlight
 {
 	DurableHttpRequest *req;
+	Oid			owner;
 	int64		request_id;
 	int32		run_no;
 	int32		op_id;
@@ -96,6 +106,8 @@ static List *answers = NIL;		/* of Answer *, in answer_cxt */
 static MemoryContext answer_cxt = NULL;
 static MemoryContext collect_cxt = NULL;	/* reset after each answer */
 static TimestampTz retry_at = 0;	/* after an error: not before */
+static List *flights = NIL;		/* of InFlight *, in TopMemoryContext */
+static uint32 cancels_seen = 0;	/* DurableShared.http_cancels looked at */
 
 static void
 http_detach(int code, Datum arg)
@@ -169,10 +181,28 @@ free_in_flight(InFlight *f)
 	pfree(f);
 }
 
+/* a request row and what preparing it made, for prepare_row */
+typedef struct Preparing
+{
+	DurableHttpRow *row;
+	Jsonb	   *refused;
+	DurableHttpRequest *req;
+} Preparing;
+
+static void
+prepare_row(void *arg)
+{
+	Preparing  *p = arg;
+
+	p->req = durable_http_prepare(p->row->request, p->row->options, p->row->idempotency_key,
+								  p->row->owner, &p->refused);
+}
+
 /*
  * take
- *		Takes new requests, as many as may be in flight, and starts them
- *		once the transaction that marked them taken has committed.
+ *		Takes new requests, as many as may be in flight (and each role's
+ *		share), and starts them once the transaction that marked them taken
+ *		has committed.
  */
 static void
 take(void)
@@ -183,6 +213,10 @@ take(void)
 	MemoryContext old;
 	XLogRecPtr	upto;
 	bool		flush = false;
+	Oid		   *roles;
+	int32	   *counts;
+	int			nroles = 0;
+	int			i;
 
 	if (limit <= 0)
 		return;
@@ -206,25 +240,53 @@ take(void)
 					   durable_http_error_outcome("unknown", "the HTTP worker stopped while the request was in flight"));
 		}
 	}
+	/* how many each role has in flight */
+	roles = palloc(sizeof(Oid) * (list_length(flights) + 1));
+	counts = palloc(sizeof(int32) * (list_length(flights) + 1));
+	foreach(lc, flights)
+	{
+		InFlight   *f = lfirst(lc);
+
+		for (i = 0; i < nroles && roles[i] != f->owner; i++)
+			;
+		if (i == nroles)
+		{
+			roles[nroles] = f->owner;
+			counts[nroles++] = 0;
+		}
+		counts[i]++;
+	}
 	PG_TRY();
 	{
-		foreach(lc, durable_storage_http_take(GetCurrentTimestamp(), limit))
+		foreach(lc, durable_storage_http_take(GetCurrentTimestamp(), limit, nroles, roles,
+											  counts, durable_http_max_in_flight_per_role))
 		{
 			DurableHttpRow *r = lfirst(lc);
-			Jsonb	   *refused = NULL;
-			DurableHttpRequest *req;
+			Preparing	p;
+			char	   *why = NULL;
 			InFlight   *f;
 
-			req = durable_http_prepare(r->request, r->options, r->idempotency_key, r->owner,
-									   &refused);
-			if (req == NULL)
+			p.row = r;
+			p.refused = NULL;
+			p.req = NULL;
+			if (!durable_guarded(prepare_row, &p, &why))
+			{
+				/* it ends here: answered, its row goes */
+				add_answer(r->request_id, r->run_no, r->op_id, r->attempt, r->at_most_once,
+						   r->options,
+						   durable_http_error_outcome("invalid",
+													  psprintf("the request could not be prepared: %s", why)));
+				continue;
+			}
+			if (p.req == NULL)
 			{
 				add_answer(r->request_id, r->run_no, r->op_id, r->attempt, r->at_most_once,
-						   r->options, refused);
+						   r->options, p.refused);
 				continue;
 			}
 			f = MemoryContextAlloc(TopMemoryContext, sizeof(InFlight));
-			f->req = req;
+			f->req = p.req;
+			f->owner = r->owner;
 			f->request_id = r->request_id;
 			f->run_no = r->run_no;
 			f->op_id = r->op_id;
@@ -259,6 +321,11 @@ take(void)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	/*
+	 * Another take may find more: fewer rows than the limit came when the
+	 * table had no more new ones, or when roles were at their share (a
+	 * transfer's end wakes the take then).
+	 */
 	want_take = limit == 0;
 	durable_worker_end();
 	recovered = true;
@@ -277,6 +344,9 @@ take(void)
 			free_in_flight(f);
 			continue;
 		}
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		flights = lappend(flights, f);
+		MemoryContextSwitchTo(old);
 		in_flight++;
 	}
 	list_free(started);
@@ -284,8 +354,102 @@ take(void)
 }
 
 /*
+ * drop_cancelled
+ *		Ends the transfers of requests whose rows are gone (their
+ *		executions were stopped, timed out or ended): curl closes their
+ *		connections, and their slots are free for others.
+ */
+static void
+drop_cancelled(void)
+{
+	uint32		cancels = pg_atomic_read_u32(&durable_shmem()->http_cancels);
+	int64	   *ids;
+	int			n = 0;
+	List	   *found;
+	ListCell   *lc;
+	List	   *gone = NIL;
+
+	if (cancels == cancels_seen)
+		return;
+	if (flights == NIL)
+	{
+		cancels_seen = cancels;
+		return;
+	}
+	if (!durable_worker_begin())
+	{
+		/* no extension here: no row to look up */
+		durable_worker_end();
+		cancels_seen = cancels;
+		return;
+	}
+	pgstat_report_activity(STATE_RUNNING, "durable: ending cancelled http requests");
+	ids = palloc(sizeof(int64) * list_length(flights));
+	foreach(lc, flights)
+		ids[n++] = ((InFlight *) lfirst(lc))->request_id;
+	found = durable_storage_http_existing(n, ids);
+	foreach(lc, flights)
+	{
+		InFlight   *f = lfirst(lc);
+		ListCell   *fc;
+		bool		exists = false;
+
+		foreach(fc, found)
+		{
+			if (*(int64 *) lfirst(fc) == f->request_id)
+			{
+				exists = true;
+				break;
+			}
+		}
+		if (!exists)
+			gone = lappend(gone, f);
+	}
+	/* before the commit frees the list of them */
+	foreach(lc, gone)
+	{
+		InFlight   *f = lfirst(lc);
+
+		(void) curl_multi_remove_handle(multi, durable_http_handle(f->req));
+		flights = list_delete_ptr(flights, f);
+		free_in_flight(f);
+		in_flight--;
+		want_take = true;
+	}
+	durable_worker_end();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	/* seen only once looked at: an error here looks again */
+	cancels_seen = cancels;
+}
+
+/* an answer as the message of kind "http", for answer_message */
+typedef struct Message
+{
+	Answer	   *answer;
+	Jsonb	   *message;
+} Message;
+
+static void
+answer_message(void *arg)
+{
+	Message    *m = arg;
+	Answer	   *a = m->answer;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"op_id\": %d, \"run_no\": %d, \"attempt\": %d, "
+					 "\"options\": %s, \"outcome\": %s}",
+					 a->op_id, a->run_no, a->attempt,
+					 JsonbToCString(NULL, &a->options->root, VARSIZE(a->options)),
+					 JsonbToCString(NULL, &a->outcome->root, VARSIZE(a->outcome)));
+	m->message = durable_cstring_to_jsonb(buf.data);
+}
+
+/*
  * write_answers
  *		Hands every answer to its execution's inbox, in one transaction.
+ *		An answer that cannot become a message is replaced by an error of
+ *		kind "invalid", so that it never holds up the others.
  */
 static void
 write_answers(void)
@@ -303,7 +467,8 @@ write_answers(void)
 			Answer	   *a = lfirst(lc);
 			pg_uuid_t	execution;
 			Oid			owner;
-			StringInfoData buf;
+			Message		m;
+			char	   *why = NULL;
 
 			/*
 			 * A lost answer of an at_least_once request is sent again (its
@@ -312,16 +477,17 @@ write_answers(void)
 			if (a->at_most_once)
 				flush = true;
 
+			m.answer = a;
+			m.message = NULL;
+			if (!durable_guarded(answer_message, &m, &why))
+			{
+				a->outcome = durable_http_error_outcome("invalid",
+														psprintf("the answer could not be handled: %s", why));
+				answer_message(&m);
+			}
 			if (!durable_storage_http_done(a->request_id, &execution, &owner))
 				continue;		/* stopped or finished meanwhile */
-			initStringInfo(&buf);
-			appendStringInfo(&buf, "{\"op_id\": %d, \"run_no\": %d, \"attempt\": %d, "
-							 "\"options\": %s, \"outcome\": %s}",
-							 a->op_id, a->run_no, a->attempt,
-							 JsonbToCString(NULL, &a->options->root, VARSIZE(a->options)),
-							 JsonbToCString(NULL, &a->outcome->root, VARSIZE(a->outcome)));
-			durable_storage_inbox_add(&execution, "http",
-									  durable_cstring_to_jsonb(buf.data), owner, now);
+			durable_storage_inbox_add(&execution, "http", m.message, owner, now);
 			durable_wake_at_commit();
 		}
 		if (!flush)
@@ -356,8 +522,26 @@ collect(void)
 		want_take = true;
 		if (f == NULL)
 			continue;
+		flights = list_delete_ptr(flights, f);
 		old = MemoryContextSwitchTo(collect_cxt);
-		outcome = durable_http_outcome(f->req, msg->data.result);
+		outcome = NULL;
+		/* no transaction is open: an error here would end the worker */
+		PG_TRY();
+		{
+			outcome = durable_http_outcome(f->req, msg->data.result);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *e;
+
+			MemoryContextSwitchTo(collect_cxt);
+			e = CopyErrorData();
+			FlushErrorState();
+			outcome = durable_http_error_outcome("invalid",
+												 psprintf("the response could not be handled: %s",
+														  e->message ? e->message : "unknown error"));
+		}
+		PG_END_TRY();
 		add_answer(f->request_id, f->run_no, f->op_id, f->attempt, f->at_most_once,
 				   f->options, outcome);
 		MemoryContextSwitchTo(old);
@@ -379,6 +563,7 @@ database_round(void)
 	{
 		if (answers != NIL)
 			write_answers();
+		drop_cancelled();
 		if (want_take && in_flight < durable_http_max_in_flight)
 			take();
 	}

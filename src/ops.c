@@ -382,6 +382,7 @@ durable_http(PG_FUNCTION_ARGS)
 	request = durable_http_check_request(PG_GETARG_JSONB_P_COPY(1));
 	durable_check_payload("http request", request);
 	durable_parse_http_options(options, &o);
+	durable_http_check_limits(&o);
 	MemoryContextSwitchTo(old);
 	old = pending_begin(d, DPK_HTTP, &key, op, name);
 	d->pending.args = request;

@@ -43,6 +43,8 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 /* workers to wake when the current transaction commits */
 static int	wakes_at_commit = 0;
 static bool wake_http_at_commit = false;
+/* requests' rows deleted: the HTTP worker ends their transfers at commit */
+static bool http_cancel_at_commit = false;
 /* launcher paused by this transaction; launcher to wake at its end */
 static bool paused_here = false;
 static bool wake_launcher_at_end = false;
@@ -83,6 +85,7 @@ durable_shmem_startup(void)
 		SpinLockInit(&durable_shared->mutex);
 		durable_shared->launcher_procno = -1;
 		durable_shared->http_procno = -1;
+		pg_atomic_init_u32(&durable_shared->http_cancels, 0);
 		durable_shared->nstopping = 0;
 		pg_atomic_init_u32(&durable_shared->paused, 0);
 		pg_atomic_init_u32(&durable_shared->notes_state, NOTES_PENDING);
@@ -390,6 +393,12 @@ durable_xact_callback(XactEvent event, void *arg)
 			if (wakes_at_commit > 0)
 				durable_wake_workers(wakes_at_commit);
 			wakes_at_commit = 0;
+			if (http_cancel_at_commit)
+			{
+				pg_atomic_fetch_add_u32(&durable_shared->http_cancels, 1);
+				wake_http_at_commit = true;
+			}
+			http_cancel_at_commit = false;
 			if (wake_http_at_commit)
 			{
 				int			procno;
@@ -407,6 +416,7 @@ durable_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			wakes_at_commit = 0;
 			wake_http_at_commit = false;
+			http_cancel_at_commit = false;
 			durable_observe_abort();
 			break;
 		default:
@@ -456,6 +466,21 @@ durable_wake_http_at_commit(void)
 		return;
 	durable_register_xact_callback();
 	wake_http_at_commit = true;
+}
+
+/*
+ * durable_http_cancel_at_commit
+ *		Tells the HTTP worker, when this transaction commits, that rows of
+ *		requests were deleted (a stop, a timeout, an end): it ends their
+ *		transfers and frees their slots.
+ */
+void
+durable_http_cancel_at_commit(void)
+{
+	if (durable_shared == NULL)
+		return;
+	durable_register_xact_callback();
+	http_cancel_at_commit = true;
 }
 
 /*

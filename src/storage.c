@@ -98,6 +98,7 @@ typedef enum StorageQuery
 	Q_HTTP_RELEASE,
 	Q_HTTP_ORPHANS,
 	Q_HTTP_DONE,
+	Q_HTTP_EXISTING,
 	Q_SECRET_GET,
 	Q_SECRET_OWNER,
 	Q_SECRET_PUT,
@@ -533,15 +534,24 @@ static const StorageStatement statements[Q_COUNT] = {
 		"DELETE FROM durable.http_requests WHERE execution_id = $1",
 		1, {UUIDOID}
 	},
-	/* new requests, oldest first; a concurrent taker skips them */
+	/*
+	 * New requests, at most $2: a role ($3) that has $4 in flight gets no
+	 * more than $5 (0: no limit) in flight, and the roles take turns (each
+	 * role's oldest first, the role with fewest in flight first).
+	 */
 	[Q_HTTP_TAKE] = {
 		"UPDATE durable.http_requests r SET taken_at = $1 "
-		"FROM (SELECT request_id FROM durable.http_requests WHERE taken_at IS NULL "
-		"ORDER BY request_id LIMIT $2 FOR UPDATE SKIP LOCKED) n "
-		"WHERE r.request_id = n.request_id "
+		"FROM (SELECT c.request_id FROM "
+		"(SELECT request_id, owner::oid AS owner, "
+		"row_number() OVER (PARTITION BY owner ORDER BY request_id) AS k "
+		"FROM durable.http_requests WHERE taken_at IS NULL) c "
+		"LEFT JOIN unnest($3::oid[], $4::int4[]) AS f(owner, n) ON f.owner = c.owner "
+		"WHERE $5 = 0 OR c.k + coalesce(f.n, 0) <= $5 "
+		"ORDER BY c.k + coalesce(f.n, 0), c.request_id LIMIT $2) n "
+		"WHERE r.request_id = n.request_id AND r.taken_at IS NULL "
 		"RETURNING r.request_id, r.execution_id, r.run_no, r.op_id, r.attempt, r.owner, "
 		"r.request, r.options, r.idempotency_key, r.at_most_once",
-		2, {TIMESTAMPTZOID, INT4OID}
+		5, {TIMESTAMPTZOID, INT4OID, OIDARRAYOID, INT4ARRAYOID, INT4OID}
 	},
 	/* after a restart of the HTTP worker: taken requests are sent again ... */
 	[Q_HTTP_RELEASE] = {
@@ -560,6 +570,11 @@ static const StorageStatement statements[Q_COUNT] = {
 		"DELETE FROM durable.http_requests WHERE request_id = $1 "
 		"RETURNING execution_id, owner",
 		1, {INT8OID}
+	},
+	/* which of these requests still have their rows */
+	[Q_HTTP_EXISTING] = {
+		"SELECT request_id FROM durable.http_requests WHERE request_id = ANY ($1)",
+		1, {INT8ARRAYOID}
 	},
 	[Q_SECRET_GET] = {
 		"SELECT value, allowed_hosts, owner FROM durable.secrets WHERE name = $1",
@@ -2090,7 +2105,8 @@ durable_storage_http_cancel(const pg_uuid_t *id)
 	Datum		values[1];
 
 	values[0] = UUIDPGetDatum(id);
-	run(Q_HTTP_CANCEL, values, NULL, 0);
+	if (run(Q_HTTP_CANCEL, values, NULL, 0) > 0)
+		durable_http_cancel_at_commit();
 }
 
 static List *
@@ -2127,13 +2143,57 @@ http_rows(uint64 n)
  *		current memory context.
  */
 List *
-durable_storage_http_take(TimestampTz now, int limit)
+durable_storage_http_take(TimestampTz now, int limit, int nroles, Oid *roles,
+						  int32 *in_flight, int per_role)
 {
-	Datum		values[2];
+	Datum		values[5];
+	Datum	   *r = palloc(sizeof(Datum) * Max(nroles, 1));
+	Datum	   *n = palloc(sizeof(Datum) * Max(nroles, 1));
+	int			i;
 
+	for (i = 0; i < nroles; i++)
+	{
+		r[i] = ObjectIdGetDatum(roles[i]);
+		n[i] = Int32GetDatum(in_flight[i]);
+	}
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(limit);
+	values[2] = PointerGetDatum(construct_array(r, nroles, OIDOID, sizeof(Oid), true,
+												TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(n, nroles, INT4OID, sizeof(int32), true,
+												TYPALIGN_INT));
+	values[4] = Int32GetDatum(per_role);
 	return http_rows(run(Q_HTTP_TAKE, values, NULL, 0));
+}
+
+/*
+ * durable_storage_http_existing
+ *		Which of these requests still have their rows: a List of int64 *.
+ */
+List *
+durable_storage_http_existing(int n, int64 *ids)
+{
+	Datum		values[1];
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	List	   *found = NIL;
+	uint64		rows;
+	uint64		i;
+	bool		isnull;
+
+	for (i = 0; i < (uint64) n; i++)
+		d[i] = Int64GetDatum(ids[i]);
+	values[0] = PointerGetDatum(construct_array(d, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
+	rows = run(Q_HTTP_EXISTING, values, NULL, 0);
+	for (i = 0; i < rows; i++)
+	{
+		int64	   *id = palloc(sizeof(int64));
+
+		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+										  &isnull));
+		found = lappend(found, id);
+	}
+	return found;
 }
 
 /*

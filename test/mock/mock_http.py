@@ -66,6 +66,20 @@ Endpoints (any method unless said; <x> is a path segment; unknown paths get
       302 with "Location: /redirect/<n-1>"; /redirect/0 answers 200 JSON
       {"redirected": true}.
 
+  /location?to=<url>
+      302 with "Location: <url>", whatever it is (file:, gopher:, ...).
+
+  /poison/<kind>
+      Hostile answers, for the tests of what a client survives:
+        hugeexp     200 application/json {"a": 1e1000000000}
+        deep        200 application/json, arrays nested 200,000 deep
+        digits      200 application/json {"a": <a number of 200,000 digits>}
+        badutf8     200 application/json {"a": "<bytes that are not UTF-8>"}
+        hugelength  200 announcing "Content-Length: 1073741824"; sends 64 kB
+                    and then nothing, keeping the connection open
+        endless     200 "Transfer-Encoding: chunked", 64 kB chunks every
+                    10 ms for as long as the client reads
+
   /v1/responses   (POST; other methods get 405)
       OpenAI Responses API style.  The body is JSON with "model" (required)
       and "input": a string, or an array of messages {"role", "content"}
@@ -109,7 +123,9 @@ Endpoints (any method unless said; <x> is a path segment; unknown paths get
       recorded now), "in_progress" (requests read and not answered yet,
       delayed ones included), "max_in_progress" (the most at once),
       "connections" (open now), "max_connections" (the most at once),
-      "connections_opened"}.  Requests to /_* paths are not counted.
+      "connections_opened", "closed_early" (requests whose client closed
+      or half-closed the connection before the answer was sent: they leave
+      in_progress then)}.  Requests to /_* paths are not counted.
 
   POST /_reset
       Clears the recorded requests (the arrival numbers start from 1
@@ -164,16 +180,20 @@ class Request:
 
 
 class Response:
-    __slots__ = ("status", "headers", "body", "content_type", "delay", "drop")
+    __slots__ = ("status", "headers", "body", "content_type", "delay", "drop",
+                 "stream")
 
     def __init__(self, status=200, body=b"", content_type=None, headers=None,
-                 delay=0.0, drop=False):
+                 delay=0.0, drop=False, stream=None):
         self.status = status
         self.body = body
         self.content_type = content_type
         self.headers = headers or []
         self.delay = delay
         self.drop = drop
+        # (bytes written at once, bytes written again every 10 ms or None):
+        # a raw answer that never ends; the connection stays open
+        self.stream = stream
 
 
 def json_response(status, obj, headers=None, delay=0.0):
@@ -217,6 +237,7 @@ class State:
         self.connections = 0
         self.max_connections = 0
         self.connections_opened = 0
+        self.closed_early = 0
 
     def reset(self):
         self.records.clear()
@@ -226,6 +247,7 @@ class State:
         self.max_in_progress = self.in_progress
         self.max_connections = self.connections
         self.connections_opened = 0
+        self.closed_early = 0
 
     def stats(self):
         return {"recorded": len(self.records),
@@ -233,7 +255,8 @@ class State:
                 "max_in_progress": self.max_in_progress,
                 "connections": self.connections,
                 "max_connections": self.max_connections,
-                "connections_opened": self.connections_opened}
+                "connections_opened": self.connections_opened,
+                "closed_early": self.closed_early}
 
 
 class App:
@@ -272,6 +295,11 @@ class App:
             return Response(drop=True)
         if head == "redirect" and n == 3:
             return self.redirect(req, parts[2])
+        if head == "location" and n == 2:
+            to = first_arg(req.query, "to") or "/"
+            return json_response(302, {"location": to}, [("Location", to)])
+        if head == "poison" and n == 3:
+            return self.poison(parts[2])
         if path == "/v1/responses":
             return self.ai(req)
         # -- for examples/ ------------------------------------------------
@@ -357,6 +385,30 @@ class App:
         if size is None:
             return json_response(400, {"error": "size must be 0-%d bytes" % MAX_BIG})
         return Response(200, b"x" * size, "text/plain")
+
+    def poison(self, kind):
+        depth = 200000
+        if kind == "hugeexp":
+            return Response(200, b'{"a": 1e1000000000}', "application/json")
+        if kind == "deep":
+            return Response(200, b"[" * depth + b"]" * depth, "application/json")
+        if kind == "digits":
+            return Response(200, b'{"a": 1' + b"0" * (depth - 1) + b"}",
+                            "application/json")
+        if kind == "badutf8":
+            return Response(200, b'{"a": "\xff\xfe\xfd"}', "application/json")
+        if kind == "hugelength":
+            head = (b"HTTP/1.1 200 OK\r\nServer: durable-mock\r\n"
+                    b"Content-Type: application/json\r\n"
+                    b"Content-Length: 1073741824\r\n\r\n")
+            return Response(stream=(head + b"[" * 65536, None))
+        if kind == "endless":
+            head = (b"HTTP/1.1 200 OK\r\nServer: durable-mock\r\n"
+                    b"Content-Type: application/json\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n")
+            chunk = b"10000\r\n" + b"x" * 65536 + b"\r\n"
+            return Response(stream=(head, chunk))
+        return json_response(404, {"error": "no such poison", "kind": kind})
 
     def redirect(self, req, n_text):
         n = int_segment(n_text, 0, 1000)
@@ -553,6 +605,8 @@ class HttpProtocol(asyncio.Protocol):
     def connection_lost(self, exc):
         self.closing = True
         self.state.connections -= 1
+        if self.counted:
+            self.state.closed_early += 1
         self.uncount()
         if self.waiting is not None:
             self.waiting.cancel()
@@ -563,12 +617,18 @@ class HttpProtocol(asyncio.Protocol):
         self.process()
 
     def eof_received(self):
-        # the client half-closed: answer what was complete, then close
+        # the client half-closed: answer what was complete, then close.  A
+        # request whose answer is delayed or streamed no longer counts in
+        # in_progress: nobody waits for it (clients that give up, such as
+        # curl after a timeout, close this way)
         self.eof = True
         if self.waiting is None:
             self.closing = True
             self.transport.close()
             return False
+        if self.counted:
+            self.state.closed_early += 1
+        self.uncount()
         return True
 
     # -- parsing ---------------------------------------------------------
@@ -591,6 +651,11 @@ class HttpProtocol(asyncio.Protocol):
                 resp = self.app.handle(req)
             except Exception as e:  # a bug in a handler: answer 500, go on
                 resp = json_response(500, {"error": "mock bug: %r" % (e,)})
+            if resp.stream is not None:
+                self.log(req, "stream", 0)
+                self.transport.write(resp.stream[0])
+                self.more(resp.stream[1])
+                break
             if resp.drop:
                 self.uncount()
                 self.log(req, "drop", 0)
@@ -605,6 +670,14 @@ class HttpProtocol(asyncio.Protocol):
         if self.waiting is not None and not self.paused and len(self.buf) > MAX_BUFFERED:
             self.paused = True
             self.transport.pause_reading()
+
+    def more(self, data):
+        """Writes data every 10 ms (or nothing) until the connection ends."""
+        if self.closing:
+            return
+        if data is not None and self.transport.get_write_buffer_size() < 4 * 1024 * 1024:
+            self.transport.write(data)
+        self.waiting = asyncio.get_running_loop().call_later(0.01, self.more, data)
 
     def delayed(self, req, resp):
         self.waiting = None

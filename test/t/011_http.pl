@@ -22,6 +22,8 @@ shared_preload_libraries = 'durable'
 durable.max_workers = 2
 durable.database = 'postgres'
 durable.http_allow_addresses = '127.0.0.1'
+# every request here is one role's: no quota per role (015_poison tests it)
+durable.http_max_in_flight_per_role = 0
 restart_after_crash = on
 });
 $node->start;
