@@ -54,7 +54,10 @@ typedef enum StorageQuery
 	Q_QUEUE_SET,
 	Q_QUEUE_DELETE,
 	Q_CANCEL_OPS,
+	Q_NEXT_OWNER,
 	Q_CLAIM_READY,
+	Q_NOTE_DRIVE_ERROR,
+	Q_QUEUE_BACKOFF,
 	Q_NEXT_DUE,
 	Q_STATUS,
 	Q_NOTE_CRASH,
@@ -218,12 +221,62 @@ static const StorageStatement statements[Q_COUNT] = {
 		"WHERE execution_id = $1 AND run_no = $2 AND status IN ('STARTED', 'PENDING')",
 		3, {UUIDOID, INT4OID, TIMESTAMPTZOID}
 	},
+	/*
+	 * The first owner after $1 (an oid; 0 for the first) that has work ready
+	 * and whose executions the caller may drive: a queue row due by $2, or a
+	 * message in an inbox.  A loose index scan over the distinct owners of
+	 * each table, two index descents per owner it passes, stopping at the
+	 * first owner with ready work.
+	 */
+	[Q_NEXT_OWNER] = {
+		"WITH RECURSIVE qo(o) AS ("
+		"SELECT (SELECT owner::oid FROM durable.queue WHERE owner::oid > $1 "
+		"ORDER BY owner::oid LIMIT 1) "
+		"UNION ALL SELECT (SELECT x.owner::oid FROM durable.queue x WHERE x.owner::oid > qo.o "
+		"ORDER BY x.owner::oid LIMIT 1) FROM qo WHERE qo.o IS NOT NULL), "
+		"io(o) AS ("
+		"SELECT (SELECT owner::oid FROM durable.inbox WHERE owner::oid > $1 "
+		"ORDER BY owner::oid LIMIT 1) "
+		"UNION ALL SELECT (SELECT x.owner::oid FROM durable.inbox x WHERE x.owner::oid > io.o "
+		"ORDER BY x.owner::oid LIMIT 1) FROM io WHERE io.o IS NOT NULL) "
+		"SELECT min(o) FROM ("
+		"(SELECT qo.o FROM qo WHERE qo.o IS NOT NULL "
+		"AND ($3 OR pg_has_role($4, qo.o, 'USAGE')) "
+		"AND EXISTS (SELECT 1 FROM durable.queue q WHERE q.owner::oid = qo.o AND q.due_at <= $2) "
+		"LIMIT 1) UNION ALL "
+		"(SELECT io.o FROM io WHERE io.o IS NOT NULL "
+		"AND ($3 OR pg_has_role($4, io.o, 'USAGE')) LIMIT 1)) s",
+		4, {OIDOID, TIMESTAMPTZOID, BOOLOID, OIDOID}
+	},
+	/* the oldest due queue row of an owner after the cursor */
 	[Q_CLAIM_READY] = {
 		"SELECT execution_id, due_at FROM durable.queue "
-		"WHERE due_at <= $1 AND ($2 OR pg_has_role($3, owner, 'USAGE')) "
-		"AND (due_at, execution_id) > ($4, $5) "
+		"WHERE owner::oid = $1 AND due_at <= $2 "
+		"AND (due_at, execution_id) > ($3, $4) "
 		"ORDER BY due_at, execution_id LIMIT 1 FOR UPDATE SKIP LOCKED",
-		5, {TIMESTAMPTZOID, BOOLOID, OIDOID, TIMESTAMPTZOID, UUIDOID}
+		4, {OIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDOID}
+	},
+	/*
+	 * An error escaped a drive of the execution: count it, unless the run
+	 * progressed (a new run, more checkpoints or attempts) since the last
+	 * one, which starts the count again.  No row: it has finished.
+	 */
+	[Q_NOTE_DRIVE_ERROR] = {
+		"UPDATE durable.queue q SET "
+		"drive_errors = CASE WHEN q.drive_error_marker = m.marker "
+		"THEN q.drive_errors + 1 ELSE 1 END, "
+		"drive_error_marker = m.marker "
+		"FROM (SELECT (x.run_no::bigint << 32) + count(o.op_id) + coalesce(sum(o.attempt), 0) AS marker "
+		"      FROM durable.executions x LEFT JOIN durable.operations o "
+		"      ON o.execution_id = x.id AND o.run_no = x.run_no WHERE x.id = $1 "
+		"      GROUP BY x.run_no) m "
+		"WHERE q.execution_id = $1 RETURNING q.drive_errors",
+		1, {UUIDOID}
+	},
+	/* the execution is not to be driven before $2 */
+	[Q_QUEUE_BACKOFF] = {
+		"UPDATE durable.queue SET due_at = $2, retry_at = $2 WHERE execution_id = $1",
+		2, {UUIDOID, TIMESTAMPTZOID}
 	},
 	[Q_NEXT_DUE] = {
 		"SELECT due_at FROM durable.queue WHERE due_at > $1 ORDER BY due_at LIMIT 1",
@@ -370,12 +423,17 @@ static const StorageStatement statements[Q_COUNT] = {
 		"DELETE FROM durable.schedules WHERE name = $1",
 		1, {TEXTOID}
 	},
-	/* the oldest message of an execution nobody drives, after the cursor */
+	/*
+	 * The oldest message of an owner after the cursor that no other claim
+	 * holds, to an execution that is not waiting out a backoff
+	 */
 	[Q_CLAIM_INBOX] = {
-		"SELECT execution_id, created_at, message_id FROM durable.inbox "
-		"WHERE ($1 OR pg_has_role($2, owner, 'USAGE')) AND message_id > $3 "
-		"ORDER BY message_id LIMIT 1 FOR UPDATE SKIP LOCKED",
-		3, {BOOLOID, OIDOID, INT8OID}
+		"SELECT i.execution_id, i.created_at, i.message_id FROM durable.inbox i "
+		"WHERE i.owner::oid = $1 AND i.message_id > $2 "
+		"AND NOT EXISTS (SELECT 1 FROM durable.queue q "
+		"WHERE q.execution_id = i.execution_id AND q.retry_at > $3) "
+		"ORDER BY i.message_id LIMIT 1 FOR UPDATE OF i SKIP LOCKED",
+		3, {OIDOID, INT8OID, TIMESTAMPTZOID}
 	},
 	[Q_INBOX_ADD] = {
 		"INSERT INTO durable.inbox (execution_id, kind, payload, owner, created_at) "
@@ -1104,51 +1162,105 @@ durable_storage_cancel_ops(const pg_uuid_t *id, int32 run_no, TimestampTz now)
 }
 
 /*
- * durable_storage_claim_ready
- *		Locks the next ready execution the caller may drive (all of them if
- *		all), oldest due first, after the cursor, skipping those locked by
- *		other drivers; moves the cursor to it.  False when there is none.
- *		The cursor keeps a pass from walking again over the index entries of
- *		executions it has finished; a new pass (a reset cursor) finds those
- *		committed behind it.
+ * owner_cursor
+ *		Where this pass has got to in the work of an owner: a new place at
+ *		the start when the owner has none yet.  With more owners than the
+ *		cursor holds, the oldest place is forgotten (that owner's claims
+ *		start again from its oldest work).
+ */
+static DurableOwnerCursor *
+owner_cursor(DurableQueueCursor *cursor, Oid owner)
+{
+	DurableOwnerCursor *oc;
+	int			i;
+
+	for (i = 0; i < cursor->nowners; i++)
+		if (cursor->owners[i].owner == owner)
+			return &cursor->owners[i];
+	if (cursor->nowners < DURABLE_CURSOR_OWNERS)
+		oc = &cursor->owners[cursor->nowners++];
+	else
+	{
+		oc = &cursor->owners[cursor->evict];
+		cursor->evict = (cursor->evict + 1) % DURABLE_CURSOR_OWNERS;
+	}
+	memset(oc, 0, sizeof(DurableOwnerCursor));
+	oc->owner = owner;
+	oc->due_at = DT_NOBEGIN;
+	return oc;
+}
+
+/*
+ * claim_queue, claim_inbox
+ *		Lock the oldest due queue row, or the oldest message, of an owner
+ *		after its place in the cursor, skipping those locked by other
+ *		drivers, and move the place to it.  The place keeps a pass from
+ *		walking again over the index entries of executions it has finished
+ *		(or that another session drives); a new pass finds those committed
+ *		behind it.
  */
 static bool
-claim_queue(TimestampTz now, Oid caller, bool all, DurableQueueCursor *cursor,
+claim_queue(TimestampTz now, DurableOwnerCursor *oc, DurableQueueCursor *cursor,
 			pg_uuid_t *id)
 {
-	Datum		values[5];
+	Datum		values[4];
 	bool		isnull;
 
-	values[0] = TimestampTzGetDatum(now);
-	values[1] = BoolGetDatum(all);
-	values[2] = ObjectIdGetDatum(caller);
-	values[3] = TimestampTzGetDatum(cursor->due_at);
-	values[4] = UUIDPGetDatum(&cursor->id);
+	values[0] = ObjectIdGetDatum(oc->owner);
+	values[1] = TimestampTzGetDatum(now);
+	values[2] = TimestampTzGetDatum(oc->due_at);
+	values[3] = UUIDPGetDatum(&oc->id);
 	if (run(Q_CLAIM_READY, values, NULL, 1) != 1)
 		return false;
 	*id = *DatumGetUUIDP(get_col(1, &isnull));
-	cursor->id = *id;
-	cursor->due_at = DatumGetTimestampTz(get_col(2, &isnull));
-	cursor->claimed_at = cursor->due_at;
+	oc->id = *id;
+	oc->due_at = DatumGetTimestampTz(get_col(2, &isnull));
+	cursor->claimed_at = oc->due_at;
 	cursor->from_inbox = false;
 	return true;
 }
 
 static bool
-claim_inbox(Oid caller, bool all, DurableQueueCursor *cursor, pg_uuid_t *id)
+claim_inbox(TimestampTz now, DurableOwnerCursor *oc, DurableQueueCursor *cursor,
+			pg_uuid_t *id)
 {
 	Datum		values[3];
 	bool		isnull;
 
-	values[0] = BoolGetDatum(all);
-	values[1] = ObjectIdGetDatum(caller);
-	values[2] = Int64GetDatum(cursor->message_id);
+	values[0] = ObjectIdGetDatum(oc->owner);
+	values[1] = Int64GetDatum(oc->message_id);
+	values[2] = TimestampTzGetDatum(now);
 	if (run(Q_CLAIM_INBOX, values, NULL, 1) != 1)
 		return false;
 	*id = *DatumGetUUIDP(get_col(1, &isnull));
 	cursor->claimed_at = DatumGetTimestampTz(get_col(2, &isnull));
-	cursor->message_id = DatumGetInt64(get_col(3, &isnull));
+	oc->message_id = DatumGetInt64(get_col(3, &isnull));
 	cursor->from_inbox = true;
+	return true;
+}
+
+/*
+ * next_owner
+ *		The first owner after the given one (InvalidOid: from the start)
+ *		with ready work that the caller may drive; false when there is none.
+ */
+static bool
+next_owner(Oid after, TimestampTz now, Oid caller, bool all, Oid *owner)
+{
+	Datum		values[4];
+	bool		isnull;
+	Datum		v;
+
+	values[0] = ObjectIdGetDatum(after);
+	values[1] = TimestampTzGetDatum(now);
+	values[2] = BoolGetDatum(all);
+	values[3] = ObjectIdGetDatum(caller);
+	if (run(Q_NEXT_OWNER, values, NULL, 1) != 1)
+		return false;
+	v = get_col(1, &isnull);
+	if (isnull)
+		return false;
+	*owner = DatumGetObjectId(v);
 	return true;
 }
 
@@ -1156,20 +1268,88 @@ claim_inbox(Oid caller, bool all, DurableQueueCursor *cursor, pg_uuid_t *id)
  * durable_storage_claim_ready
  *		Locks the next execution that is due in the queue or has a message
  *		in its inbox and that the caller may drive (all of them if all),
- *		skipping those locked by other drivers; moves the cursor past it.
- *		The two sources take turns, so that neither starves the other.
- *		False when there is none.
+ *		skipping those locked by other drivers, and moves the cursor past
+ *		it.  Claims take turns between the owners with ready work, in the
+ *		order of their oids from the owner of the last claim on, so that a
+ *		role with a million ready executions does not starve a role with
+ *		one; within an owner, the queue and the inbox take turns and each
+ *		gives its oldest first.  Costs an index descent or two per owner
+ *		passed over.  False when there is none.
  */
 bool
 durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 							DurableQueueCursor *cursor, pg_uuid_t *id)
 {
-	cursor->inbox_first = !cursor->inbox_first;
-	if (cursor->inbox_first)
-		return claim_inbox(caller, all, cursor, id) ||
-			claim_queue(now, caller, all, cursor, id);
-	return claim_queue(now, caller, all, cursor, id) ||
-		claim_inbox(caller, all, cursor, id);
+	Oid			start = cursor->last_owner;
+	Oid			after = start;
+	bool		wrapped = false;
+
+	for (;;)
+	{
+		Oid			owner;
+		DurableOwnerCursor *oc;
+		bool		claimed;
+
+		if (!next_owner(after, now, caller, all, &owner))
+		{
+			/* past the last owner: go round from the first */
+			if (wrapped || !OidIsValid(start))
+				return false;
+			wrapped = true;
+			after = InvalidOid;
+			continue;
+		}
+		if (wrapped && owner > start)
+			return false;		/* every owner was tried */
+
+		oc = owner_cursor(cursor, owner);
+		oc->inbox_first = !oc->inbox_first;
+		if (oc->inbox_first)
+			claimed = claim_inbox(now, oc, cursor, id) ||
+				claim_queue(now, oc, cursor, id);
+		else
+			claimed = claim_queue(now, oc, cursor, id) ||
+				claim_inbox(now, oc, cursor, id);
+		if (claimed)
+		{
+			cursor->last_owner = owner;
+			return true;
+		}
+		after = owner;
+	}
+}
+
+/*
+ * durable_storage_note_drive_error
+ *		Charges an error that escaped a drive to an unfinished execution;
+ *		returns how many such errors in a row it has caused without
+ *		progress, 0 when it has finished or does not exist.
+ */
+int
+durable_storage_note_drive_error(const pg_uuid_t *id)
+{
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = UUIDPGetDatum(id);
+	if (run(Q_NOTE_DRIVE_ERROR, values, NULL, 0) != 1)
+		return 0;
+	return DatumGetInt32(get_col(1, &isnull));
+}
+
+/*
+ * durable_storage_queue_backoff
+ *		Makes an execution wait until retry_at before it is driven again,
+ *		whether by its queue row or by a message.
+ */
+void
+durable_storage_queue_backoff(const pg_uuid_t *id, TimestampTz retry_at)
+{
+	Datum		values[2];
+
+	values[0] = UUIDPGetDatum(id);
+	values[1] = TimestampTzGetDatum(retry_at);
+	run(Q_QUEUE_BACKOFF, values, NULL, 0);
 }
 
 /*
