@@ -226,7 +226,11 @@ static const StorageStatement statements[Q_COUNT] = {
 	 * and whose executions the caller may drive: a queue row due by $2, or a
 	 * message in an inbox.  A loose index scan over the distinct owners of
 	 * each table, two index descents per owner it passes, stopping at the
-	 * first owner with ready work.
+	 * first owner with ready work.  Here and in the claims within an owner,
+	 * the owner is bounded by row comparisons, not an equality: with an
+	 * equality the planner may take queue_due_idx (or inbox_message_idx),
+	 * whose order also fits, and filter the owner, walking every other
+	 * owner's entries.
 	 */
 	[Q_NEXT_OWNER] = {
 		"WITH RECURSIVE qo(o) AS ("
@@ -242,7 +246,10 @@ static const StorageStatement statements[Q_COUNT] = {
 		"SELECT min(o) FROM ("
 		"(SELECT qo.o FROM qo WHERE qo.o IS NOT NULL "
 		"AND ($3 OR pg_has_role($4, qo.o, 'USAGE')) "
-		"AND EXISTS (SELECT 1 FROM durable.queue q WHERE q.owner::oid = qo.o AND q.due_at <= $2) "
+		"AND (SELECT true FROM durable.queue q "
+		"WHERE (q.owner::oid, q.due_at) >= (qo.o, '-infinity'::timestamptz) "
+		"AND (q.owner::oid, q.due_at) <= (qo.o, $2) "
+		"ORDER BY q.owner::oid, q.due_at LIMIT 1) "
 		"LIMIT 1) UNION ALL "
 		"(SELECT io.o FROM io WHERE io.o IS NOT NULL "
 		"AND ($3 OR pg_has_role($4, io.o, 'USAGE')) LIMIT 1)) s",
@@ -251,9 +258,9 @@ static const StorageStatement statements[Q_COUNT] = {
 	/* the oldest due queue row of an owner after the cursor */
 	[Q_CLAIM_READY] = {
 		"SELECT execution_id, due_at FROM durable.queue "
-		"WHERE owner::oid = $1 AND due_at <= $2 "
-		"AND (due_at, execution_id) > ($3, $4) "
-		"ORDER BY due_at, execution_id LIMIT 1 FOR UPDATE SKIP LOCKED",
+		"WHERE (owner::oid, due_at, execution_id) > ($1, $3, $4) "
+		"AND (owner::oid, due_at) <= ($1, $2) "
+		"ORDER BY owner::oid, due_at, execution_id LIMIT 1 FOR UPDATE SKIP LOCKED",
 		4, {OIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDOID}
 	},
 	/*
@@ -429,10 +436,10 @@ static const StorageStatement statements[Q_COUNT] = {
 	 */
 	[Q_CLAIM_INBOX] = {
 		"SELECT i.execution_id, i.created_at, i.message_id FROM durable.inbox i "
-		"WHERE i.owner::oid = $1 AND i.message_id > $2 "
+		"WHERE (i.owner::oid, i.message_id) > ($1, $2) AND i.owner::oid <= $1 "
 		"AND NOT EXISTS (SELECT 1 FROM durable.queue q "
 		"WHERE q.execution_id = i.execution_id AND q.retry_at > $3) "
-		"ORDER BY i.message_id LIMIT 1 FOR UPDATE OF i SKIP LOCKED",
+		"ORDER BY i.owner::oid, i.message_id LIMIT 1 FOR UPDATE OF i SKIP LOCKED",
 		3, {OIDOID, INT8OID, TIMESTAMPTZOID}
 	},
 	[Q_INBOX_ADD] = {
