@@ -167,7 +167,40 @@ SET durable.max_drive_errors = 1000;
 RESET ROLE;
 SET durable.max_drive_errors = 0;
 
+-- ----------------------------------------------------------------------
+-- on a schema of 1.1 (before ALTER EXTENSION UPDATE) claims work, and a
+-- drive error is raised as before: there is nowhere to count it
+-- ----------------------------------------------------------------------
+CREATE DATABASE regress_durable_sched11;
+\c regress_durable_sched11
+SET client_min_messages = warning;
+CREATE EXTENSION durable VERSION '1.1';
+RESET client_min_messages;
+CREATE FUNCTION noop(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN RETURN input; END $$;
+CREATE FUNCTION waiter(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN RETURN durable_wait_for_event('e', 'go'); END $$;
+SELECT durable_start('noop', '{}', name => 'v11-noop') IS NOT NULL AS started;
+SELECT durable_start('waiter', '{}', name => 'v11-poison') IS NOT NULL AS started;
+SELECT durable_drive_pending() AS drove;
+SELECT name, status FROM durable.executions ORDER BY name;
+INSERT INTO durable.events (execution_id, event_id, name, owner, sent_at)
+  SELECT id, 1000000000, 'junk', owner, now() FROM durable.executions WHERE name = 'v11-poison';
+INSERT INTO durable.inbox (execution_id, message_id, kind, payload, owner, created_at)
+  OVERRIDING SYSTEM VALUE
+  SELECT id, 1000000000, 'event', '{"event": "junk"}', owner, now()
+    FROM durable.executions WHERE name = 'v11-poison';
+\set VERBOSITY terse
+SELECT durable_drive_pending() AS drove;
+\set VERBOSITY default
+-- after the update it is counted
+ALTER EXTENSION durable UPDATE;
+SELECT durable_drive_pending() AS drove;
+SELECT q.drive_errors FROM durable.queue q JOIN durable.executions e ON e.id = q.execution_id
+ WHERE e.name = 'v11-poison';
+
 \c contrib_regression
 DROP DATABASE regress_durable_scheduling;
+DROP DATABASE regress_durable_sched11;
 DROP ROLE regress_sched_alice;
 DROP ROLE regress_sched_bob;

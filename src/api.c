@@ -498,6 +498,9 @@ drive_claimed(DurableDrive *d, TimestampTz deadline, void (*commit) (void))
 
 	if (edata != NULL)
 	{
+		/* on a schema of 1.1 there is nowhere to count it: raise it */
+		if (!durable_storage_counts_drive_errors())
+			ReThrowError(edata);
 		ereport(LOG,
 				(errmsg("durable: a drive of execution %s raised an error: %s",
 						durable_uuid_out(&id), edata->message ? edata->message : "?"),

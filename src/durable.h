@@ -482,6 +482,7 @@ extern void durable_storage_cancel_ops(const pg_uuid_t *id, int32 run_no, Timest
 extern bool durable_storage_next_due(TimestampTz after, TimestampTz *due_at);
 extern bool durable_storage_status(const pg_uuid_t *id, char **status, bool *mine);
 extern int	durable_storage_note_crash(const pg_uuid_t *id);
+extern bool durable_storage_counts_drive_errors(void);
 extern int	durable_storage_note_drive_error(const pg_uuid_t *id);
 extern void durable_storage_queue_backoff(const pg_uuid_t *id, TimestampTz retry_at);
 /* where a pass over the ready queue and the inboxes has got to, per owner */

@@ -72,6 +72,7 @@ typedef enum StorageQuery
 	Q_SCHEDULE_INSERT,
 	Q_SCHEDULE_DELETE,
 	Q_CLAIM_INBOX,
+	Q_CLAIM_INBOX_11,
 	Q_INBOX_ADD,
 	Q_INBOX_TAKE,
 	Q_INBOX_DELETE,
@@ -439,6 +440,14 @@ static const StorageStatement statements[Q_COUNT] = {
 		"WHERE (i.owner::oid, i.message_id) > ($1, $2) AND i.owner::oid <= $1 "
 		"AND NOT EXISTS (SELECT 1 FROM durable.queue q "
 		"WHERE q.execution_id = i.execution_id AND q.retry_at > $3) "
+		"ORDER BY i.owner::oid, i.message_id LIMIT 1 FOR UPDATE OF i SKIP LOCKED",
+		3, {OIDOID, INT8OID, TIMESTAMPTZOID}
+	},
+	/* the same on the schema of 1.1, which has no backoff */
+	[Q_CLAIM_INBOX_11] = {
+		"SELECT i.execution_id, i.created_at, i.message_id FROM durable.inbox i "
+		"WHERE (i.owner::oid, i.message_id) > ($1, $2) AND i.owner::oid <= $1 "
+		"AND $3 IS NOT NULL "
 		"ORDER BY i.owner::oid, i.message_id LIMIT 1 FOR UPDATE OF i SKIP LOCKED",
 		3, {OIDOID, INT8OID, TIMESTAMPTZOID}
 	},
@@ -1237,7 +1246,8 @@ claim_inbox(TimestampTz now, DurableOwnerCursor *oc, DurableQueueCursor *cursor,
 	values[0] = ObjectIdGetDatum(oc->owner);
 	values[1] = Int64GetDatum(oc->message_id);
 	values[2] = TimestampTzGetDatum(now);
-	if (run(Q_CLAIM_INBOX, values, NULL, 1) != 1)
+	if (run(durable_storage_counts_drive_errors() ? Q_CLAIM_INBOX : Q_CLAIM_INBOX_11,
+			values, NULL, 1) != 1)
 		return false;
 	*id = *DatumGetUUIDP(get_col(1, &isnull));
 	cursor->claimed_at = DatumGetTimestampTz(get_col(2, &isnull));
@@ -1324,6 +1334,20 @@ durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 		}
 		after = owner;
 	}
+}
+
+/*
+ * durable_storage_counts_drive_errors
+ *		Whether the queue has the columns of 1.2 that count drive errors
+ *		(false until ALTER EXTENSION durable UPDATE has run on a schema of
+ *		1.1).  Two catalog cache lookups.
+ */
+bool
+durable_storage_counts_drive_errors(void)
+{
+	Oid			queue = get_relname_relid("queue", get_namespace_oid("durable", false));
+
+	return OidIsValid(queue) && get_attnum(queue, "retry_at") != InvalidAttrNumber;
 }
 
 /*

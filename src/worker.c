@@ -460,8 +460,14 @@ charge_drive_error(ErrorData *edata)
 
 	PG_TRY();
 	{
+		/* on a schema of 1.1, the error is only reported: pause */
 		if (durable_worker_begin())
-			durable_drive_charge_error(&drive_id, edata);
+		{
+			if (durable_storage_counts_drive_errors())
+				durable_drive_charge_error(&drive_id, edata);
+			else
+				charged = false;
+		}
 		durable_worker_end();
 	}
 	PG_CATCH();
