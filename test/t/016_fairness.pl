@@ -163,5 +163,5 @@ is($node->safe_psql('postgres',
 	"SELECT count(*) FROM $by_name WHERE n.name IN ('spin-1', 'spin-2') AND e.status = 'RUNNING'"),
 	'2', 'both loops are still running, a slice at a time');
 
-$node->stop('fast');
+$node->stop('immediate');
 done_testing();
