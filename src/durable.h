@@ -497,22 +497,27 @@ typedef struct DurableOwnerCursor
 
 #define DURABLE_CURSOR_OWNERS 32
 
+/*
+ * The owners known to have ready work, taken in turns, and the places of
+ * a pass; see durable_storage_claim_ready.
+ */
 typedef struct DurableQueueCursor
 {
 	Oid			last_owner;		/* whose work the last claim took */
-	int			nowners;		/* the places of this pass, per owner */
+	int			nowners;
 	int			evict;
 	DurableOwnerCursor owners[DURABLE_CURSOR_OWNERS];
+	TimestampTz owners_at;		/* when the owners were last looked up */
+	DurableOwnerCursor any;		/* the claims over all owners */
 	bool		from_inbox;		/* what the last claim came from ... */
 	TimestampTz claimed_at;		/* ... and since when it was ready */
 } DurableQueueCursor;
 
-/* a new cursor: claims start at the first owner */
-#define DURABLE_QUEUE_CURSOR_RESET(c) \
-	do { memset((c), 0, sizeof(DurableQueueCursor)); } while (0)
-/* a new pass: places forgotten, the turn of owners kept */
-#define DURABLE_QUEUE_CURSOR_NEW_PASS(c) \
-	do { (c)->nowners = 0; (c)->evict = 0; } while (0)
+/* a new cursor; a new pass (places forgotten, owners and turn kept) */
+extern void durable_queue_cursor_reset(DurableQueueCursor *cursor);
+extern void durable_queue_cursor_new_pass(DurableQueueCursor *cursor);
+#define DURABLE_QUEUE_CURSOR_RESET(c) durable_queue_cursor_reset(c)
+#define DURABLE_QUEUE_CURSOR_NEW_PASS(c) durable_queue_cursor_new_pass(c)
 
 /* a message taken from an inbox */
 typedef struct DurableMessage

@@ -54,7 +54,8 @@ typedef enum StorageQuery
 	Q_QUEUE_SET,
 	Q_QUEUE_DELETE,
 	Q_CANCEL_OPS,
-	Q_NEXT_OWNER,
+	Q_READY_OWNERS,
+	Q_CLAIM_ANY,
 	Q_CLAIM_READY,
 	Q_NOTE_DRIVE_ERROR,
 	Q_QUEUE_BACKOFF,
@@ -73,6 +74,8 @@ typedef enum StorageQuery
 	Q_SCHEDULE_DELETE,
 	Q_CLAIM_INBOX,
 	Q_CLAIM_INBOX_11,
+	Q_CLAIM_ANY_INBOX,
+	Q_CLAIM_ANY_INBOX_11,
 	Q_INBOX_ADD,
 	Q_INBOX_TAKE,
 	Q_INBOX_DELETE,
@@ -223,38 +226,41 @@ static const StorageStatement statements[Q_COUNT] = {
 		3, {UUIDOID, INT4OID, TIMESTAMPTZOID}
 	},
 	/*
-	 * The first owner after $1 (an oid; 0 for the first) that has work ready
-	 * and whose executions the caller may drive: a queue row due by $2, or a
-	 * message in an inbox.  A loose index scan over the distinct owners of
-	 * each table, two index descents per owner it passes, stopping at the
-	 * first owner with ready work.  Here and in the claims within an owner,
-	 * the owner is bounded by row comparisons, not an equality: with an
-	 * equality the planner may take queue_due_idx (or inbox_message_idx),
+	 * The owners (oids, at most 32, in order) that have work ready and whose
+	 * executions the caller may drive: a queue row due by $1, or a message
+	 * in an inbox.  A loose index scan over the distinct owners of each
+	 * table: two index descents per owner.  Here and in the claims within an
+	 * owner, the owner is bounded by row comparisons, not an equality: with
+	 * an equality the planner may take queue_due_idx (or inbox_message_idx),
 	 * whose order also fits, and filter the owner, walking every other
 	 * owner's entries.
 	 */
-	[Q_NEXT_OWNER] = {
+	[Q_READY_OWNERS] = {
 		"WITH RECURSIVE qo(o) AS ("
-		"SELECT (SELECT owner::oid FROM durable.queue WHERE owner::oid > $1 "
-		"ORDER BY owner::oid LIMIT 1) "
+		"SELECT (SELECT owner::oid FROM durable.queue ORDER BY owner::oid LIMIT 1) "
 		"UNION ALL SELECT (SELECT x.owner::oid FROM durable.queue x WHERE x.owner::oid > qo.o "
 		"ORDER BY x.owner::oid LIMIT 1) FROM qo WHERE qo.o IS NOT NULL), "
 		"io(o) AS ("
-		"SELECT (SELECT owner::oid FROM durable.inbox WHERE owner::oid > $1 "
-		"ORDER BY owner::oid LIMIT 1) "
+		"SELECT (SELECT owner::oid FROM durable.inbox ORDER BY owner::oid LIMIT 1) "
 		"UNION ALL SELECT (SELECT x.owner::oid FROM durable.inbox x WHERE x.owner::oid > io.o "
 		"ORDER BY x.owner::oid LIMIT 1) FROM io WHERE io.o IS NOT NULL) "
-		"SELECT min(o) FROM ("
-		"(SELECT qo.o FROM qo WHERE qo.o IS NOT NULL "
-		"AND ($3 OR pg_has_role($4, qo.o, 'USAGE')) "
+		"SELECT o FROM ("
+		"SELECT qo.o FROM qo WHERE qo.o IS NOT NULL "
 		"AND (SELECT true FROM durable.queue q "
 		"WHERE (q.owner::oid, q.due_at) >= (qo.o, '-infinity'::timestamptz) "
-		"AND (q.owner::oid, q.due_at) <= (qo.o, $2) "
+		"AND (q.owner::oid, q.due_at) <= (qo.o, $1) "
 		"ORDER BY q.owner::oid, q.due_at LIMIT 1) "
-		"LIMIT 1) UNION ALL "
-		"(SELECT io.o FROM io WHERE io.o IS NOT NULL "
-		"AND ($3 OR pg_has_role($4, io.o, 'USAGE')) LIMIT 1)) s",
-		4, {OIDOID, TIMESTAMPTZOID, BOOLOID, OIDOID}
+		"UNION SELECT io.o FROM io WHERE io.o IS NOT NULL) s "
+		"WHERE ($2 OR pg_has_role($3, o, 'USAGE')) ORDER BY o LIMIT 32",
+		3, {TIMESTAMPTZOID, BOOLOID, OIDOID}
+	},
+	/* the oldest due queue row of any owner after the cursor */
+	[Q_CLAIM_ANY] = {
+		"SELECT execution_id, due_at, owner::oid FROM durable.queue "
+		"WHERE due_at <= $1 AND ($2 OR pg_has_role($3, owner, 'USAGE')) "
+		"AND (due_at, execution_id) > ($4, $5) "
+		"ORDER BY due_at, execution_id LIMIT 1 FOR UPDATE SKIP LOCKED",
+		5, {TIMESTAMPTZOID, BOOLOID, OIDOID, TIMESTAMPTZOID, UUIDOID}
 	},
 	/* the oldest due queue row of an owner after the cursor */
 	[Q_CLAIM_READY] = {
@@ -450,6 +456,22 @@ static const StorageStatement statements[Q_COUNT] = {
 		"AND $3 IS NOT NULL "
 		"ORDER BY i.owner::oid, i.message_id LIMIT 1 FOR UPDATE OF i SKIP LOCKED",
 		3, {OIDOID, INT8OID, TIMESTAMPTZOID}
+	},
+	/* the oldest message of any owner after the cursor, as above */
+	[Q_CLAIM_ANY_INBOX] = {
+		"SELECT i.execution_id, i.created_at, i.message_id, i.owner::oid FROM durable.inbox i "
+		"WHERE ($1 OR pg_has_role($2, i.owner, 'USAGE')) AND i.message_id > $3 "
+		"AND NOT EXISTS (SELECT 1 FROM durable.queue q "
+		"WHERE q.execution_id = i.execution_id AND q.retry_at > $4) "
+		"ORDER BY i.message_id LIMIT 1 FOR UPDATE OF i SKIP LOCKED",
+		4, {BOOLOID, OIDOID, INT8OID, TIMESTAMPTZOID}
+	},
+	[Q_CLAIM_ANY_INBOX_11] = {
+		"SELECT i.execution_id, i.created_at, i.message_id, i.owner::oid FROM durable.inbox i "
+		"WHERE ($1 OR pg_has_role($2, i.owner, 'USAGE')) AND i.message_id > $3 "
+		"AND $4 IS NOT NULL "
+		"ORDER BY i.message_id LIMIT 1 FOR UPDATE OF i SKIP LOCKED",
+		4, {BOOLOID, OIDOID, INT8OID, TIMESTAMPTZOID}
 	},
 	[Q_INBOX_ADD] = {
 		"INSERT INTO durable.inbox (execution_id, kind, payload, owner, created_at) "
@@ -1177,12 +1199,40 @@ durable_storage_cancel_ops(const pg_uuid_t *id, int32 run_no, TimestampTz now)
 	run(Q_CANCEL_OPS, values, NULL, 0);
 }
 
+/* how often a claim looks up which owners have ready work, at most */
+#define DURABLE_OWNERS_REFRESH_MS 50
+
+static void
+place_reset(DurableOwnerCursor *oc)
+{
+	oc->due_at = DT_NOBEGIN;
+	memset(&oc->id, 0, sizeof(pg_uuid_t));
+	oc->message_id = 0;
+}
+
+void
+durable_queue_cursor_reset(DurableQueueCursor *cursor)
+{
+	memset(cursor, 0, sizeof(DurableQueueCursor));
+	place_reset(&cursor->any);
+}
+
+void
+durable_queue_cursor_new_pass(DurableQueueCursor *cursor)
+{
+	int			i;
+
+	for (i = 0; i < cursor->nowners; i++)
+		place_reset(&cursor->owners[i]);
+	place_reset(&cursor->any);
+}
+
 /*
  * owner_cursor
- *		Where this pass has got to in the work of an owner: a new place at
- *		the start when the owner has none yet.  With more owners than the
- *		cursor holds, the oldest place is forgotten (that owner's claims
- *		start again from its oldest work).
+ *		The entry of an owner in the cursor, a new one (at the start of its
+ *		work) when it has none yet.  With more owners than the cursor holds,
+ *		an older entry is given up (that owner is found again by the next
+ *		look-up or by a claim over all owners).
  */
 static DurableOwnerCursor *
 owner_cursor(DurableQueueCursor *cursor, Oid owner)
@@ -1202,8 +1252,50 @@ owner_cursor(DurableQueueCursor *cursor, Oid owner)
 	}
 	memset(oc, 0, sizeof(DurableOwnerCursor));
 	oc->owner = owner;
-	oc->due_at = DT_NOBEGIN;
+	place_reset(oc);
 	return oc;
+}
+
+/*
+ * refresh_owners
+ *		Looks up the owners with ready work that the caller may drive, and
+ *		makes them the owners of the cursor, keeping the places of those it
+ *		had.
+ */
+static void
+refresh_owners(TimestampTz now, Oid caller, bool all, DurableQueueCursor *cursor)
+{
+	DurableOwnerCursor old[DURABLE_CURSOR_OWNERS];
+	int			nold = cursor->nowners;
+	Datum		values[3];
+	uint64		n,
+				i;
+	int			j;
+
+	memcpy(old, cursor->owners, sizeof(old));
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = BoolGetDatum(all);
+	values[2] = ObjectIdGetDatum(caller);
+	n = run(Q_READY_OWNERS, values, NULL, DURABLE_CURSOR_OWNERS);
+	cursor->nowners = 0;
+	cursor->evict = 0;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		DurableOwnerCursor *oc = &cursor->owners[cursor->nowners++];
+
+		memset(oc, 0, sizeof(DurableOwnerCursor));
+		oc->owner = owner;
+		place_reset(oc);
+		for (j = 0; j < nold; j++)
+			if (old[j].owner == owner)
+				*oc = old[j];
+	}
+	if (n > 0)
+		SPI_freetuptable(SPI_tuptable);
+	cursor->owners_at = GetCurrentTimestamp();
 }
 
 /*
@@ -1257,28 +1349,54 @@ claim_inbox(TimestampTz now, DurableOwnerCursor *oc, DurableQueueCursor *cursor,
 }
 
 /*
- * next_owner
- *		The first owner after the given one (InvalidOid: from the start)
- *		with ready work that the caller may drive; false when there is none.
+ * claim_any
+ *		The claims of claim_queue and claim_inbox over the work of all
+ *		owners the caller may drive; *owner is the owner of what it claimed.
  */
 static bool
-next_owner(Oid after, TimestampTz now, Oid caller, bool all, Oid *owner)
+claim_any(TimestampTz now, Oid caller, bool all, DurableQueueCursor *cursor,
+		  pg_uuid_t *id, Oid *owner)
 {
-	Datum		values[4];
+	DurableOwnerCursor *oc = &cursor->any;
+	Datum		values[5];
 	bool		isnull;
-	Datum		v;
+	int			source;
 
-	values[0] = ObjectIdGetDatum(after);
-	values[1] = TimestampTzGetDatum(now);
-	values[2] = BoolGetDatum(all);
-	values[3] = ObjectIdGetDatum(caller);
-	if (run(Q_NEXT_OWNER, values, NULL, 1) != 1)
-		return false;
-	v = get_col(1, &isnull);
-	if (isnull)
-		return false;
-	*owner = DatumGetObjectId(v);
-	return true;
+	oc->inbox_first = !oc->inbox_first;
+	for (source = 0; source < 2; source++)
+	{
+		if (oc->inbox_first == (source == 0))
+		{
+			values[0] = BoolGetDatum(all);
+			values[1] = ObjectIdGetDatum(caller);
+			values[2] = Int64GetDatum(oc->message_id);
+			values[3] = TimestampTzGetDatum(now);
+			if (run(durable_storage_counts_drive_errors() ?
+					Q_CLAIM_ANY_INBOX : Q_CLAIM_ANY_INBOX_11, values, NULL, 1) != 1)
+				continue;
+			*id = *DatumGetUUIDP(get_col(1, &isnull));
+			cursor->claimed_at = DatumGetTimestampTz(get_col(2, &isnull));
+			oc->message_id = DatumGetInt64(get_col(3, &isnull));
+			*owner = DatumGetObjectId(get_col(4, &isnull));
+			cursor->from_inbox = true;
+			return true;
+		}
+		values[0] = TimestampTzGetDatum(now);
+		values[1] = BoolGetDatum(all);
+		values[2] = ObjectIdGetDatum(caller);
+		values[3] = TimestampTzGetDatum(oc->due_at);
+		values[4] = UUIDPGetDatum(&oc->id);
+		if (run(Q_CLAIM_ANY, values, NULL, 1) != 1)
+			continue;
+		*id = *DatumGetUUIDP(get_col(1, &isnull));
+		oc->id = *id;
+		oc->due_at = DatumGetTimestampTz(get_col(2, &isnull));
+		*owner = DatumGetObjectId(get_col(3, &isnull));
+		cursor->claimed_at = oc->due_at;
+		cursor->from_inbox = false;
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -1286,12 +1404,20 @@ next_owner(Oid after, TimestampTz now, Oid caller, bool all, Oid *owner)
  *		Locks the next execution that is due in the queue or has a message
  *		in its inbox and that the caller may drive (all of them if all),
  *		skipping those locked by other drivers, and moves the cursor past
- *		it.  Claims take turns between the owners with ready work, in the
- *		order of their oids from the owner of the last claim on, so that a
- *		role with a million ready executions does not starve a role with
- *		one; within an owner, the queue and the inbox take turns and each
- *		gives its oldest first.  Costs an index descent or two per owner
- *		passed over.  False when there is none.
+ *		it.  False when there is none.
+ *
+ *		Claims take turns between the owners with ready work, in the order
+ *		of their oids from the owner after the last claim's, so that a role
+ *		with a million ready executions does not starve a role with one;
+ *		within an owner, the queue and the inbox take turns and each gives
+ *		its oldest first.  Which owners have ready work is looked up (a loose
+ *		index scan, two index descents per owner) at most every
+ *		DURABLE_OWNERS_REFRESH_MS: a role whose work becomes ready waits for
+ *		that and for one turn of each other role.  In between, the cursor
+ *		keeps the owners it knows, and when none of them has work left one
+ *		claim over all owners finds what else is ready (and its owner joins
+ *		the turns), so that a claim costs what it did before the turns in
+ *		the usual case of one or few roles.
  */
 bool
 durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
@@ -1300,26 +1426,35 @@ durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 	Oid			start = cursor->last_owner;
 	Oid			after = start;
 	bool		wrapped = false;
+	Oid			owner;
+
+	if (cursor->owners_at == 0 ||
+		TimestampDifferenceExceeds(cursor->owners_at, GetCurrentTimestamp(),
+								   DURABLE_OWNERS_REFRESH_MS))
+		refresh_owners(now, caller, all, cursor);
 
 	for (;;)
 	{
-		Oid			owner;
-		DurableOwnerCursor *oc;
+		DurableOwnerCursor *oc = NULL;
 		bool		claimed;
+		int			i;
 
-		if (!next_owner(after, now, caller, all, &owner))
+		/* the known owner that comes next, going round */
+		for (i = 0; i < cursor->nowners; i++)
+			if (cursor->owners[i].owner > after &&
+				(oc == NULL || cursor->owners[i].owner < oc->owner))
+				oc = &cursor->owners[i];
+		if (oc == NULL)
 		{
-			/* past the last owner: go round from the first */
 			if (wrapped || !OidIsValid(start))
-				return false;
+				break;
 			wrapped = true;
 			after = InvalidOid;
 			continue;
 		}
-		if (wrapped && owner > start)
-			return false;		/* every owner was tried */
+		if (wrapped && oc->owner > start)
+			break;				/* every known owner was tried */
 
-		oc = owner_cursor(cursor, owner);
 		oc->inbox_first = !oc->inbox_first;
 		if (oc->inbox_first)
 			claimed = claim_inbox(now, oc, cursor, id) ||
@@ -1329,11 +1464,18 @@ durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 				claim_inbox(now, oc, cursor, id);
 		if (claimed)
 		{
-			cursor->last_owner = owner;
+			cursor->last_owner = oc->owner;
 			return true;
 		}
-		after = owner;
+		after = oc->owner;
 	}
+
+	/* the known owners have nothing: anyone else? */
+	if (!claim_any(now, caller, all, cursor, id, &owner))
+		return false;
+	(void) owner_cursor(cursor, owner);
+	cursor->last_owner = owner;
+	return true;
 }
 
 /*

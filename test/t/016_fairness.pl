@@ -82,7 +82,7 @@ $node->safe_psql('postgres',
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 20 FROM durable.executions WHERE name LIKE 'bob-b-%' AND status = 'SUCCEEDED'"),
 	"bob's 20 executions finish while alice's execution raises errors");
-note(sprintf("bob's 20 executions took %.1f s", time - $started));
+diag(sprintf("bob's 20 executions took %.1f s", time - $started));
 ok($node->poll_query_until('postgres',
 	"SELECT status = 'FAILED' FROM durable.executions WHERE name = 'poison'"),
 	'the poisoned execution ends FAILED');
@@ -154,7 +154,7 @@ ok($node->poll_query_until('postgres',
 my $took = time - $started;
 my $span = $node->safe_psql('postgres',
 	"SELECT extract(epoch FROM max(e.finished_at) - min(e.created_at)) FROM $by_name WHERE n.name IN ($bobs)");
-note(sprintf("bob's 100 executions took %.1f s (%.1f s from the first start to the last end)", $took, $span));
+diag(sprintf("bob's 100 executions took %.1f s (%.1f s from the first start to the last end)", $took, $span));
 ok($span < 15, "bob's 100 executions finished within 15 s despite alice's load")
 	or diag(sprintf('they took %.1f s', $span));
 ok($node->safe_psql('postgres',
