@@ -23,6 +23,7 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 #include "utils/varlena.h"
@@ -451,17 +452,136 @@ commit_and_lock(void)
 }
 
 /*
+ * advance_guarded
+ *		durable_drive_advance in a subtransaction: an error that escapes it
+ *		is rolled back and returned in *edata (false), to be charged to the
+ *		execution, except a cancel (the caller's ^C or statement_timeout),
+ *		which goes on up.
+ */
+static bool
+advance_guarded(DurableDrive *d, DurableAdvance *r, ErrorData **edata)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		*r = durable_drive_advance(d);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *err;
+
+		MemoryContextSwitchTo(cxt);
+		err = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (durable_current == d)
+			durable_current = NULL;
+		if (err->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(err);
+		*edata = err;
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * drive_claimed
+ *		Drives a claimed execution, with a commit after every operation
+ *		(commit not NULL) until it suspends, finishes, continues as new or
+ *		the deadline passes, or in the caller's transaction until it
+ *		suspends, finishes or the deadline passes.  An error the drive
+ *		raises is charged to the execution (durable_drive_charge_error) and
+ *		logged, and the caller goes on with the others.
+ */
+static void
+drive_claimed(DurableDrive *d, TimestampTz deadline, void (*commit) (void))
+{
+	pg_uuid_t	id = d->ex.id;
+	ErrorData  *edata = NULL;
+	DurableAdvance r;
+
+	PG_TRY();
+	{
+		for (;;)
+		{
+			bool		yield = false;
+
+			if (!advance_guarded(d, &r, &edata))
+				break;
+			if (commit == NULL)
+			{
+				if (r != DA_CONTINUE || durable_clock_now() >= deadline)
+					break;
+				continue;
+			}
+			if (r == DA_CONTINUE)
+			{
+				if (!durable_synchronous_commit)
+					(void) set_config_option("synchronous_commit", "off",
+											 PGC_USERSET, PGC_S_SESSION,
+											 GUC_ACTION_LOCAL, true, 0, false);
+				if (d->yield || durable_clock_now() >= deadline)
+				{
+					yield = true;
+					durable_storage_queue_set(&d->ex.id, d->ex.owner, durable_clock_now());
+				}
+			}
+			d->yield = false;
+			commit();
+			if (r != DA_CONTINUE || yield)
+				break;
+			/* lock the queue row again; stop if durable_stop finished it */
+			if (!durable_drive_relock(d))
+				break;
+		}
+	}
+	PG_FINALLY();
+	{
+		durable_drive_end(d);
+	}
+	PG_END_TRY();
+
+	if (edata != NULL)
+	{
+		/* on a schema of 1.1 there is nowhere to count it: raise it */
+		if (!durable_storage_counts_drive_errors())
+			ReThrowError(edata);
+		ereport(LOG,
+				(errmsg("durable: a drive of execution %s raised an error: %s",
+						durable_uuid_out(&id), edata->message ? edata->message : "?"),
+				 errdetail("SQLSTATE %s", unpack_sql_state(edata->sqlerrcode))));
+		durable_drive_charge_error(&id, edata);
+		if (commit != NULL)
+			commit();
+		FreeErrorData(edata);
+	}
+}
+
+/*
  * durable_drive_ready
- *		Drives every ready execution the caller may control, oldest due
- *		first, until none is ready or the deadline passes; returns how many
- *		drives it made.  With commit, a commit follows every operation (and
- *		lets go of a queue row another session's execution holds); without,
- *		all runs in the caller's transaction.  Passes over the queue repeat
- *		until one drives nothing: a drive leaves its execution finished or
- *		sleeping, and one that sleeps briefly may be due by the next pass.
- *		After each drive, and when it fails, the session is put back as
- *		the call found it (isolation.c), so that no execution's session
- *		state reaches the next execution or the caller.
+ *		Drives every ready execution the caller may control, taking turns
+ *		between their owners and oldest due first within one, until none is
+ *		ready or the deadline passes; returns how many drives it made.  With
+ *		commit, a commit follows every operation (and lets go of a queue row
+ *		another session's execution holds); without, all runs in the
+ *		caller's transaction.  Passes over the queue repeat until one drives
+ *		nothing: a drive leaves its execution finished or sleeping, and one
+ *		that sleeps briefly may be due by the next pass.  One execution
+ *		whose drives raise errors does not stop the others: see
+ *		drive_claimed.  After each drive, and when the call fails, the
+ *		session is put back as the call found it (isolation.c), so that no
+ *		execution's session state reaches the next execution or the caller.
  */
 int
 durable_drive_ready(TimestampTz deadline, void (*commit) (void))
@@ -470,19 +590,19 @@ durable_drive_ready(TimestampTz deadline, void (*commit) (void))
 	volatile int count = 0;
 	bool		drove = true;
 	pg_uuid_t	id;
+	DurableQueueCursor cursor;
 	DurableSessionState *st;
 	void		(*save_commit) (void) = ready_commit;
 
 	durable_lock_extension();
 	st = durable_session_save();
 	ready_commit = commit;
+	DURABLE_QUEUE_CURSOR_RESET(&cursor);
 	PG_TRY();
 	{
 		while (drove && durable_clock_now() < deadline)
 		{
-			DurableQueueCursor cursor;
-
-			DURABLE_QUEUE_CURSOR_RESET(&cursor);
+			DURABLE_QUEUE_CURSOR_NEW_PASS(&cursor);
 			drove = false;
 			while (durable_clock_now() < deadline &&
 				   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all,
@@ -497,20 +617,7 @@ durable_drive_ready(TimestampTz deadline, void (*commit) (void))
 						commit_and_lock();
 					continue;
 				}
-				PG_TRY();
-				{
-					if (commit != NULL)
-						(void) durable_drive_committing(d, deadline, commit_and_lock);
-					else
-						while (durable_drive_advance(d) == DA_CONTINUE &&
-							   durable_clock_now() < deadline)
-							;
-				}
-				PG_FINALLY();
-				{
-					durable_drive_end(d);
-				}
-				PG_END_TRY();
+				drive_claimed(d, deadline, commit != NULL ? commit_and_lock : NULL);
 				durable_session_restore(st, false);
 				count++;
 				drove = true;

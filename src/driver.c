@@ -291,8 +291,8 @@ new_ops_hash(MemoryContext cxt)
  *		its drive state, in a context of its own that outlives transactions.
  *		NULL when there is no such execution or its lock is busy.
  */
-DurableDrive *
-durable_drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked)
+static DurableDrive *
+drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked, bool load_ops)
 {
 	MemoryContext cxt;
 	DurableDrive *d;
@@ -336,9 +336,17 @@ durable_drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked)
 	d->fresh = true;
 
 	/* a new execution has no checkpoints (a redriven one has): skip the load */
-	if (strcmp(d->ex.status, "PENDING") != 0 || d->ex.redrive_count > 0)
+	if (!load_ops)
+		d->ops_unknown = true;
+	else if (strcmp(d->ex.status, "PENDING") != 0 || d->ex.redrive_count > 0)
 		durable_storage_load_ops(d);
 	return d;
+}
+
+DurableDrive *
+durable_drive_begin(const pg_uuid_t *id, bool wait, bool queue_locked)
+{
+	return drive_begin(id, wait, queue_locked, true);
 }
 
 /*
@@ -701,7 +709,7 @@ finish(DurableDrive *d, const char *status, Jsonb *result, Jsonb *error)
 	Jsonb	   *values[2];
 
 	flush(d);
-	if (has_open_ops(d))
+	if (d->ops_unknown || has_open_ops(d))
 	{
 		/* what it still waits on: operations, callbacks, children */
 		durable_storage_cancel_ops(&d->ex.id, d->ex.run_no, now);
@@ -1131,6 +1139,8 @@ perform(DurableDrive *d)
 				d->max_op_id = 0;
 				d->ckpt_bytes = 0;
 				MemoryContextSwitchTo(old);
+				/* a new run: a committing drive lets the others have a turn */
+				d->yield = true;
 				return DA_CONTINUE;
 			}
 
@@ -1315,9 +1325,11 @@ durable_drive_advance(DurableDrive *d)
 /*
  * durable_drive_committing
  *		Advances an execution with a commit after every operation, until it
- *		suspends, finishes or the deadline passes.  commit() ends the
- *		current transaction and starts the next.  Intermediate commits do
- *		not wait for the WAL flush unless durable.synchronous_commit is on;
+ *		suspends, finishes, continues as new or the deadline passes.  In the
+ *		last two cases it is still ready: its queue row is made due now, so
+ *		that the work ready before comes first.  commit() ends the current
+ *		transaction and starts the next.  Intermediate commits do not wait
+ *		for the WAL flush unless durable.synchronous_commit is on;
  *		suspensions and terminal states always do.
  */
 DurableAdvance
@@ -1326,16 +1338,101 @@ durable_drive_committing(DurableDrive *d, TimestampTz deadline, void (*commit) (
 	for (;;)
 	{
 		DurableAdvance r = durable_drive_advance(d);
+		bool		yield = false;
 
-		if (r == DA_CONTINUE && !durable_synchronous_commit)
-			(void) set_config_option("synchronous_commit", "off",
-									 PGC_USERSET, PGC_S_SESSION,
-									 GUC_ACTION_LOCAL, true, 0, false);
+		if (r == DA_CONTINUE)
+		{
+			if (!durable_synchronous_commit)
+				(void) set_config_option("synchronous_commit", "off",
+										 PGC_USERSET, PGC_S_SESSION,
+										 GUC_ACTION_LOCAL, true, 0, false);
+			if (d->yield || durable_clock_now() >= deadline)
+			{
+				yield = true;
+				durable_storage_queue_set(&d->ex.id, d->ex.owner, durable_clock_now());
+			}
+		}
+		d->yield = false;
 		commit();
-		if (r != DA_CONTINUE || durable_clock_now() >= deadline)
+		if (r != DA_CONTINUE || yield)
 			return r;
 		/* lock the queue row again; stop if durable_stop finished it */
 		if (!durable_drive_relock(d))
 			return DA_FINISHED;
 	}
+}
+
+/*
+ * durable_drive_charge_error
+ *		An error escaped a drive of the execution (the drive's transaction,
+ *		or subtransaction, is rolled back and the drive ended): counts it
+ *		against the execution, which then waits 1 s, 2 s, 4 s ... (at most
+ *		a minute) before any driver takes it again, so that others are
+ *		driven meanwhile, and fails with WF018 once it has raised
+ *		durable.max_drive_errors errors in a row without progress.  Runs in
+ *		the caller's transaction; nothing when the execution has finished
+ *		or another session drives it.
+ */
+void
+durable_drive_charge_error(const pg_uuid_t *id, ErrorData *edata)
+{
+	DurableDrive *d = drive_begin(id, false, false, false);
+	const char *sqlstate;
+	int			errors;
+
+	if (d == NULL)
+		return;
+	sqlstate = unpack_sql_state(edata->sqlerrcode);
+	PG_TRY();
+	{
+		if (strcmp(d->ex.status, "PENDING") != 0 &&
+			strcmp(d->ex.status, "RUNNING") != 0 &&
+			strcmp(d->ex.status, "SUSPENDED") != 0)
+			errors = 0;
+		else
+			errors = durable_storage_note_drive_error(id);
+		if (errors >= durable_max_drive_errors)
+		{
+			ereport(LOG,
+					(errmsg("durable: execution %s failed: its drives raised %d errors in a row",
+							durable_uuid_out(id), errors)));
+			durable_drive_fail(d, ERRCODE_DURABLE_DRIVE_ERRORS,
+							   psprintf("driving the execution failed %d time%s in a row",
+										errors, errors == 1 ? "" : "s"),
+							   psprintf("The last error was SQLSTATE %s: %s. The errors escaped the driver "
+										"(they are not failures of the workflow), with no progress in between; "
+										"durable.max_drive_errors is %d.",
+										sqlstate, edata->message ? edata->message : "?",
+										durable_max_drive_errors),
+							   "Fix the cause (the server log has each error), then call durable_redrive.");
+		}
+		else if (errors > 0)
+		{
+			int64		delay = INT64CONST(1000000) << Min(errors - 1, 6);
+			TimestampTz retry_at;
+			const char *keys[4] = {"errors", "message", "retry_at", "sqlstate"};
+			Jsonb	   *values[4];
+
+			delay = Min(delay, INT64CONST(60000000));
+			retry_at = durable_clock_now() + delay;
+			durable_storage_queue_backoff(id, retry_at);
+			values[0] = durable_jsonb_int(errors);
+			values[1] = durable_jsonb_string(edata->message ? edata->message : "?");
+			values[2] = durable_jsonb_string(DatumGetCString(DirectFunctionCall1(timestamptz_out,
+																				 TimestampTzGetDatum(retry_at))));
+			values[3] = durable_jsonb_string(sqlstate);
+			durable_storage_history(id, d->ex.run_no, d->ex.owner, "drive_error", NULL,
+									durable_jsonb_build(4, keys, values));
+			ereport(LOG,
+					(errmsg("durable: a drive of execution %s raised an error (%d time%s in a row); it waits until %s",
+							durable_uuid_out(id), errors, errors == 1 ? "" : "s",
+							DatumGetCString(DirectFunctionCall1(timestamptz_out,
+																TimestampTzGetDatum(retry_at))))));
+		}
+	}
+	PG_FINALLY();
+	{
+		durable_drive_end(d);
+	}
+	PG_END_TRY();
 }

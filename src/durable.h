@@ -246,6 +246,8 @@ typedef struct DurableDrive
 	MemoryContext spare_cxt;	/* the other one, while replay_cxt is kept */
 	bool		carried;		/* pending was found by the last advance */
 	bool		fresh;			/* no advance yet: the inbox is still to take */
+	bool		yield;			/* continue_as_new: a committing drive ends here */
+	bool		ops_unknown;	/* checkpoints not loaded: finish cancels all */
 	DurableExecution ex;
 	Oid			fn_oid;
 	HTAB	   *ops;			/* DurableOpKey -> DurableOp */
@@ -289,6 +291,7 @@ extern void durable_drive_stop_release(const pg_uuid_t *id);
 extern DurableAdvance durable_drive_committing(DurableDrive *d, TimestampTz deadline,
 												void (*commit) (void));
 extern void durable_drive_end(DurableDrive *d);
+extern void durable_drive_charge_error(const pg_uuid_t *id, ErrorData *edata);
 extern void durable_drive_fail(DurableDrive *d, int sqlerrcode, const char *message,
 							   const char *detail, const char *hint);
 extern const char *durable_op_kind_name(DurableOpKind kind);
@@ -515,19 +518,42 @@ extern bool durable_storage_next_due(TimestampTz after, TimestampTz *due_at);
 extern bool durable_storage_status(const pg_uuid_t *id, char **status, bool *mine);
 extern int	durable_storage_note_crash(const pg_uuid_t *id);
 extern void durable_storage_owner_busy(Oid role, int64 *executions, int64 *schedules);
-/* where a pass over the ready queue and the inboxes has got to */
-typedef struct DurableQueueCursor
+extern bool durable_storage_counts_drive_errors(void);
+extern int	durable_storage_note_drive_error(const pg_uuid_t *id);
+extern void durable_storage_queue_backoff(const pg_uuid_t *id, TimestampTz retry_at);
+/* where a pass over the ready queue and the inboxes has got to, per owner */
+typedef struct DurableOwnerCursor
 {
+	Oid			owner;
 	TimestampTz due_at;			/* queue: the last claim's place */
 	pg_uuid_t	id;
 	int64		message_id;		/* inbox: the last claim's place */
 	bool		inbox_first;	/* which source the next claim tries first */
+} DurableOwnerCursor;
+
+#define DURABLE_CURSOR_OWNERS 32
+
+/*
+ * The owners known to have ready work, taken in turns, and the places of
+ * a pass; see durable_storage_claim_ready.
+ */
+typedef struct DurableQueueCursor
+{
+	Oid			last_owner;		/* whose work the last claim took */
+	int			nowners;
+	int			evict;
+	DurableOwnerCursor owners[DURABLE_CURSOR_OWNERS];
+	TimestampTz owners_at;		/* when the owners were last looked up */
+	DurableOwnerCursor any;		/* the claims over all owners */
 	bool		from_inbox;		/* what the last claim came from ... */
 	TimestampTz claimed_at;		/* ... and since when it was ready */
 } DurableQueueCursor;
 
-#define DURABLE_QUEUE_CURSOR_RESET(c) \
-	do { memset((c), 0, sizeof(DurableQueueCursor)); (c)->due_at = DT_NOBEGIN; } while (0)
+/* a new cursor; a new pass (places forgotten, owners and turn kept) */
+extern void durable_queue_cursor_reset(DurableQueueCursor *cursor);
+extern void durable_queue_cursor_new_pass(DurableQueueCursor *cursor);
+#define DURABLE_QUEUE_CURSOR_RESET(c) durable_queue_cursor_reset(c)
+#define DURABLE_QUEUE_CURSOR_NEW_PASS(c) durable_queue_cursor_new_pass(c)
 
 /* a message taken from an inbox */
 typedef struct DurableMessage
@@ -773,6 +799,8 @@ typedef struct DurableShared
 
 extern char *durable_database;
 extern int	durable_max_crashes;
+extern int	durable_max_drive_errors;
+extern int	durable_drive_slice;	/* ms */
 extern int	durable_notify;
 
 typedef enum DurableNotify

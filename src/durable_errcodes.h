@@ -52,5 +52,7 @@
 #define ERRCODE_DURABLE_HTTP_REFUSED		MAKE_SQLSTATE('W','F','0','1','6')
 /* an at_most_once HTTP attempt was interrupted: whether it was received is unknown */
 #define ERRCODE_DURABLE_HTTP_UNKNOWN		MAKE_SQLSTATE('W','F','0','1','7')
+/* drives of the execution raised durable.max_drive_errors errors in a row */
+#define ERRCODE_DURABLE_DRIVE_ERRORS		MAKE_SQLSTATE('W','F','0','1','8')
 
 #endif							/* DURABLE_ERRCODES_H */

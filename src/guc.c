@@ -31,6 +31,8 @@ int			durable_max_workers = 2;
 int			durable_tick_duration = 5000;
 char	   *durable_database = NULL;
 int			durable_max_crashes = 3;
+int			durable_max_drive_errors = 3;
+int			durable_drive_slice = 200;
 int			durable_notify = DURABLE_NOTIFY_NONE;
 char	   *durable_http_allow_addresses = NULL;
 int			durable_http_max_response_size = 1024 * 1024;
@@ -240,6 +242,23 @@ durable_define_settings(void)
 							&durable_max_crashes,
 							3, 1, 1000,
 							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.max_drive_errors",
+							"Errors in a row that drives of an execution may raise before it fails.",
+							"Counts errors that escape a drive (not failures of the workflow) with no progress in between; "
+							"between two, the execution waits 1 s, then 2 s, 4 s and so on up to a minute.",
+							&durable_max_drive_errors,
+							3, 1, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("durable.drive_slice",
+							"Time a worker drives one execution before it takes the next in turn.",
+							"Past it, the drive commits and the execution waits behind the others that are ready.",
+							&durable_drive_slice,
+							200, 1, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	DefineCustomEnumVariable("durable.notify",

@@ -184,7 +184,8 @@ PG_FUNCTION_INFO_V1(durable_await);
  *		Waits until the execution has finished, or the timeout (NULL: none)
  *		has passed; returns its status then.  Sleeps on a condition variable
  *		that every commit finishing an execution broadcasts; without shared
- *		memory (not preloaded) it looks again every few milliseconds.
+ *		memory (not preloaded) it looks again every few milliseconds.  Not
+ *		in a workflow or step: see below.
  */
 Datum
 durable_await(PG_FUNCTION_ARGS)
@@ -200,6 +201,17 @@ durable_await(PG_FUNCTION_ARGS)
 	MemoryContext callercxt = CurrentMemoryContext;
 	MemoryContext loopcxt;
 
+	/*
+	 * A step that waits for another execution holds its worker all along,
+	 * and two that wait for each other hold two forever.
+	 */
+	if (durable_current != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("durable_await cannot be called inside a durable workflow or step"),
+				 errdetail("It would hold the worker that drives the execution until the other one finishes."),
+				 errhint("Wait durably instead: durable_invoke or durable_child to run another workflow, "
+						 "durable_wait_for_event or durable_wait_for_callback to wait for a signal.")));
 	if (!PG_ARGISNULL(1))
 	{
 		int64		us = durable_interval_us(PG_GETARG_INTERVAL_P(1), "timeout");

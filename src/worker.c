@@ -37,6 +37,14 @@
  * from which the next drive records the attempt (or replay) as timed out
  * instead of running it again.  The launcher starts the worker again.
  *
+ * Fairness: a drive lasts at most durable.drive_slice (and ends after a
+ * continue_as_new); the execution then waits behind the others that are
+ * ready.  Claims take turns between the owners with ready work, from the
+ * owner after the last one served.  Any other error that escapes a drive
+ * is charged to its execution in a new transaction: it waits out a
+ * backoff, others are claimed meanwhile, and it fails with WF018 after
+ * durable.max_drive_errors errors in a row.
+ *
  * IDENTIFICATION
  *	  src/worker.c
  *
@@ -100,6 +108,9 @@ static DurableDrive *worker_drive = NULL;
 static int	note_fd = -1;
 static bool processing_notes = false;
 static bool session_dirty = false;	/* a drive ended in an error */
+static bool drive_started = false;	/* drive_id is being driven */
+static pg_uuid_t drive_id;
+static DurableQueueCursor cursor;	/* the turn of owners outlives passes */
 
 static volatile ssize_t quit_erase_result;
 
@@ -527,11 +538,19 @@ drive(const pg_uuid_t *id, TimestampTz due_at)
 	 * registered the execution before that is not undone by taking it up.
 	 */
 	set_driving(id);
-	if (durable_is_stopping(id) ||
-		(d = durable_drive_begin(id, false, true)) == NULL)
+	if (durable_is_stopping(id))
 	{
 		set_driving(NULL);
-		return false;			/* being stopped, or another session drives it */
+		return false;			/* being stopped */
+	}
+	/* from here an error is the execution's (see worker_pass) */
+	drive_id = *id;
+	drive_started = true;
+	if ((d = durable_drive_begin(id, false, true)) == NULL)
+	{
+		drive_started = false;
+		set_driving(NULL);
+		return false;			/* another session drives it */
 	}
 	pg_atomic_write_u32(&my_slot->idle, 0);
 	worker_drive = d;
@@ -540,13 +559,51 @@ drive(const pg_uuid_t *id, TimestampTz due_at)
 	/* pg_stat_activity shows which execution this worker drives */
 	pgstat_report_activity(STATE_RUNNING,
 						   psprintf("durable: driving execution %s", durable_uuid_out(id)));
-	(void) durable_drive_committing(d, DT_NOEND, worker_commit);
+	(void) durable_drive_committing(d, durable_clock_now() + (int64) durable_drive_slice * 1000,
+									worker_commit);
 	worker_drive = NULL;
 	durable_drive_end(d);
+	drive_started = false;
 	note_write(NULL);
 	set_driving(NULL);
 	durable_session_reset();
 	return true;
+}
+
+/*
+ * charge_drive_error
+ *		In a transaction of its own, after the abort: charges the error
+ *		that escaped the drive of drive_id to that execution.  False when
+ *		that failed too (the caller pauses, as for any unexpected error).
+ */
+static bool
+charge_drive_error(ErrorData *edata)
+{
+	volatile bool charged = true;
+
+	PG_TRY();
+	{
+		/* on a schema of 1.1, the error is only reported: pause */
+		if (durable_worker_begin())
+		{
+			if (durable_storage_counts_drive_errors())
+				durable_drive_charge_error(&drive_id, edata);
+			else
+				charged = false;
+		}
+		durable_worker_end();
+	}
+	PG_CATCH();
+	{
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		RESUME_INTERRUPTS();
+		charged = false;
+	}
+	PG_END_TRY();
+	return charged;
 }
 
 /*
@@ -559,10 +616,10 @@ worker_pass(long *sleep_ms)
 {
 	volatile bool worked = false;
 	bool		busy_inbox = false;
-	DurableQueueCursor cursor;
+	ErrorData  *volatile failed = NULL;
 
 	*sleep_ms = DURABLE_IDLE_MS;
-	DURABLE_QUEUE_CURSOR_RESET(&cursor);
+	DURABLE_QUEUE_CURSOR_NEW_PASS(&cursor);
 	PG_TRY();
 	{
 		pg_uuid_t	id;
@@ -659,13 +716,32 @@ worker_pass(long *sleep_ms)
 			pg_atomic_write_u32(&durable_shmem()->notes_state, NOTES_PENDING);
 			processing_notes = false;
 		}
-		FreeErrorData(edata);
+		/* an error of a drive is its execution's: charged below */
+		if (drive_started && !stopped)
+			failed = edata;
+		else
+			FreeErrorData(edata);
+		drive_started = false;
 		RESUME_INTERRUPTS();
 		/* after a stop go on at once; after an error pause, not to spin */
 		*sleep_ms = stopped ? 0 : DURABLE_ERROR_PAUSE_MS;
 		worked = stopped;
 	}
 	PG_END_TRY();
+
+	/*
+	 * The execution waits out a backoff (or has failed): the others can be
+	 * claimed at once.
+	 */
+	if (failed != NULL)
+	{
+		if (charge_drive_error(failed))
+		{
+			*sleep_ms = 0;
+			worked = true;
+		}
+		FreeErrorData(failed);
+	}
 
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return worked;
