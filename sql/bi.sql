@@ -1,4 +1,4 @@
--- The BI and operations queries of the README ("BI and operations
+-- The BI and operations queries of docs/bi.md ("BI and operations
 -- queries"), run as written against executions of one role, so that they
 -- stay true.  Row level security shows a role only its own executions:
 -- run as regress_bi_frank, the queries see exactly the executions made
@@ -120,7 +120,7 @@ SELECT e.id, e.name, e.workflow, e.status, q.due_at, now() - q.due_at AS overdue
   ) overdue
  WHERE name LIKE 'bi-%';
 
--- the columns the README documents, with their types
+-- the columns docs/bi.md documents, with their types
 SELECT table_name, column_name, data_type, is_generated
   FROM information_schema.columns
  WHERE table_schema = 'durable' AND table_name IN ('executions', 'operations', 'history')

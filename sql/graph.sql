@@ -1,6 +1,6 @@
 -- durable_graph: Mermaid flowcharts of executions (operations in order,
 -- child contexts and child executions nested, statuses, durations), and
--- the BI queries of the README run against real executions.  No worker
+-- the BI queries of docs/bi.md run against real executions.  No worker
 -- runs (test/regress.conf): executions are driven here with durable_drive.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS durable;

@@ -2,7 +2,7 @@
  *
  * durable_errcodes.h
  *	  The SQLSTATEs of class WF that durable raises.  This list is public
- *	  API: README.md documents every code, and workflows catch them with
+ *	  API: docs/reference.md documents every code, and workflows catch them with
  *	  EXCEPTION WHEN SQLSTATE 'WF001' and so on.
  *
  * IDENTIFICATION
