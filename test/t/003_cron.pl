@@ -81,9 +81,11 @@ SELECT durable_start('wf_forever', '{}', name => 'forever',
                      options => '{"execution_timeout": "3 seconds"}');
 });
 $node->safe_psql('postgres', $tick_command);
+# every execution ran up to its timer (or, on a loaded machine where the
+# tick took longer than a timer, past it): none is left ready
 is($node->safe_psql('postgres',
-	"SELECT string_agg(DISTINCT status, ',') FROM durable.executions"),
-	'SUSPENDED', 'one tick ran every execution up to its timer');
+	"SELECT count(*) FROM durable.executions WHERE status IN ('PENDING', 'RUNNING') OR wake_at IS NULL AND status = 'SUSPENDED'"),
+	'0', 'one tick ran every execution up to its timer');
 ok(tick_until($tick_command,
 	"SELECT count(*) = 5 FROM durable.executions WHERE workflow = 'public.wf_timer' AND status = 'SUCCEEDED'"),
 	'repeated ticks fired the timers');
