@@ -515,7 +515,7 @@ drive_claimed(DurableDrive *d, TimestampTz deadline, void (*commit) (void))
 	{
 		for (;;)
 		{
-			bool		yield = false;
+			bool		yield;
 
 			if (!advance_guarded(d, &r, &edata))
 				break;
@@ -525,19 +525,7 @@ drive_claimed(DurableDrive *d, TimestampTz deadline, void (*commit) (void))
 					break;
 				continue;
 			}
-			if (r == DA_CONTINUE)
-			{
-				if (!durable_synchronous_commit)
-					(void) set_config_option("synchronous_commit", "off",
-											 PGC_USERSET, PGC_S_SESSION,
-											 GUC_ACTION_LOCAL, true, 0, false);
-				if (d->yield || durable_clock_now() >= deadline)
-				{
-					yield = true;
-					durable_storage_queue_set(&d->ex.id, d->ex.owner, durable_clock_now());
-				}
-			}
-			d->yield = false;
+			yield = durable_drive_settle(d, r, deadline);
 			commit();
 			if (r != DA_CONTINUE || yield)
 				break;

@@ -1323,14 +1323,42 @@ durable_drive_advance(DurableDrive *d)
 }
 
 /*
+ * durable_drive_settle
+ *		What follows an advance, before its commit: an intermediate commit
+ *		(an operation was performed and the drive goes on) need not wait for
+ *		the WAL flush unless durable.synchronous_commit is on; suspensions
+ *		and terminal states always do.  A drive that continued as new or
+ *		passed its deadline yields: its execution is still ready, and its
+ *		queue row is made due now, so that the work ready before comes
+ *		first.  Returns whether the drive yields.
+ */
+bool
+durable_drive_settle(DurableDrive *d, DurableAdvance r, TimestampTz deadline)
+{
+	bool		yield = false;
+
+	if (r == DA_CONTINUE)
+	{
+		if (!durable_synchronous_commit)
+			(void) set_config_option("synchronous_commit", "off",
+									 PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_LOCAL, true, 0, false);
+		if (d->yield || durable_clock_now() >= deadline)
+		{
+			yield = true;
+			durable_storage_queue_set(&d->ex.id, d->ex.owner, durable_clock_now());
+		}
+	}
+	d->yield = false;
+	return yield;
+}
+
+/*
  * durable_drive_committing
  *		Advances an execution with a commit after every operation, until it
- *		suspends, finishes, continues as new or the deadline passes.  In the
- *		last two cases it is still ready: its queue row is made due now, so
- *		that the work ready before comes first.  commit() ends the current
- *		transaction and starts the next.  Intermediate commits do not wait
- *		for the WAL flush unless durable.synchronous_commit is on;
- *		suspensions and terminal states always do.
+ *		suspends, finishes, continues as new or the deadline passes (see
+ *		durable_drive_settle).  commit() ends the current transaction and
+ *		starts the next.
  */
 DurableAdvance
 durable_drive_committing(DurableDrive *d, TimestampTz deadline, void (*commit) (void))
@@ -1338,21 +1366,8 @@ durable_drive_committing(DurableDrive *d, TimestampTz deadline, void (*commit) (
 	for (;;)
 	{
 		DurableAdvance r = durable_drive_advance(d);
-		bool		yield = false;
+		bool		yield = durable_drive_settle(d, r, deadline);
 
-		if (r == DA_CONTINUE)
-		{
-			if (!durable_synchronous_commit)
-				(void) set_config_option("synchronous_commit", "off",
-										 PGC_USERSET, PGC_S_SESSION,
-										 GUC_ACTION_LOCAL, true, 0, false);
-			if (d->yield || durable_clock_now() >= deadline)
-			{
-				yield = true;
-				durable_storage_queue_set(&d->ex.id, d->ex.owner, durable_clock_now());
-			}
-		}
-		d->yield = false;
 		commit();
 		if (r != DA_CONTINUE || yield)
 			return r;

@@ -288,6 +288,7 @@ extern DurableAdvance durable_drive_advance(DurableDrive *d);
 extern bool durable_drive_relock(DurableDrive *d);
 extern void durable_drive_stop_wait(const pg_uuid_t *id);
 extern void durable_drive_stop_release(const pg_uuid_t *id);
+extern bool durable_drive_settle(DurableDrive *d, DurableAdvance r, TimestampTz deadline);
 extern DurableAdvance durable_drive_committing(DurableDrive *d, TimestampTz deadline,
 												void (*commit) (void));
 extern void durable_drive_end(DurableDrive *d);
