@@ -717,6 +717,8 @@ finish(DurableDrive *d, const char *status, Jsonb *result, Jsonb *error)
 		durable_storage_http_cancel(&d->ex.id);
 		durable_children_stop(&d->ex.id);
 	}
+	/* events no wait took are of no use once it has finished */
+	durable_storage_events_delete(&d->ex.id);
 	durable_storage_set_status(&d->ex.id, status, result, error, DT_NOBEGIN, now);
 	durable_storage_queue_delete(&d->ex.id);
 	durable_status_changed(&d->ex, status);
