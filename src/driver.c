@@ -966,9 +966,12 @@ perform_step(DurableDrive *d)
 		memset(&failed, 0, sizeof(failed));
 		failed.sqlerrcode = ERRCODE_DURABLE_STEP_FAILED;
 		failed.message = psprintf("step \"%s\" failed: %s", p->name, err->message);
-		failed.detail = psprintf("Attempt %d of %d raised SQLSTATE %s%s%s",
+		failed.detail = psprintf("Attempt %d of %d raised SQLSTATE %s%s%s%s",
 								 attempt, p->retry.max_attempts,
 								 unpack_sql_state(err->sqlerrcode),
+								 attempt < p->retry.max_attempts &&
+								 ERRCODE_TO_CATEGORY(err->sqlerrcode) == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION ?
+								 ", a programming error, retried only when retry_on names it" : "",
 								 err->detail ? ": " : ".",
 								 err->detail ? err->detail : "");
 		failed.hint = err->hint;
