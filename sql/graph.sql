@@ -202,7 +202,7 @@ SELECT * FROM graph(E'exec "name"]; click %% <i>');
 -- statements are those durable_graph writes
 SELECT count(*) AS lines,
        count(*) FILTER (WHERE line ~ '^    (classDef [a-z_]+ [-a-z:#0-9,]+|execution\(\["[^"]*"\]\):::[a-z_]+|r[0-9]+_o[0-9]+(_c[0-9]+)?\["[^"]*"\]:::[a-z_]+|subgraph r[0-9]+_o[0-9]+ \["[^"]*"\]|end|[a-z0-9_]+ -->( [a-z0-9_]+)$|class r[0-9]+_o[0-9]+ [a-z_]+)$'
-                           OR line ~ '^        (r[0-9]+_o[0-9]+_c[0-9]+\["[^"]*"\]:::[a-z_]+|end)$'
+                           OR line ~ '^        (r[0-9]+_o[0-9]+_(c[0-9]+|s)\["[^"]*"\]:::[a-z_]+|end)$'
                            OR line ~ '^flowchart TD$') AS well_formed
   FROM regexp_split_to_table(durable_graph(E'exec "name"]; click %% <i>'), E'\n') line;
 

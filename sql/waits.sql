@@ -442,6 +442,7 @@ SELECT durable_send_event('ev-early', 'other', '"not for these waits"');
 SET durable.clock_offset = '2 minutes';
 SELECT durable_drive('ev-early');
 SELECT status, result FROM durable_status('ev-early');
+-- the event no wait took went with the end of the execution
 SELECT name, payload FROM durable.events WHERE execution_id = durable.execution_id('ev-early');
 RESET durable.clock_offset;
 -- two events that come while the first wait waits: one per wait, in order

@@ -303,6 +303,29 @@ durable_children_stop(const pg_uuid_t *parent)
 }
 
 /*
+ * first_failed
+ *		The first branch (in index order) that failed or timed out, else the
+ *		first that was stopped; NULL when none did.
+ */
+static DurableChildRow *
+first_failed(List *rows)
+{
+	ListCell   *lc;
+	DurableChildRow *stopped = NULL;
+
+	foreach(lc, rows)
+	{
+		DurableChildRow *r = lfirst(lc);
+
+		if (strcmp(r->status, "FAILED") == 0 || strcmp(r->status, "TIMED_OUT") == 0)
+			return r;
+		if (stopped == NULL && strcmp(r->status, "STOPPED") == 0)
+			stopped = r;
+	}
+	return stopped;
+}
+
+/*
  * conclude
  *		Ends an operation whose outcome is decided: stops what still runs,
  *		and writes the result (invoke: the child's; parallel and map: the
@@ -401,10 +424,38 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 		}
 		else if (failed)
 		{
-			err.message = psprintf("%s \"%s\" failed: %d of %d %s failed", kind, op->name,
-								   st->failed, st->total,
-								   op->kind == DOK_MAP ? "items" : "branches");
-			err.detail = pstrdup("Its completion policy tolerates fewer failures; the result of the operation (durable_operations) has each one.");
+			DurableChildRow *bad = first_failed(rows);
+			char	   *which = NULL;
+			char	   *msg = NULL;
+			char	   *state = NULL;
+
+			if (bad != NULL)
+			{
+				if (op->kind == DOK_PARALLEL)
+					which = psprintf("branch \"%s\"", bad->name ? bad->name : "");
+				else if (st->policy.batch_size > 0)
+					which = psprintf("items %d to %d",
+									 bad->idx * st->policy.batch_size,
+									 bad->idx * st->policy.batch_size + bad->items - 1);
+				else
+					which = psprintf("item %d", bad->idx);
+				if (bad->error != NULL)
+				{
+					msg = durable_jsonb_get_text(bad->error, "message");
+					state = durable_jsonb_get_text(bad->error, "sqlstate");
+				}
+			}
+			err.message = psprintf("%s \"%s\" failed: %d of %d %s failed%s%s%s%s",
+								   kind, op->name, st->failed, st->total,
+								   op->kind == DOK_MAP ? "items" : "branches",
+								   which ? ", first " : "", which ? which : "",
+								   msg ? ": " : "", msg ? msg : "");
+			if (which != NULL)
+				err.detail = psprintf("The child execution of %s ended %s%s%s. Its completion policy tolerates fewer failures; the result of the operation (durable_operations) has each one.",
+									  which, bad->status,
+									  state ? " with SQLSTATE " : "", state ? state : "");
+			else
+				err.detail = pstrdup("Its completion policy tolerates fewer failures; the result of the operation (durable_operations) has each one.");
 		}
 	}
 

@@ -717,6 +717,8 @@ finish(DurableDrive *d, const char *status, Jsonb *result, Jsonb *error)
 		durable_storage_http_cancel(&d->ex.id);
 		durable_children_stop(&d->ex.id);
 	}
+	/* events no wait took are of no use once it has finished */
+	durable_storage_events_delete(&d->ex.id);
 	durable_storage_set_status(&d->ex.id, status, result, error, DT_NOBEGIN, now);
 	durable_storage_queue_delete(&d->ex.id);
 	durable_status_changed(&d->ex, status);
@@ -964,9 +966,12 @@ perform_step(DurableDrive *d)
 		memset(&failed, 0, sizeof(failed));
 		failed.sqlerrcode = ERRCODE_DURABLE_STEP_FAILED;
 		failed.message = psprintf("step \"%s\" failed: %s", p->name, err->message);
-		failed.detail = psprintf("Attempt %d of %d raised SQLSTATE %s%s%s",
+		failed.detail = psprintf("Attempt %d of %d raised SQLSTATE %s%s%s%s",
 								 attempt, p->retry.max_attempts,
 								 unpack_sql_state(err->sqlerrcode),
+								 attempt < p->retry.max_attempts &&
+								 ERRCODE_TO_CATEGORY(err->sqlerrcode) == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION ?
+								 ", a programming error, retried only when retry_on names it" : "",
 								 err->detail ? ": " : ".",
 								 err->detail ? err->detail : "");
 		failed.hint = err->hint;

@@ -1489,9 +1489,15 @@ durable_http_apply(DurableDrive *d, DurableOp *op, Jsonb *outcome, Jsonb *option
 	{
 		if (op->attempt < o.retry.max_attempts)
 		{
-			int64		delay = Max(durable_retry_delay(&o.retry, op->attempt), after);
+			int64		delay;
 			ErrorData	e;
 
+			/*
+			 * Draw the jittered delay once: Max() evaluates its arguments
+			 * twice, and a second draw could fall below Retry-After.
+			 */
+			delay = durable_retry_delay(&o.retry, op->attempt);
+			delay = Max(delay, after);
 			delay = Min(delay, (int64) durable_max_wait * USECS_PER_SEC);
 			memset(&e, 0, sizeof(e));
 			e.sqlerrcode = ERRCODE_DURABLE_HTTP_FAILED;

@@ -9,6 +9,8 @@
  * (default 2), jitter (none, full, half; default full), retry_on and
  * no_retry_on (arrays of SQLSTATEs or two-character classes), timeout
  * (interval per attempt), semantics (at_least_once or at_most_once).
+ * Errors of class 42 (programming errors) are retried only when retry_on
+ * names them.
  *
  * IDENTIFICATION
  *	  src/options.c
@@ -442,7 +444,10 @@ codes_match(List *codes, int sqlerrcode)
  * durable_retry_allows
  *		Whether an attempt that failed with this SQLSTATE may be retried:
  *		never the unrecoverable code; always serialization failures and
- *		deadlocks; otherwise per no_retry_on and retry_on (default: all).
+ *		deadlocks; otherwise per no_retry_on and retry_on (default: all but
+ *		class 42, syntax errors and access rule violations such as an
+ *		undefined function: programming errors that a retry does not cure,
+ *		retried only when retry_on names them).
  */
 bool
 durable_retry_allows(const DurableRetryOptions *opts, int sqlerrcode)
@@ -454,6 +459,8 @@ durable_retry_allows(const DurableRetryOptions *opts, int sqlerrcode)
 		return true;
 	if (codes_match(opts->no_retry_on, sqlerrcode))
 		return false;
+	if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION)
+		return opts->retry_on_given && codes_match(opts->retry_on, sqlerrcode);
 	if (opts->retry_on_given)
 		return codes_match(opts->retry_on, sqlerrcode);
 	return true;
