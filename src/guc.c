@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "postmaster/postmaster.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -326,13 +327,19 @@ durable_define_settings(void)
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
-	DefineCustomIntVariable("durable.max_tracked_workflows",
-							"Most workflows with a row of their own in durable.workflow_stats.",
-							"Further workflows are counted together in one row whose workflow is NULL.",
-							&durable_max_tracked_workflows,
-							1000, 10, 100000,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
+	/*
+	 * A setting of the postmaster can only be defined while preloading (a
+	 * backend that loads the library on demand would die with FATAL); it
+	 * sizes shared memory, which exists only then.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("durable.max_tracked_workflows",
+								"Most workflows with a row of their own in durable.workflow_stats.",
+								"Further workflows are counted together in one row whose workflow is NULL.",
+								&durable_max_tracked_workflows,
+								1000, 10, 100000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 
 	DefineCustomIntVariable("durable.http_max_timeout",
 							"Longest time limit an HTTP attempt may have.",
