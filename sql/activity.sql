@@ -2,7 +2,8 @@
 -- shape and who may read it, and the stuck-executions query that leaves
 -- out what a worker drives.  No worker runs here (durable.max_workers = 0):
 -- test/t/025_activity.pl shows a worker's row while a step runs, and who
--- sees its execution.
+-- sees its execution.  Then the NOTICE of durable_start when nothing will
+-- drive the executions of this database: once per session.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS durable;
 \set VERBOSITY default
@@ -15,7 +16,8 @@ SELECT attnum, attname, format_type(atttypid, atttypmod) AS type
  WHERE attrelid = 'durable.activity'::regclass AND attnum > 0
  ORDER BY attnum;
 
--- no worker runs
+-- the library is preloaded here; no worker runs
+SELECT durable.library_preloaded();
 SELECT count(*) AS workers FROM durable.activity WHERE kind = 'worker';
 
 -- any role may read it (what concerns others' executions is NULL)
@@ -44,6 +46,20 @@ SELECT e.name, e.status, cur.kind || ' ' || cur.name AS current_operation
    AND e.name = 'act-stuck'
  ORDER BY e.updated_at;
 SELECT durable_drive('act-stuck');
+
+-- nothing drives this database's executions by itself (no worker, no
+-- pg_cron): the first durable_start of a session says so, the next do not
+SET durable.notice_undriven = on;
+SELECT durable_start('act_wf', '{}', 'act-n1') IS NOT NULL AS started;
+SELECT durable_start('act_wf', '{}', 'act-n2') IS NOT NULL AS started;
+-- an idempotent start of an existing name stores nothing: no notice either
+SELECT durable_start('act_wf', '{}', 'act-n1') IS NOT NULL AS started;
+SELECT count(*) AS pending FROM durable.executions WHERE name IN ('act-n1', 'act-n2') AND status = 'PENDING';
+SELECT durable_drive_pending() >= 2 AS drove;
+RESET durable.notice_undriven;
+
+-- the setting: any role may silence the notice in its own session
+SELECT name, setting, context, vartype FROM pg_settings WHERE name = 'durable.notice_undriven';
 
 SET client_min_messages = warning;
 DROP FUNCTION act_wf(jsonb);

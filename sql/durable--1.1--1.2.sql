@@ -162,7 +162,7 @@ ALTER TABLE durable.queue
 CREATE INDEX queue_owner_due_idx ON durable.queue (owner, due_at, execution_id);
 CREATE INDEX inbox_owner_idx ON durable.inbox (owner, message_id);
 
-/* --- issue 14: what the workers run now (durable.activity) --- */
+/* --- issue 14: what the workers run now (durable.activity), a word when nothing will --- */
 
 /*
  * One row per live background worker and one for the HTTP worker, from
@@ -187,3 +187,22 @@ CREATE VIEW durable.activity AS
 COMMENT ON VIEW durable.activity IS
 	'what each background worker (kind worker) and the HTTP worker (kind http) runs now; an execution another role may not see shows as NULL';
 GRANT SELECT ON durable.activity TO PUBLIC;
+
+/*
+ * Whether this server preloaded durable: without it no worker runs, and
+ * executions move only when a session drives them.
+ */
+CREATE FUNCTION durable.library_preloaded()
+RETURNS boolean LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_library_preloaded';
+COMMENT ON FUNCTION durable.library_preloaded() IS
+	'whether durable is in shared_preload_libraries of the running server (its workers and shared memory)';
+
+DO $$
+BEGIN
+	IF NOT durable.library_preloaded() THEN
+		RAISE WARNING 'durable is not in shared_preload_libraries: no background worker will run executions'
+			USING DETAIL = 'The library was loaded on demand; executions run only when a session drives them (durable_drive_pending, CALL durable_run, CALL durable_tick).',
+				  HINT = 'Add durable to shared_preload_libraries in postgresql.conf, set durable.database to this database and restart the server.';
+	END IF;
+END
+$$;

@@ -46,6 +46,7 @@ int			durable_http_max_in_flight_per_role = 64;
 int			durable_retention = 30 * 24 * 3600;
 int			durable_max_history_events = 10000;
 bool		durable_log_failures = true;
+bool		durable_notice_undriven = true;
 int			durable_max_tracked_workflows = 1000;
 int			durable_max_children_in_progress = 100;
 int			durable_max_starts_per_step = 100;
@@ -325,6 +326,14 @@ durable_define_settings(void)
 							 &durable_log_failures,
 							 true,
 							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("durable.notice_undriven",
+							 "Says so, once per session, when durable_start stores an execution that no background worker nor pg_cron tick will drive.",
+							 "Turn it off in sessions that drive executions themselves (durable_drive_pending, CALL durable_run).",
+							 &durable_notice_undriven,
+							 true,
+							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 
 	/*

@@ -741,3 +741,15 @@ durable_activity_rows(PG_FUNCTION_ARGS)
 	}
 	return (Datum) 0;
 }
+
+PG_FUNCTION_INFO_V1(durable_library_preloaded);
+
+/*
+ * durable.library_preloaded() RETURNS boolean
+ *		Whether the library was preloaded (its shared memory exists).
+ */
+Datum
+durable_library_preloaded(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(durable_shared != NULL);
+}
