@@ -584,7 +584,8 @@ durable_activity_op(const char *kind, const char *name, int32 op_id, int32 attem
 	SpinLockAcquire(&activity_slot->mutex);
 	activity_slot->in_op = true;
 	strlcpy(activity_slot->op_kind, kind, sizeof(activity_slot->op_kind));
-	memcpy(activity_slot->op_name, name, len);
+	if (len > 0)
+		memcpy(activity_slot->op_name, name, len);
 	activity_slot->op_name[len] = '\0';
 	activity_slot->op_id = op_id;
 	activity_slot->op_attempt = attempt;
