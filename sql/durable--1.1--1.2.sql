@@ -438,3 +438,47 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.durable_graph(text, integer) IS
 	'a Mermaid flowchart of an execution: its operations in order, child contexts and child executions nested, with statuses and durations';
+/* --- issue 14: what the workers run now (durable.activity), a word when nothing will --- */
+
+/*
+ * One row per live background worker and one for the HTTP worker, from
+ * shared memory: what each drives now.  state is idle, driving (replaying,
+ * committing) or running (an operation: a step attempt, an HTTP request
+ * handed over, a timer started ...); since is when that operation began,
+ * or else the drive.  As pg_stat_activity hides other roles' queries, the
+ * execution and its operation are NULL for a role that may not see that
+ * execution (only its owner's members, durable_admin, durable_monitor and
+ * pg_monitor may).  No rows when durable was not preloaded.
+ */
+CREATE FUNCTION durable.activity_rows(
+	OUT pid integer, OUT kind text, OUT state text, OUT execution_id uuid,
+	OUT operation text, OUT op_kind text, OUT op_id integer, OUT attempt integer,
+	OUT since timestamptz, OUT drive_since timestamptz, OUT in_flight integer)
+RETURNS SETOF record LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_activity_rows';
+
+CREATE VIEW durable.activity AS
+	SELECT pid, kind, state, execution_id, operation, op_kind, op_id, attempt,
+		   since, drive_since, in_flight
+	  FROM durable.activity_rows();
+COMMENT ON VIEW durable.activity IS
+	'what each background worker (kind worker) and the HTTP worker (kind http) runs now; an execution another role may not see shows as NULL';
+GRANT SELECT ON durable.activity TO PUBLIC;
+
+/*
+ * Whether this server preloaded durable: without it no worker runs, and
+ * executions move only when a session drives them.
+ */
+CREATE FUNCTION durable.library_preloaded()
+RETURNS boolean LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_library_preloaded';
+COMMENT ON FUNCTION durable.library_preloaded() IS
+	'whether durable is in shared_preload_libraries of the running server (its workers and shared memory)';
+
+DO $$
+BEGIN
+	IF NOT durable.library_preloaded() THEN
+		RAISE WARNING 'durable is not in shared_preload_libraries: no background worker will run executions'
+			USING DETAIL = 'The library was loaded on demand; executions run only when a session drives them (durable_drive_pending, CALL durable_run, CALL durable_tick).',
+				  HINT = 'Add durable to shared_preload_libraries in postgresql.conf, set durable.database to this database and restart the server.';
+	END IF;
+END
+$$;

@@ -14,6 +14,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -130,6 +131,49 @@ durable_start_options(Jsonb *options, Interval **timeout, Interval **retention,
 	}
 }
 
+/* this session looked whether anything drives its database's executions */
+static bool undriven_checked = false;
+
+/*
+ * notice_if_undriven
+ *		Once per session (durable.notice_undriven), a NOTICE when no
+ *		background worker serves this database (durable is not preloaded,
+ *		durable.max_workers is 0, or durable.database names another) and no
+ *		pg_cron job runs durable_tick here: the executions started then run
+ *		only when a session drives them.  Not in workers, nor in drives.
+ */
+static void
+notice_if_undriven(void)
+{
+	char	   *db;
+	char	   *why;
+
+	if (undriven_checked || !durable_notice_undriven ||
+		IsBackgroundWorker || durable_current != NULL)
+		return;
+	undriven_checked = true;
+	db = get_database_name(MyDatabaseId);
+	if (db == NULL)
+		return;
+	if (durable_shmem() == NULL)
+		why = pstrdup("No background worker runs (durable is not in shared_preload_libraries)");
+	else if (durable_max_workers == 0)
+		why = pstrdup("No background worker runs (durable.max_workers is 0)");
+	else if (durable_database == NULL || strcmp(durable_database, db) != 0)
+		why = psprintf("The background workers serve database \"%s\" (durable.database)",
+					   durable_database ? durable_database : "");
+	else
+		return;
+	if (durable_tick_job_here())
+		return;
+	ereport(NOTICE,
+			(errmsg("nothing drives the executions of database \"%s\" by itself", db),
+			 errdetail("%s, and no pg_cron job runs CALL durable_tick() in this database.", why),
+			 errhint("Executions started here run only when a session drives them (durable_drive_pending, CALL durable_run). "
+					 "For workers: durable in shared_preload_libraries, durable.database = '%s' and durable.max_workers > 0; or schedule the tick with SELECT durable_cron_enable(). "
+					 "durable.notice_undriven = off silences this notice.", db)));
+}
+
 PG_FUNCTION_INFO_V1(durable_start);
 
 /*
@@ -243,6 +287,7 @@ durable_start(PG_FUNCTION_ARGS)
 		durable_status_changed(&ex, "PENDING");
 	}
 	SPI_finish();
+	notice_if_undriven();
 	PG_RETURN_UUID_P(id);
 }
 

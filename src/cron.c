@@ -31,6 +31,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
@@ -200,6 +201,45 @@ workers_drive_here(void)
 		return false;
 	db = get_database_name(MyDatabaseId);
 	return db != NULL && strcmp(db, durable_database) == 0;
+}
+
+/*
+ * durable_tick_job_here
+ *		Whether an active pg_cron job named durable_tick runs in this
+ *		database, whoever scheduled it (read as the bootstrap superuser:
+ *		pg_cron shows a role only its own jobs).  False without pg_cron in
+ *		this database, where its jobs cannot be seen.
+ */
+bool
+durable_tick_job_here(void)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	uint64		n = 0;
+
+	if (!pg_cron_installed())
+		return false;
+	values[0] = CStringGetTextDatum(DURABLE_TICK_JOB);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	SPI_connect();
+	PG_TRY();
+	{
+		n = cron_sql("SELECT 1 FROM cron.job WHERE jobname = $1 "
+					 "AND database = current_database() AND active LIMIT 1",
+					 1, argtypes, values);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	return n > 0;
 }
 
 PG_FUNCTION_INFO_V1(durable_tick);

@@ -1072,6 +1072,46 @@ performed(DurableDrive *d, TimestampTz wake_at, const char *opname)
 }
 
 /*
+ * activity_op_begin
+ *		Shows in durable.activity (workers only) the operation about to be
+ *		performed: kind, name, op_id when it has a checkpoint, and the
+ *		attempt of a step or HTTP request.
+ */
+static void
+activity_op_begin(DurableDrive *d)
+{
+	DurablePending *p = &d->pending;
+	DurableOp  *op = p->op;
+	const char *kind;
+	int32		attempt = 0;
+
+	switch (p->kind)
+	{
+		case DPK_NONE:
+			return;
+		case DPK_STEP:
+			kind = "step";
+			attempt = op != NULL ? op->attempt + 1 : 1;
+			break;
+		case DPK_HTTP:
+			kind = "http";
+			attempt = op != NULL ? op->attempt + 1 : 1;
+			break;
+		case DPK_WAIT:
+			kind = "wait";
+			break;
+		case DPK_CONTINUE_AS_NEW:
+			kind = "continue_as_new";
+			break;
+		default:
+			/* as in durable.operations */
+			kind = durable_op_kind_name(op != NULL ? op->kind : p->op_kind);
+			break;
+	}
+	durable_activity_op(kind, p->name, op != NULL ? op->op_id : 0, attempt);
+}
+
+/*
  * perform
  *		Performs what the replay yielded.
  */
@@ -1303,7 +1343,9 @@ durable_drive_advance(DurableDrive *d)
 		}
 	}
 
+	activity_op_begin(d);
 	res = perform(d);
+	durable_activity_op_end();
 	if (res == DA_CONTINUE)
 	{
 		MemoryContext spare = d->spare_cxt;

@@ -54,6 +54,7 @@ extern int	durable_http_max_in_flight_per_role;
 extern int	durable_retention;	/* seconds; -1: keep */
 extern int	durable_max_history_events;	/* per execution; 0: all */
 extern bool durable_log_failures;
+extern bool durable_notice_undriven;
 extern int	durable_max_tracked_workflows;
 /* deepest nesting of durable_child, and of executions started by executions */
 #define DURABLE_MAX_CHILD_DEPTH 32
@@ -738,6 +739,9 @@ typedef struct DurableVerdict
 	int64		timeout;		/* steps: the attempt's timeout, microseconds */
 } DurableVerdict;
 
+/* bytes of an operation's name that durable.activity shows */
+#define DURABLE_ACTIVITY_NAMELEN 64
+
 typedef struct DurableWorkerSlot
 {
 	slock_t		mutex;			/* protects the fields up to idle */
@@ -746,6 +750,15 @@ typedef struct DurableWorkerSlot
 	bool		driving;		/* an execution is being driven ... */
 	pg_uuid_t	execution;		/* ... this one */
 	bool		stop_requested; /* durable_stop wants that drive abandoned */
+	/* what durable.activity shows of the drive, set by the worker: */
+	Oid			owner;			/* the execution's owner, once known */
+	TimestampTz drive_since;	/* when the drive began */
+	bool		in_op;			/* an operation is being performed ... */
+	char		op_kind[16];	/* ... of this kind */
+	char		op_name[DURABLE_ACTIVITY_NAMELEN];	/* its name, clipped */
+	int32		op_id;			/* 0 when it has no checkpoint yet */
+	int32		op_attempt;		/* 0 when not an attempt */
+	TimestampTz op_since;		/* when it began */
 	DurableVerdict verdict;		/* left by the last worker that exited to end
 								 * a drive; kept across its restart */
 	pg_atomic_uint32 idle;		/* 1 while it may sleep: a waker clears it */
@@ -793,6 +806,9 @@ typedef struct DurableShared
 	ConditionVariable finished_cv;	/* broadcast when executions finish */
 	int			http_procno;	/* the HTTP worker; -1 when not running */
 	pg_atomic_uint32 http_cancels;	/* bumped when requests' rows are deleted */
+	pid_t		http_pid;		/* the HTTP worker; 0 when not running */
+	TimestampTz http_since;		/* when it started */
+	pg_atomic_uint32 http_in_flight;	/* requests it has in flight */
 	pg_atomic_uint64 counters[DC_COUNT];
 	TimestampTz stats_since;
 	DurableWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
@@ -826,6 +842,11 @@ extern void durable_verdict_set(DurableWorkerSlot *slot, const DurableVerdict *v
 extern bool durable_verdict_take(const pg_uuid_t *id, DurableVerdictKind kind,
 								 DurableVerdict *v);
 extern int	durable_signal_workers(int signo);
+extern void durable_activity_attach(DurableWorkerSlot *slot);
+extern void durable_activity_op(const char *kind, const char *name, int32 op_id,
+								int32 attempt);
+extern void durable_activity_op_end(void);
+extern void durable_activity_owner(Oid owner);
 extern void durable_stopping_add(const pg_uuid_t *id);
 extern bool durable_is_stopping(const pg_uuid_t *id);
 
@@ -862,5 +883,8 @@ extern void durable_worker_end(void);
 extern void durable_register_launcher(void);
 extern void durable_utility_hook_init(void);
 extern bool durable_workers_running(void);
+
+/* cron.c */
+extern bool durable_tick_job_here(void);
 
 #endif							/* DURABLE_H */

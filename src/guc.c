@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "postmaster/postmaster.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -45,6 +46,7 @@ int			durable_http_max_in_flight_per_role = 64;
 int			durable_retention = 30 * 24 * 3600;
 int			durable_max_history_events = 10000;
 bool		durable_log_failures = true;
+bool		durable_notice_undriven = true;
 int			durable_max_tracked_workflows = 1000;
 int			durable_max_children_in_progress = 100;
 int			durable_max_starts_per_step = 100;
@@ -326,13 +328,27 @@ durable_define_settings(void)
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
-	DefineCustomIntVariable("durable.max_tracked_workflows",
-							"Most workflows with a row of their own in durable.workflow_stats.",
-							"Further workflows are counted together in one row whose workflow is NULL.",
-							&durable_max_tracked_workflows,
-							1000, 10, 100000,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
+	DefineCustomBoolVariable("durable.notice_undriven",
+							 "Says so, once per session, when durable_start stores an execution that no background worker nor pg_cron tick will drive.",
+							 "Turn it off in sessions that drive executions themselves (durable_drive_pending, CALL durable_run).",
+							 &durable_notice_undriven,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	/*
+	 * A setting of the postmaster can only be defined while preloading (a
+	 * backend that loads the library on demand would die with FATAL); it
+	 * sizes shared memory, which exists only then.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("durable.max_tracked_workflows",
+								"Most workflows with a row of their own in durable.workflow_stats.",
+								"Further workflows are counted together in one row whose workflow is NULL.",
+								&durable_max_tracked_workflows,
+								1000, 10, 100000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 
 	DefineCustomIntVariable("durable.http_max_timeout",
 							"Longest time limit an HTTP attempt may have.",

@@ -116,7 +116,9 @@ http_detach(int code, Datum arg)
 
 	SpinLockAcquire(&sh->mutex);
 	sh->http_procno = -1;
+	sh->http_pid = 0;
 	SpinLockRelease(&sh->mutex);
+	pg_atomic_write_u32(&sh->http_in_flight, 0);
 }
 
 /* curl tells which sockets to watch for what */
@@ -622,6 +624,8 @@ durable_http_worker_main(Datum main_arg)
 
 	SpinLockAcquire(&sh->mutex);
 	sh->http_procno = MyProc->pgprocno;
+	sh->http_pid = MyProcPid;
+	sh->http_since = GetCurrentTimestamp();
 	SpinLockRelease(&sh->mutex);
 	before_shmem_exit(http_detach, 0);
 
@@ -654,6 +658,8 @@ durable_http_worker_main(Datum main_arg)
 		else if (answers != NIL || (want_take && in_flight < durable_http_max_in_flight))
 			timeout = 0;
 
+		/* durable.activity */
+		pg_atomic_write_u32(&sh->http_in_flight, (uint32) in_flight);
 		n = WaitEventSetWait(wes, timeout, events, lengthof(events), PG_WAIT_EXTENSION);
 		for (i = 0; i < n; i++)
 		{

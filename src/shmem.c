@@ -6,7 +6,10 @@
  *	  drives, the verdict its predecessor left when it exited to end code
  *	  that ignored a cancel), the launcher's latch, the counters of
  *	  durable.stats, and the condition variable durable_await sleeps on;
- *	  and the commit-time wake-ups that backends send the workers.
+ *	  and the commit-time wake-ups that backends send the workers.  Also
+ *	  the durable.activity view: what each worker and the HTTP worker run
+ *	  now, which a worker records in its slot with a spinlock held for a
+ *	  few stores (no allocation, no lock of the lock manager).
  *
  * A backend that makes an execution ready (durable_start) asks for a wake
  * at commit; a transaction callback then sets the latch of an idle worker
@@ -24,7 +27,11 @@
 
 #include <signal.h>
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
@@ -32,7 +39,10 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 #include "durable.h"
 
@@ -52,6 +62,8 @@ static bool wake_launcher_at_end = false;
 static pg_uuid_t stopping_here[DURABLE_STOPPING_SLOTS];
 static int	nstopping_here = 0;
 static bool xact_callback_registered = false;
+/* the slot of this backend when it is a worker: durable.activity shows it */
+static DurableWorkerSlot *activity_slot = NULL;
 
 static Size
 durable_shmem_size(void)
@@ -86,6 +98,9 @@ durable_shmem_startup(void)
 		durable_shared->launcher_procno = -1;
 		durable_shared->http_procno = -1;
 		pg_atomic_init_u32(&durable_shared->http_cancels, 0);
+		durable_shared->http_pid = 0;
+		durable_shared->http_since = 0;
+		pg_atomic_init_u32(&durable_shared->http_in_flight, 0);
 		durable_shared->nstopping = 0;
 		pg_atomic_init_u32(&durable_shared->paused, 0);
 		pg_atomic_init_u32(&durable_shared->notes_state, NOTES_PENDING);
@@ -103,6 +118,9 @@ durable_shmem_startup(void)
 			slot->procno = -1;
 			slot->driving = false;
 			slot->stop_requested = false;
+			slot->owner = InvalidOid;
+			slot->drive_since = 0;
+			slot->in_op = false;
 			slot->verdict.kind = DV_NONE;
 			pg_atomic_init_u32(&slot->idle, 0);
 			pg_atomic_init_u32(&slot->stop_exit, 0);
@@ -519,4 +537,220 @@ bool
 durable_workers_running(void)
 {
 	return durable_signal_workers(0) > 0;
+}
+
+/*
+ * durable_activity_attach
+ *		Makes slot the one whose operations this backend (a worker) shows.
+ */
+void
+durable_activity_attach(DurableWorkerSlot *slot)
+{
+	activity_slot = slot;
+}
+
+/*
+ * durable_activity_owner
+ *		Records the owner of the execution being driven: who may see it.
+ */
+void
+durable_activity_owner(Oid owner)
+{
+	if (activity_slot == NULL)
+		return;
+	SpinLockAcquire(&activity_slot->mutex);
+	activity_slot->owner = owner;
+	SpinLockRelease(&activity_slot->mutex);
+}
+
+/*
+ * durable_activity_op
+ *		Shows that the worker now performs an operation: its kind, its name
+ *		(clipped to DURABLE_ACTIVITY_NAMELEN - 1 bytes), its op_id (0 when
+ *		it has no checkpoint yet) and attempt (0 when not an attempt).  A
+ *		no-op outside workers.
+ */
+void
+durable_activity_op(const char *kind, const char *name, int32 op_id, int32 attempt)
+{
+	TimestampTz now;
+	int			len;
+
+	if (activity_slot == NULL)
+		return;
+	now = GetCurrentTimestamp();
+	len = name == NULL ? 0 :
+		pg_mbcliplen(name, strlen(name), DURABLE_ACTIVITY_NAMELEN - 1);
+	SpinLockAcquire(&activity_slot->mutex);
+	activity_slot->in_op = true;
+	strlcpy(activity_slot->op_kind, kind, sizeof(activity_slot->op_kind));
+	if (len > 0)
+		memcpy(activity_slot->op_name, name, len);
+	activity_slot->op_name[len] = '\0';
+	activity_slot->op_id = op_id;
+	activity_slot->op_attempt = attempt;
+	activity_slot->op_since = now;
+	SpinLockRelease(&activity_slot->mutex);
+}
+
+/*
+ * durable_activity_op_end
+ *		The operation was performed: the worker replays or commits.
+ */
+void
+durable_activity_op_end(void)
+{
+	if (activity_slot == NULL)
+		return;
+	SpinLockAcquire(&activity_slot->mutex);
+	activity_slot->in_op = false;
+	SpinLockRelease(&activity_slot->mutex);
+}
+
+/*
+ * may_see_execution
+ *		Whether the current role may see what an execution of owner does:
+ *		its owner's members, durable_admin, durable_monitor and pg_monitor
+ *		(as durable's tables let them read it).
+ */
+static bool
+may_see_execution(Oid owner, Oid admin, Oid monitor)
+{
+	Oid			me = GetUserId();
+
+	return superuser() ||
+		(OidIsValid(owner) && has_privs_of_role(me, owner)) ||
+		(OidIsValid(admin) && has_privs_of_role(me, admin)) ||
+		(OidIsValid(monitor) && has_privs_of_role(me, monitor)) ||
+		has_privs_of_role(me, ROLE_PG_MONITOR);
+}
+
+#define ACTIVITY_COLS 11
+
+PG_FUNCTION_INFO_V1(durable_activity_rows);
+
+/*
+ * durable.activity_rows()
+ *		The rows of durable.activity: one per live worker (pid, 'worker',
+ *		its state: idle, driving (replaying, committing) or running an
+ *		operation; the execution, the operation, its op_id and attempt; since
+ *		when the operation or else the drive runs, since when the drive
+ *		does), then one for the HTTP worker (requests in flight).  What
+ *		concerns an execution is NULL for roles that may not see it.  No
+ *		rows when the library was not preloaded.
+ */
+Datum
+durable_activity_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			admin = get_role_oid("durable_admin", true);
+	Oid			monitor = get_role_oid("durable_monitor", true);
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (durable_shared == NULL)
+		return (Datum) 0;
+
+	for (i = 0; i < durable_shared->nslots; i++)
+	{
+		DurableWorkerSlot *slot = &durable_shared->slots[i];
+		DurableWorkerSlot copy;
+		Datum		values[ACTIVITY_COLS];
+		bool		nulls[ACTIVITY_COLS];
+
+		SpinLockAcquire(&slot->mutex);
+		copy.pid = slot->pid;
+		copy.driving = slot->driving;
+		copy.execution = slot->execution;
+		copy.owner = slot->owner;
+		copy.drive_since = slot->drive_since;
+		copy.in_op = slot->in_op;
+		memcpy(copy.op_kind, slot->op_kind, sizeof(copy.op_kind));
+		memcpy(copy.op_name, slot->op_name, sizeof(copy.op_name));
+		copy.op_id = slot->op_id;
+		copy.op_attempt = slot->op_attempt;
+		copy.op_since = slot->op_since;
+		SpinLockRelease(&slot->mutex);
+		if (copy.pid == 0)
+			continue;
+
+		memset(nulls, true, sizeof(nulls));
+		values[0] = Int32GetDatum(copy.pid);
+		nulls[0] = false;
+		values[1] = CStringGetTextDatum("worker");
+		nulls[1] = false;
+		values[2] = CStringGetTextDatum(!copy.driving ? "idle" :
+										copy.in_op ? "running" : "driving");
+		nulls[2] = false;
+		if (copy.driving)
+		{
+			values[8] = TimestampTzGetDatum(copy.in_op ? copy.op_since : copy.drive_since);
+			nulls[8] = false;
+			values[9] = TimestampTzGetDatum(copy.drive_since);
+			nulls[9] = false;
+			if (may_see_execution(copy.owner, admin, monitor))
+			{
+				pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+
+				*id = copy.execution;
+				values[3] = UUIDPGetDatum(id);
+				nulls[3] = false;
+				if (copy.in_op)
+				{
+					copy.op_name[sizeof(copy.op_name) - 1] = '\0';
+					copy.op_kind[sizeof(copy.op_kind) - 1] = '\0';
+					values[4] = CStringGetTextDatum(copy.op_name);
+					nulls[4] = false;
+					values[5] = CStringGetTextDatum(copy.op_kind);
+					nulls[5] = false;
+					values[6] = Int32GetDatum(copy.op_id);
+					nulls[6] = copy.op_id == 0;
+					values[7] = Int32GetDatum(copy.op_attempt);
+					nulls[7] = copy.op_attempt == 0;
+				}
+			}
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+
+	{
+		Datum		values[ACTIVITY_COLS];
+		bool		nulls[ACTIVITY_COLS];
+		pid_t		pid;
+		TimestampTz since;
+		uint32		n = pg_atomic_read_u32(&durable_shared->http_in_flight);
+
+		SpinLockAcquire(&durable_shared->mutex);
+		pid = durable_shared->http_pid;
+		since = durable_shared->http_since;
+		SpinLockRelease(&durable_shared->mutex);
+		if (pid != 0)
+		{
+			memset(nulls, true, sizeof(nulls));
+			values[0] = Int32GetDatum(pid);
+			nulls[0] = false;
+			values[1] = CStringGetTextDatum("http");
+			nulls[1] = false;
+			values[2] = CStringGetTextDatum(n > 0 ? "running" : "idle");
+			nulls[2] = false;
+			values[8] = TimestampTzGetDatum(since);
+			nulls[8] = false;
+			values[10] = Int32GetDatum((int32) n);
+			nulls[10] = false;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(durable_library_preloaded);
+
+/*
+ * durable.library_preloaded() RETURNS boolean
+ *		Whether the library was preloaded (its shared memory exists).
+ */
+Datum
+durable_library_preloaded(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(durable_shared != NULL);
 }

@@ -503,10 +503,16 @@ worker_commit(void)
 static void
 set_driving(const pg_uuid_t *id)
 {
+	TimestampTz now = GetCurrentTimestamp();
+
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->driving = id != NULL;
 	if (id != NULL)
 		my_slot->execution = *id;
+	/* durable.activity: the owner is known once the drive has begun */
+	my_slot->owner = InvalidOid;
+	my_slot->drive_since = now;
+	my_slot->in_op = false;
 	my_slot->stop_requested = false;
 	pg_atomic_write_u32(&my_slot->stop_exit, 0);
 	SpinLockRelease(&my_slot->mutex);
@@ -553,6 +559,7 @@ drive(const pg_uuid_t *id, TimestampTz due_at)
 		return false;			/* another session drives it */
 	}
 	pg_atomic_write_u32(&my_slot->idle, 0);
+	durable_activity_owner(d->ex.owner);
 	worker_drive = d;
 	note_write(id);
 	durable_count_claim(due_at, durable_clock_now());
@@ -759,6 +766,7 @@ durable_worker_main(Datum main_arg)
 	my_slot = durable_worker_slot(my_slotno);
 	if (my_slot == NULL)
 		proc_exit(0);
+	durable_activity_attach(my_slot);
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGINT, worker_cancel);
