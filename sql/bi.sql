@@ -79,9 +79,10 @@ SELECT e.id, e.name, e.workflow, e.status, e.updated_at, e.wake_at,
        SELECT o.kind, o.name FROM durable.operations o
         WHERE o.execution_id = e.id AND o.run_no = e.run_no AND o.status IN ('STARTED', 'PENDING')
         ORDER BY o.op_id DESC LIMIT 1) cur ON true
- WHERE e.status IN ('RUNNING', 'SUSPENDED') AND e.updated_at < now() - interval '1 hour'
-    OR e.status = 'PENDING' AND e.created_at < now() - interval '5 minutes'
-    OR e.status = 'SUSPENDED' AND e.wake_at < now() - interval '5 minutes'
+ WHERE (e.status IN ('RUNNING', 'SUSPENDED') AND e.updated_at < now() - interval '1 hour'
+     OR e.status = 'PENDING' AND e.created_at < now() - interval '5 minutes'
+     OR e.status = 'SUSPENDED' AND e.wake_at < now() - interval '5 minutes')
+   AND NOT EXISTS (SELECT 1 FROM durable.activity a WHERE a.execution_id = e.id)
  ORDER BY e.updated_at;
 RESET ROLE;
 -- an hour later (the test moves the timestamps back instead)
@@ -99,9 +100,10 @@ SELECT e.id, e.name, e.workflow, e.status, e.updated_at, e.wake_at,
        SELECT o.kind, o.name FROM durable.operations o
         WHERE o.execution_id = e.id AND o.run_no = e.run_no AND o.status IN ('STARTED', 'PENDING')
         ORDER BY o.op_id DESC LIMIT 1) cur ON true
- WHERE e.status IN ('RUNNING', 'SUSPENDED') AND e.updated_at < now() - interval '1 hour'
-    OR e.status = 'PENDING' AND e.created_at < now() - interval '5 minutes'
-    OR e.status = 'SUSPENDED' AND e.wake_at < now() - interval '5 minutes'
+ WHERE (e.status IN ('RUNNING', 'SUSPENDED') AND e.updated_at < now() - interval '1 hour'
+     OR e.status = 'PENDING' AND e.created_at < now() - interval '5 minutes'
+     OR e.status = 'SUSPENDED' AND e.wake_at < now() - interval '5 minutes')
+   AND NOT EXISTS (SELECT 1 FROM durable.activity a WHERE a.execution_id = e.id)
  ORDER BY e.updated_at
   ) stuck;
 -- durable.queue is readable by superusers only
