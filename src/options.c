@@ -534,13 +534,13 @@ option_count(const char *key, JsonbValue *v, int min)
 }
 
 /*
- * durable_results_mode
+ * option_results
  *		The "results" option of durable_parallel and durable_map: "auto",
  *		"array" or "summary".  The state of a waiting operation keeps it as
  *		a string too (children.c).
  */
 static DurableResultsMode
-durable_results_mode(const char *key, JsonbValue *v)
+option_results(const char *key, JsonbValue *v)
 {
 	if (v->type == jbvString)
 	{
@@ -592,7 +592,7 @@ durable_parse_policy(Jsonb *options, bool map, int n, DurablePolicy *p)
 		else if (map && strcmp(key, "batch_size") == 0)
 			p->batch_size = option_count(key, &v, 1);
 		else if (strcmp(key, "results") == 0)
-			p->results = durable_results_mode(key, &v);
+			p->results = option_results(key, &v);
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
