@@ -473,6 +473,26 @@ RETURNS boolean LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_library_prelo
 COMMENT ON FUNCTION durable.library_preloaded() IS
 	'whether durable is in shared_preload_libraries of the running server (its workers and shared memory)';
 
+/* --- issue 14: large fan-out (durable_results) --- */
+
+/*
+ * The outcome of every branch or item of the execution's durable_invoke,
+ * durable_parallel and durable_map operations (or of those named
+ * operation), every run, read from durable.children: the place of a
+ * result too large for the operation's checkpoint ("results": "summary",
+ * or "auto" when the array cannot fit).  The caller must control the
+ * execution, as for durable_operations; inside a step, a NULL execution is
+ * the step's own.
+ */
+CREATE FUNCTION @extschema@.durable_results(execution text, operation text DEFAULT NULL)
+RETURNS TABLE (run_no integer, op_id integer, operation text, idx integer, name text,
+			   status text, result jsonb, error jsonb)
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_results';
+COMMENT ON FUNCTION @extschema@.durable_results(text, text) IS
+	'the outcome of each branch or item of the parallel, map and invoke operations of an execution';
+
+/* --- last: say when no worker will run executions (issue 14) --- */
+
 DO $$
 BEGIN
 	IF NOT durable.library_preloaded() THEN

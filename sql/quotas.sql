@@ -31,7 +31,7 @@ BEGIN
 END $$;
 CREATE FUNCTION wfq_parallel(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
-  RETURN durable_parallel('p', input->'branches');
+  RETURN durable_parallel('p', input->'branches', coalesce(input->'options', '{}'));
 END $$;
 -- the executions started under a parent, and how they ended
 CREATE FUNCTION wfq_children(parent text, OUT created bigint, OUT unfinished bigint, OUT succeeded bigint)
@@ -75,10 +75,12 @@ SELECT durable_drive('nocap-map');
 SELECT * FROM wfq_children('nocap-map');
 RESET durable.max_children_in_progress;
 
--- a map or parallel whose result cannot fit in max_payload_size is refused
--- at the call (WF009), before any branch row or child exists
+-- with "results": "array", a map or parallel whose result cannot fit in
+-- max_payload_size is refused at the call (WF009), before any branch row or
+-- child exists
 SET durable.max_payload_size = 1024;
-SELECT durable_start('wfq_map', jsonb_build_object('items', (SELECT jsonb_agg(g) FROM generate_series(1, 20) g)),
+SELECT durable_start('wfq_map', jsonb_build_object('items', (SELECT jsonb_agg(g) FROM generate_series(1, 20) g),
+                                                  'options', '{"results": "array"}'::jsonb),
                      name => 'too-wide-map') IS NOT NULL AS started;
 SELECT durable_drive('too-wide-map');
 SELECT status, error->>'sqlstate' AS sqlstate, error->>'message' AS message,
@@ -89,7 +91,8 @@ SELECT (SELECT count(*) FROM durable.children WHERE parent_id = durable.executio
        (SELECT count(*) FROM durable.operations WHERE execution_id = durable.execution_id('too-wide-map')) AS operations;
 -- a parallel too (its branches' names count)
 SELECT durable_start('wfq_parallel', jsonb_build_object('branches',
-         (SELECT jsonb_agg(jsonb_build_object('name', 'b' || g, 'workflow', 'wfq_item')) FROM generate_series(1, 16) g)),
+         (SELECT jsonb_agg(jsonb_build_object('name', 'b' || g, 'workflow', 'wfq_item')) FROM generate_series(1, 16) g),
+         'options', '{"results": "array"}'::jsonb),
        name => 'too-wide-parallel') IS NOT NULL AS started;
 SELECT durable_drive('too-wide-parallel');
 SELECT status, error->>'sqlstate' AS sqlstate, error->>'message' AS message, error->>'detail' AS detail
@@ -101,7 +104,7 @@ SELECT drive_tree('narrow-map');
 -- and its result is still checked when it is complete: large results of
 -- the children fail it there
 CREATE FUNCTION wfq_big(input jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT to_jsonb(repeat('x', 300)) $$;
-SELECT durable_start('wfq_map', '{"items": [1, 2, 3, 4, 5], "workflow": "wfq_big"}', name => 'late-map') IS NOT NULL AS started;
+SELECT durable_start('wfq_map', '{"items": [1, 2, 3, 4, 5], "workflow": "wfq_big", "options": {"results": "array"}}', name => 'late-map') IS NOT NULL AS started;
 SELECT drive_tree('late-map');
 SELECT error->>'sqlstate' AS sqlstate, error->>'message' AS message FROM durable.executions WHERE name = 'late-map';
 SELECT * FROM wfq_children('late-map');

@@ -23,6 +23,13 @@
  * While it waits, the operation's result holds its counters:
  * {"total", "rows", "next", "running", "succeeded", "failed"} and the policy.
  *
+ * When it ends, the result of a parallel or map holds, by its "results"
+ * option, the array of every branch's or item's outcome ("array": WF009
+ * when that cannot fit in durable.max_payload_size), only the counts
+ * ("summary"), or the array when it fits and else the counts ("auto", the
+ * default: never a failure for size once the work is done).  The outcomes
+ * stay in durable.children either way; durable_results lists them.
+ *
  * IDENTIFICATION
  *	  src/children.c
  *
@@ -32,7 +39,9 @@
 
 #include <math.h>
 
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -56,6 +65,21 @@ typedef struct ChildState
 	DurablePolicy policy;
 } ChildState;
 
+static const char *
+results_mode_name(DurableResultsMode mode)
+{
+	switch (mode)
+	{
+		case DRM_AUTO:
+			return "auto";
+		case DRM_ARRAY:
+			return "array";
+		case DRM_SUMMARY:
+			return "summary";
+	}
+	return "auto";
+}
+
 static Jsonb *
 state_to_jsonb(const ChildState *st)
 {
@@ -64,11 +88,13 @@ state_to_jsonb(const ChildState *st)
 	json = psprintf("{\"total\": %d, \"rows\": %d, \"next\": %d, \"running\": %d, "
 					"\"succeeded\": %d, \"failed\": %d, \"max_concurrency\": %d, "
 					"\"min_successful\": %d, \"tolerated_failures\": %d, "
-					"\"tolerated_failure_percentage\": %s, \"batch_size\": %d}",
+					"\"tolerated_failure_percentage\": %s, \"batch_size\": %d, "
+					"\"results\": \"%s\"}",
 					st->total, st->rows, st->next, st->running, st->succeeded,
 					st->failed, st->policy.max_concurrency, st->policy.min_successful,
 					st->policy.tolerated_failures,
-					float8out_internal(st->policy.tolerated_pct), st->policy.batch_size);
+					float8out_internal(st->policy.tolerated_pct), st->policy.batch_size,
+					results_mode_name(st->policy.results));
 	return durable_cstring_to_jsonb(json);
 }
 
@@ -86,6 +112,7 @@ static void
 state_from_jsonb(Jsonb *jb, ChildState *st)
 {
 	char	   *pct = durable_jsonb_get_text(jb, "tolerated_failure_percentage");
+	char	   *results = durable_jsonb_get_text(jb, "results");
 
 	st->total = state_int(jb, "total");
 	st->rows = state_int(jb, "rows");
@@ -98,6 +125,10 @@ state_from_jsonb(Jsonb *jb, ChildState *st)
 	st->policy.tolerated_failures = state_int(jb, "tolerated_failures");
 	st->policy.tolerated_pct = pct ? strtod(pct, NULL) : -1;
 	st->policy.batch_size = state_int(jb, "batch_size");
+	/* an operation that began waiting before the option existed: auto */
+	st->policy.results = results == NULL ? DRM_AUTO :
+		strcmp(results, "array") == 0 ? DRM_ARRAY :
+		strcmp(results, "summary") == 0 ? DRM_SUMMARY : DRM_AUTO;
 }
 
 static void
@@ -326,6 +357,17 @@ first_failed(List *rows)
 }
 
 /*
+ * Floors of one entry of the "results" array of a parallel or map result
+ * (see conclude), as jsonb: the entry's JEntry in the array (4), the
+ * object's header and the JEntries of its 4 keys and 4 values (36), the
+ * key bytes, and the shortest values: status "FAILED" (6), result and
+ * error null (0), and for a map an index, a numeric of at least 6 bytes.
+ * A parallel entry also has its branch's name.
+ */
+#define MAP_ENTRY_FLOOR			(4 + 36 + 22 + 6 + 6)	/* error index result status */
+#define PARALLEL_ENTRY_FLOOR	(4 + 36 + 21 + 6)	/* error name result status */
+
+/*
  * conclude
  *		Ends an operation whose outcome is decided: stops what still runs,
  *		and writes the result (invoke: the child's; parallel and map: the
@@ -348,13 +390,15 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 				 psprintf("stopped: the outcome of %s \"%s\" of its parent was decided",
 						  kind, op->name),
 				 &st->succeeded, &st->failed);
-	rows = durable_storage_children_results(&d->ex.id, d->ex.run_no, op->op_id);
 	memset(&err, 0, sizeof(err));
 	err.sqlerrcode = ERRCODE_DURABLE_CHILD_FAILED;
 
 	if (op->kind == DOK_INVOKE)
 	{
-		DurableChildRow *r = linitial(rows);
+		DurableChildRow *r;
+
+		rows = durable_storage_children_results(&d->ex.id, d->ex.run_no, op->op_id);
+		r = linitial(rows);
 
 		result = r->result;
 		if (failed)
@@ -372,59 +416,83 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 	else
 	{
 		bool		first = true;
+		bool		summary = st->policy.results == DRM_SUMMARY;
+		char	   *head;
 
-		initStringInfo(&buf);
-		appendStringInfo(&buf, "{\"status\": \"%s\", \"completion_reason\": \"%s\", "
-						 "\"total\": %d, \"succeeded\": %d, \"failed\": %d, \"results\": [",
-						 failed ? "FAILED" : "SUCCEEDED",
-						 outcome == OUTCOME_ALL_COMPLETED ? "ALL_COMPLETED" :
-						 outcome == OUTCOME_MIN_SUCCESSFUL ? "MIN_SUCCESSFUL_REACHED" :
-						 "FAILURE_TOLERANCE_EXCEEDED",
-						 st->total, st->succeeded, st->failed);
-		foreach(lc, rows)
+		head = psprintf("{\"status\": \"%s\", \"completion_reason\": \"%s\", "
+						"\"total\": %d, \"succeeded\": %d, \"failed\": %d",
+						failed ? "FAILED" : "SUCCEEDED",
+						outcome == OUTCOME_ALL_COMPLETED ? "ALL_COMPLETED" :
+						outcome == OUTCOME_MIN_SUCCESSFUL ? "MIN_SUCCESSFUL_REACHED" :
+						"FAILURE_TOLERANCE_EXCEEDED",
+						st->total, st->succeeded, st->failed);
+		/* auto: a map whose array cannot fit is summed up without reading it */
+		if (st->policy.results == DRM_AUTO && op->kind == DOK_MAP &&
+			(int64) st->total * MAP_ENTRY_FLOOR > (int64) durable_max_payload_size)
+			summary = true;
+		result = NULL;
+		if (!summary)
 		{
-			DurableChildRow *r = lfirst(lc);
-			int			k;
-			bool		batched = op->kind == DOK_MAP && st->policy.batch_size > 0;
-			bool		ok = strcmp(r->status, "SUCCEEDED") == 0;
-
-			for (k = 0; k < r->items; k++)
+			rows = durable_storage_children_results(&d->ex.id, d->ex.run_no, op->op_id);
+			initStringInfo(&buf);
+			appendStringInfo(&buf, "%s, \"results\": [", head);
+			foreach(lc, rows)
 			{
-				if (!first)
-					appendStringInfoString(&buf, ", ");
-				first = false;
-				appendStringInfoChar(&buf, '{');
-				if (op->kind == DOK_MAP)
-					appendStringInfo(&buf, "\"index\": %d",
-									 batched ? r->idx * st->policy.batch_size + k : r->idx);
-				else
+				DurableChildRow *r = lfirst(lc);
+				int			k;
+				bool		batched = op->kind == DOK_MAP && st->policy.batch_size > 0;
+				bool		ok = strcmp(r->status, "SUCCEEDED") == 0;
+
+				for (k = 0; k < r->items; k++)
 				{
-					appendStringInfoString(&buf, "\"name\": ");
-					escape_json(&buf, r->name ? r->name : "");
+					if (!first)
+						appendStringInfoString(&buf, ", ");
+					first = false;
+					appendStringInfoChar(&buf, '{');
+					if (op->kind == DOK_MAP)
+						appendStringInfo(&buf, "\"index\": %d",
+										 batched ? r->idx * st->policy.batch_size + k : r->idx);
+					else
+					{
+						appendStringInfoString(&buf, "\"name\": ");
+						escape_json(&buf, r->name ? r->name : "");
+					}
+					appendStringInfo(&buf, ", \"status\": \"%s\", \"result\": ", r->status);
+					append_jsonb(&buf, ok ? (batched ? batch_element(r->result, k) : r->result) : NULL);
+					appendStringInfoString(&buf, ", \"error\": ");
+					append_jsonb(&buf, r->error);
+					appendStringInfoChar(&buf, '}');
 				}
-				appendStringInfo(&buf, ", \"status\": \"%s\", \"result\": ", r->status);
-				append_jsonb(&buf, ok ? (batched ? batch_element(r->result, k) : r->result) : NULL);
-				appendStringInfoString(&buf, ", \"error\": ");
-				append_jsonb(&buf, r->error);
-				appendStringInfoChar(&buf, '}');
+			}
+			appendStringInfoString(&buf, "]}");
+			result = durable_cstring_to_jsonb(buf.data);
+			pfree(buf.data);
+			list_free_deep(rows);
+			if (VARSIZE(result) > (Size) durable_max_payload_size)
+			{
+				if (st->policy.results == DRM_ARRAY)
+				{
+					/* a result no checkpoint may hold: the operation fails with WF009 */
+					err.sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
+					err.message = psprintf("result of %s \"%s\" is too large (%zu bytes; durable.max_payload_size is %d)",
+										   kind, op->name, (Size) VARSIZE(result),
+										   durable_max_payload_size);
+					err.hint = pstrdup("Use the option \"results\": \"auto\" or \"summary\" and read the outcomes with durable_results, or have the children keep large results in tables and return keys.");
+					failed = true;
+				}
+				else
+					summary = true;
+				result = NULL;
 			}
 		}
-		appendStringInfoString(&buf, "]}");
-		result = durable_cstring_to_jsonb(buf.data);
-		if (VARSIZE(result) > (Size) durable_max_payload_size)
+		if (summary)
+			result = durable_cstring_to_jsonb(psprintf("%s}", head));
+		if (failed && err.sqlerrcode == ERRCODE_DURABLE_CHILD_FAILED)
 		{
-			/* a result no checkpoint may hold: the operation fails with WF009 */
-			err.sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
-			err.message = psprintf("result of %s \"%s\" is too large (%zu bytes; durable.max_payload_size is %d)",
-								   kind, op->name, (Size) VARSIZE(result),
-								   durable_max_payload_size);
-			err.hint = pstrdup("Have the children keep large results in tables and return keys, or map over fewer items per operation.");
-			failed = true;
-			result = NULL;
-		}
-		else if (failed)
-		{
-			DurableChildRow *bad = first_failed(rows);
+			/* the rows again: a summary never read them, an array freed them */
+			DurableChildRow *bad = first_failed(durable_storage_children_results(&d->ex.id,
+																			  d->ex.run_no,
+																			  op->op_id));
 			char	   *which = NULL;
 			char	   *msg = NULL;
 			char	   *state = NULL;
@@ -451,11 +519,15 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 								   which ? ", first " : "", which ? which : "",
 								   msg ? ": " : "", msg ? msg : "");
 			if (which != NULL)
-				err.detail = psprintf("The child execution of %s ended %s%s%s. Its completion policy tolerates fewer failures; the result of the operation (durable_operations) has each one.",
+				err.detail = psprintf("The child execution of %s ended %s%s%s. Its completion policy tolerates fewer failures; %s",
 									  which, bad->status,
-									  state ? " with SQLSTATE " : "", state ? state : "");
+									  state ? " with SQLSTATE " : "", state ? state : "",
+									  summary ? "durable_results lists each one." :
+									  "the result of the operation (durable_operations) has each one.");
 			else
-				err.detail = pstrdup("Its completion policy tolerates fewer failures; the result of the operation (durable_operations) has each one.");
+				err.detail = pstrdup(summary ?
+									 "Its completion policy tolerates fewer failures; durable_results lists each one." :
+									 "Its completion policy tolerates fewer failures; the result of the operation (durable_operations) has each one.");
 		}
 	}
 
@@ -471,22 +543,12 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 }
 
 /*
- * Floors of one entry of the "results" array of a parallel or map result
- * (see conclude), as jsonb: the entry's JEntry in the array (4), the
- * object's header and the JEntries of its 4 keys and 4 values (36), the
- * key bytes, and the shortest values: status "FAILED" (6), result and
- * error null (0), and for a map an index, a numeric of at least 6 bytes.
- * A parallel entry also has its branch's name.
- */
-#define MAP_ENTRY_FLOOR			(4 + 36 + 22 + 6 + 6)	/* error index result status */
-#define PARALLEL_ENTRY_FLOOR	(4 + 36 + 21 + 6)	/* error name result status */
-
-/*
  * durable_children_check_size
- *		At the call of durable_parallel or durable_map: refuses (WF009) an
- *		operation whose result could never fit in durable.max_payload_size,
- *		whatever its children return, before anything is recorded or
- *		started.  name_bytes: the bytes of all branch names (parallel).
+ *		At the call of durable_parallel or durable_map with "results":
+ *		"array": refuses (WF009) an operation whose result could never fit
+ *		in durable.max_payload_size, whatever its children return, before
+ *		anything is recorded or started.  name_bytes: the bytes of all
+ *		branch names (parallel).  ("auto" and "summary" never fail for size.)
  */
 void
 durable_children_check_size(DurableOpKind kind, const char *name, int items,
@@ -507,7 +569,7 @@ durable_children_check_size(DurableOpKind kind, const char *name, int items,
 					   (long long) floor_bytes, (long long) per_item,
 					   kind == DOK_MAP ? "item" : "branch plus its name",
 					   durable_max_payload_size),
-			 errhint("Split the work over several smaller operations (batch_size does not help: the result keeps one entry per item), or ask a superuser to raise durable.max_payload_size.")));
+			 errhint("Without \"results\": \"array\", the result holds only the counts when the array cannot fit, and durable_results lists the outcomes; or split the work over several smaller operations (batch_size does not help: the array keeps one entry per item).")));
 }
 
 /*
@@ -650,6 +712,66 @@ durable_children_report(DurableDrive *d, Jsonb *payload)
 	start_next(d, op, &st, NULL);
 	save_state(d, op, &st);
 	return false;
+}
+
+PG_FUNCTION_INFO_V1(durable_results);
+
+/*
+ * durable_results(execution text, operation text) RETURNS TABLE (run_no
+ *		integer, op_id integer, operation text, idx integer, name text,
+ *		status text, result jsonb, error jsonb)
+ *
+ *		The outcome of every branch (durable_parallel, durable_invoke) or
+ *		item (durable_map, batches unfolded) of the execution's operations,
+ *		or of those named operation, every run, from durable.children:
+ *		result only for those that succeeded, as in the operation's array.
+ *		The caller must control the execution, as for durable_operations.
+ *		Inside a step (or a check or submitter) a NULL execution is the
+ *		step's own.  In a workflow body it is refused: whether the rows
+ *		exist depends on how far the execution has got, not on the replay,
+ *		so a step reads them (its result is checkpointed).
+ */
+Datum
+durable_results(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *execution = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *operation = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	pg_uuid_t	id;
+	List	   *ops;
+	ListCell   *lc;
+
+	if (durable_current != NULL && durable_current->in_replay && !durable_current->in_step)
+		ereport(ERROR,
+				(errcode(ERRCODE_DURABLE_NOT_IN_WORKFLOW),
+				 errmsg("durable_results cannot be called in a workflow body"),
+				 errdetail("A replay must read the same rows every time, and these rows appear as the children finish."),
+				 errhint("Read them in a durable_step, where durable_results(NULL, 'name') reads the step's own execution.")));
+	if (execution == NULL && durable_current == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("execution must not be null outside a step"),
+				 errhint("Give an execution id or name returned by durable_start; a NULL execution means the step's own only inside a durable_step.")));
+	if (operation != NULL)
+		durable_check_name("operation name", operation);
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	if (execution == NULL)
+		id = durable_current->ex.id;
+	else
+		(void) durable_resolve_controlled(execution, &id);
+	ops = durable_storage_result_ops(&id, operation);
+	if (operation != NULL && ops == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("execution \"%s\" has no operation \"%s\" with branches",
+						execution ? execution : durable_uuid_out(&id), operation),
+				 errhint("durable_results reads the branches of durable_invoke, durable_parallel and durable_map; durable_operations lists the operations.")));
+	foreach(lc, ops)
+		durable_storage_result_rows(&id, lfirst(lc), rsinfo->setResult, rsinfo->setDesc);
+	SPI_finish();
+	return (Datum) 0;
 }
 
 /*

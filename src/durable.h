@@ -28,6 +28,7 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
+#include "utils/tuplestore.h"
 #include "utils/uuid.h"
 
 /* ----------------------------------------------------------------
@@ -177,6 +178,14 @@ typedef struct DurableBranch
 	Jsonb	   *input;
 } DurableBranch;
 
+/* What the checkpoint of a durable_parallel or durable_map holds. */
+typedef enum DurableResultsMode
+{
+	DRM_AUTO = 0,				/* the array when it fits, else the summary */
+	DRM_ARRAY,					/* the array of per-item results, or WF009 */
+	DRM_SUMMARY					/* the counts only; items in durable.children */
+} DurableResultsMode;
+
 /* How durable_parallel and durable_map decide their outcome. */
 typedef struct DurablePolicy
 {
@@ -185,6 +194,7 @@ typedef struct DurablePolicy
 	int			tolerated_failures; /* -1: not given */
 	double		tolerated_pct;	/* -1: not given */
 	int			batch_size;		/* map: items per child; 0: one */
+	DurableResultsMode results; /* what the operation's result holds */
 } DurablePolicy;
 
 typedef struct DurablePending
@@ -641,6 +651,19 @@ extern bool durable_storage_outcome(const pg_uuid_t *id, char **status, Jsonb **
 extern void durable_storage_events_delete(const pg_uuid_t *id);
 extern List *durable_storage_children_results(const pg_uuid_t *parent, int32 run_no,
 											  int32 op_id);
+
+/* an operation with branches, as durable_results lists it */
+typedef struct DurableResultOp
+{
+	int32		run_no;
+	int32		op_id;
+	char	   *name;
+	bool		map;
+} DurableResultOp;
+
+extern List *durable_storage_result_ops(const pg_uuid_t *parent, const char *operation);
+extern void durable_storage_result_rows(const pg_uuid_t *parent, const DurableResultOp *op,
+										Tuplestorestate *store, TupleDesc desc);
 
 /* a row of durable.http_requests, as the HTTP worker takes it */
 typedef struct DurableHttpRow

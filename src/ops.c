@@ -1383,6 +1383,7 @@ durable_parallel(PG_FUNCTION_ARGS)
 	branches = parse_branches(PG_GETARG_JSONB_P(1));
 	durable_parse_policy(options, false, list_length(branches), &policy);
 	MemoryContextSwitchTo(old);
+	if (policy.results == DRM_ARRAY)
 	{
 		int64		name_bytes = 0;
 		ListCell   *lc;
@@ -1439,7 +1440,8 @@ durable_map(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(d->replay_cxt);
 	durable_parse_policy(options, true, JB_ROOT_COUNT(items), &policy);
 	MemoryContextSwitchTo(old);
-	durable_children_check_size(DOK_MAP, name, JB_ROOT_COUNT(items), 0);
+	if (policy.results == DRM_ARRAY)
+		durable_children_check_size(DOK_MAP, name, JB_ROOT_COUNT(items), 0);
 	old = pending_begin(d, DPK_CHILDREN, &key, NULL, name);
 	d->pending.op_kind = DOK_MAP;
 	d->pending.branches = list_make1(make_branch(NULL, qualified, NULL));

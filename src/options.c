@@ -12,6 +12,9 @@
  * Errors of class 42 (programming errors) are retried only when retry_on
  * names them.
  *
+ * Those of durable_parallel and durable_map: the completion policy,
+ * batch_size and results (what the operation's checkpoint holds).
+ *
  * IDENTIFICATION
  *	  src/options.c
  *
@@ -539,6 +542,30 @@ option_count(const char *key, JsonbValue *v, int min)
 }
 
 /*
+ * option_results
+ *		The "results" option of durable_parallel and durable_map: "auto",
+ *		"array" or "summary".  The state of a waiting operation keeps it as
+ *		a string too (children.c).
+ */
+static DurableResultsMode
+option_results(const char *key, JsonbValue *v)
+{
+	if (v->type == jbvString)
+	{
+		char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
+
+		if (strcmp(s, "auto") == 0)
+			return DRM_AUTO;
+		if (strcmp(s, "array") == 0)
+			return DRM_ARRAY;
+		if (strcmp(s, "summary") == 0)
+			return DRM_SUMMARY;
+	}
+	options_error(key, "one of \"auto\", \"array\", \"summary\"");
+	return DRM_AUTO;			/* keep compiler quiet */
+}
+
+/*
  * durable_parse_policy
  *		The options of durable_parallel and durable_map (batch_size for
  *		maps only), checked against the number of branches or items n.
@@ -555,6 +582,7 @@ durable_parse_policy(Jsonb *options, bool map, int n, DurablePolicy *p)
 	p->tolerated_failures = -1;
 	p->tolerated_pct = -1;
 	p->batch_size = 0;
+	p->results = DRM_AUTO;
 	while (durable_options_next(options, &it, &key, &v))
 	{
 		if (strcmp(key, "max_concurrency") == 0)
@@ -571,12 +599,14 @@ durable_parse_policy(Jsonb *options, bool map, int n, DurablePolicy *p)
 		}
 		else if (map && strcmp(key, "batch_size") == 0)
 			p->batch_size = option_count(key, &v, 1);
+		else if (strcmp(key, "results") == 0)
+			p->results = option_results(key, &v);
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%s\"", key),
-					 errhint(map ? "Valid options are max_concurrency, min_successful, tolerated_failures, tolerated_failure_percentage and batch_size."
-							 : "Valid options are max_concurrency, min_successful, tolerated_failures and tolerated_failure_percentage.")));
+					 errhint(map ? "Valid options are max_concurrency, min_successful, tolerated_failures, tolerated_failure_percentage, batch_size and results."
+							 : "Valid options are max_concurrency, min_successful, tolerated_failures, tolerated_failure_percentage and results.")));
 	}
 	if (p->min_successful > n)
 		ereport(ERROR,

@@ -96,6 +96,8 @@ typedef enum StorageQuery
 	Q_CHILDREN_RUNNING,
 	Q_CHILDREN_CANCEL,
 	Q_CHILDREN_RESULTS,
+	Q_RESULT_OPS,
+	Q_RESULT_ROWS,
 	Q_EXEC_OUTCOME,
 	Q_EVENTS_DELETE,
 	Q_HTTP_INSERT,
@@ -723,6 +725,31 @@ static const StorageStatement statements[Q_COUNT] = {
 		"SELECT idx, name, items, status, result, error FROM durable.children "
 		"WHERE parent_id = $1 AND run_no = $2 AND op_id = $3 ORDER BY idx",
 		3, {UUIDOID, INT4OID, INT4OID}
+	},
+	/* durable_results: the operations with branches, every run, by name */
+	[Q_RESULT_OPS] = {
+		"SELECT run_no, op_id, name, kind = 'map' FROM durable.operations "
+		"WHERE execution_id = $1 AND kind IN ('invoke', 'parallel', 'map') "
+		"AND ($2::text IS NULL OR name = $2) ORDER BY run_no, op_id",
+		2, {UUIDOID, TEXTOID}
+	},
+	/*
+	 * durable_results: one row per item of an operation ($4: a map), a
+	 * batch's result array unfolded; the result only of those that
+	 * succeeded, as in the operation's result array.
+	 */
+	[Q_RESULT_ROWS] = {
+		"SELECT CASE WHEN k.k IS NULL THEN c.idx "
+		"ELSE (c.input ->> 'index')::integer + k.k END, "
+		"c.name, c.status, "
+		"CASE WHEN c.status <> 'SUCCEEDED' THEN NULL WHEN k.k IS NULL THEN c.result "
+		"ELSE c.result -> k.k END, "
+		"c.error FROM durable.children c "
+		"LEFT JOIN LATERAL generate_series(0, c.items - 1) AS k(k) "
+		"ON $4 AND c.input ? 'items' "
+		"WHERE c.parent_id = $1 AND c.run_no = $2 AND c.op_id = $3 "
+		"ORDER BY c.idx, k.k",
+		4, {UUIDOID, INT4OID, INT4OID, BOOLOID}
 	},
 };
 
@@ -2078,6 +2105,80 @@ durable_storage_children_results(const pg_uuid_t *parent, int32 run_no, int32 op
 	if (n > 0)
 		SPI_freetuptable(SPI_tuptable);
 	return rows;
+}
+
+/*
+ * durable_storage_result_ops
+ *		The operations of an execution that have branches (invoke, parallel,
+ *		map), every run, in order; only those named operation unless NULL.
+ *		A list of DurableResultOp.
+ */
+List *
+durable_storage_result_ops(const pg_uuid_t *parent, const char *operation)
+{
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	uint64		n,
+				i;
+	List	   *ops = NIL;
+
+	values[0] = UUIDPGetDatum(parent);
+	values[1] = operation ? CStringGetTextDatum(operation) : (Datum) 0;
+	nulls[1] = operation ? ' ' : 'n';
+	n = run(Q_RESULT_OPS, values, nulls, 0);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		DurableResultOp *op = palloc0(sizeof(DurableResultOp));
+		bool		isnull;
+
+		op->run_no = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		op->op_id = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		op->name = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull));
+		op->map = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		ops = lappend(ops, op);
+	}
+	if (n > 0)
+		SPI_freetuptable(SPI_tuptable);
+	return ops;
+}
+
+/*
+ * durable_storage_result_rows
+ *		Appends to store (of desc: run_no, op_id, operation, idx, name,
+ *		status, result, error) one row per item or branch of op.
+ */
+void
+durable_storage_result_rows(const pg_uuid_t *parent, const DurableResultOp *op,
+							Tuplestorestate *store, TupleDesc desc)
+{
+	Datum		values[4];
+	uint64		n,
+				i;
+	int			k;
+
+	values[0] = UUIDPGetDatum(parent);
+	values[1] = Int32GetDatum(op->run_no);
+	values[2] = Int32GetDatum(op->op_id);
+	values[3] = BoolGetDatum(op->map);
+	n = run(Q_RESULT_ROWS, values, NULL, 0);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		Datum		row[8];
+		bool		rownulls[8];
+
+		memset(rownulls, 0, sizeof(rownulls));
+		row[0] = Int32GetDatum(op->run_no);
+		row[1] = Int32GetDatum(op->op_id);
+		row[2] = CStringGetTextDatum(op->name);
+		for (k = 0; k < 5; k++)
+			row[3 + k] = SPI_getbinval(tup, SPI_tuptable->tupdesc, k + 1, &rownulls[3 + k]);
+		tuplestore_putvalues(store, desc, row, rownulls);
+	}
+	if (n > 0)
+		SPI_freetuptable(SPI_tuptable);
 }
 
 /*
