@@ -161,3 +161,21 @@ ALTER TABLE durable.queue
  */
 CREATE INDEX queue_owner_due_idx ON durable.queue (owner, due_at, execution_id);
 CREATE INDEX inbox_owner_idx ON durable.inbox (owner, message_id);
+
+/* --- issue 14: secrets encrypted at rest --- */
+
+/*
+ * Secret values are sealed with AES-256-GCM under a key kept outside the
+ * database (durable.secrets_key_file, by default pg_durable/secrets.key
+ * in the data directory), so that dumps and copies of the table hold no
+ * value in clear text.  The values stored before 1.2 are sealed here; the
+ * function that does it is for this update only.
+ */
+CREATE FUNCTION durable.secret_seal(name text, value text)
+RETURNS text LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'durable_secret_seal';
+REVOKE ALL ON FUNCTION durable.secret_seal(text, text) FROM PUBLIC;
+UPDATE durable.secrets SET value = durable.secret_seal(name, value)
+ WHERE value NOT LIKE 'durable-aes256gcm:%';
+DROP FUNCTION durable.secret_seal(text, text);
+COMMENT ON COLUMN durable.secrets.value IS
+	'the value sealed with AES-256-GCM under the key of durable.secrets_key_file';

@@ -675,6 +675,7 @@ extern void durable_storage_secret_delete(const char *name);
 extern void durable_storage_secret_grant(const char *name, Oid grantee, bool grant);
 extern List *durable_storage_secret_grantees(const char *name);
 extern uint64 durable_storage_secrets_list(void);
+extern bool durable_storage_secrets_sealed(void);
 
 extern bool durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 										DurableQueueCursor *cursor, pg_uuid_t *id);
@@ -798,6 +799,7 @@ typedef struct DurableShared
 } DurableShared;
 
 extern char *durable_database;
+extern char *durable_secrets_key_file;
 extern int	durable_max_crashes;
 extern int	durable_max_drive_errors;
 extern int	durable_drive_slice;	/* ms */
