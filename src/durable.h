@@ -360,6 +360,7 @@ extern Jsonb *durable_http_error_outcome(const char *kind, const char *message);
 extern void durable_http_apply(DurableDrive *d, DurableOp *op, Jsonb *outcome,
 							   Jsonb *options);
 extern bool durable_http_message(DurableDrive *d, Jsonb *payload);
+extern void durable_cron_drop_jobs(void);
 extern void durable_secret_resolve(const char *name, Oid owner, const char *host,
 								   char **value, char **refusal);
 

@@ -426,6 +426,24 @@ check_drop_roles(DropRoleStmt *stmt)
 		SPI_finish();
 }
 
+/* whether a statement is DROP EXTENSION ... durable ... */
+static bool
+drops_durable(Node *stmt)
+{
+	ListCell   *lc;
+
+	if (!IsA(stmt, DropStmt) || ((DropStmt *) stmt)->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, ((DropStmt *) stmt)->objects)
+	{
+		Node	   *obj = lfirst(lc);
+
+		if (IsA(obj, String) && strcmp(strVal(obj), "durable") == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * durable_utility_hook
  *		Around a statement that needs durable.database alone: pauses the
@@ -450,6 +468,8 @@ durable_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 		lock_for_update();
 	else if (IsA(stmt, DropRoleStmt))
 		check_drop_roles((DropRoleStmt *) stmt);
+	else if (drops_durable(stmt))
+		durable_cron_drop_jobs();
 
 	/* the workers' database created: the launcher need not wait to see it */
 	created = sh != NULL && IsA(stmt, CreatedbStmt) &&
