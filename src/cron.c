@@ -225,8 +225,9 @@ socket_only_dir(void)
 
 /*
  * reach_by_socket
- *		On a server that only a Unix socket reaches, points a job that
- *		pg_cron would run through TCP at the socket directory instead.
+ *		On a server that only a Unix socket reaches, points a job of durable
+ *		at the socket directory: one that pg_cron would run through TCP, or
+ *		one restored from a cluster whose socket directory was another.
  */
 static void
 reach_by_socket(int64 jobid)
@@ -240,7 +241,7 @@ reach_by_socket(int64 jobid)
 	values[0] = CStringGetTextDatum(dir);
 	values[1] = Int64GetDatum(jobid);
 	(void) as_cron_owner("UPDATE cron.job SET nodename = $1 "
-						 "WHERE jobid = $2 AND nodename NOT LIKE '/%'",
+						 "WHERE jobid = $2 AND nodename IS DISTINCT FROM $1",
 						 2, argtypes, values);
 }
 

@@ -450,7 +450,8 @@ drops_durable(Node *stmt)
  *		launcher and asks the workers to exit (the statement itself waits a
  *		few seconds for other sessions to leave); when its transaction ends,
  *		committed or not, the launcher decides again.  After CREATE DATABASE
- *		of durable.database the launcher is woken at commit.
+ *		of durable.database the launcher is woken at commit.  Before DROP
+ *		EXTENSION durable, the pg_cron jobs it made go (cron.c).
  */
 static void
 durable_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,

@@ -38,6 +38,15 @@ is($node->safe_psql('postgres',
 	"SELECT nodename FROM cron.job WHERE jobname = 'other-job'"), 'localhost',
 	"another job keeps pg_cron's nodename");
 
+# a tick job restored from a cluster with another socket directory: enabling
+# it again points it here
+$node->safe_psql('postgres',
+	"UPDATE cron.job SET nodename = '/old/socket/dir' WHERE jobname = 'durable_tick'");
+$node->safe_psql('postgres', 'SELECT durable_cron_enable()');
+is($node->safe_psql('postgres',
+	"SELECT nodename FROM cron.job WHERE jobname = 'durable_tick'"), $host,
+	"durable_cron_enable() points a tick job with another socket directory at this one");
+
 # the tick, run by pg_cron, drives an execution (no worker runs)
 $node->safe_psql('postgres', q{
 CREATE TABLE effects (who text);
