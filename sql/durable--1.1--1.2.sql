@@ -491,6 +491,24 @@ LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_results';
 COMMENT ON FUNCTION @extschema@.durable_results(text, text) IS
 	'the outcome of each branch or item of the parallel, map and invoke operations of an execution';
 
+/* --- issue 14: secrets encrypted at rest --- */
+
+/*
+ * Secret values are sealed with AES-256-GCM under a key kept outside the
+ * database (durable.secrets_key_file, by default pg_durable/secrets.key
+ * in the data directory), so that dumps and copies of the table hold no
+ * value in clear text.  The values stored before 1.2 are sealed here; the
+ * function that does it is for this update only.
+ */
+CREATE FUNCTION durable.secret_seal(name text, value text)
+RETURNS text LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'durable_secret_seal';
+REVOKE ALL ON FUNCTION durable.secret_seal(text, text) FROM PUBLIC;
+UPDATE durable.secrets SET value = durable.secret_seal(name, value)
+ WHERE value NOT LIKE 'durable-aes256gcm:%';
+DROP FUNCTION durable.secret_seal(text, text);
+COMMENT ON COLUMN durable.secrets.value IS
+	'the value sealed with AES-256-GCM under the key of durable.secrets_key_file';
+
 /* --- last: say when no worker will run executions (issue 14) --- */
 
 DO $$

@@ -97,8 +97,12 @@ SELECT name, owner, allowed_hosts, grantees, created_at = updated_at AS never_re
   FROM durable_secrets() ORDER BY name;
 RESET ROLE;
 SELECT pg_get_function_result('durable_secrets()'::regprocedure) AS columns;
--- the value is stored as given
-SELECT name, value, owner FROM durable.secrets ORDER BY name;
+-- the value is stored sealed (AES-256-GCM), never as given
+SELECT name, value LIKE 'durable-aes256gcm:%' AS sealed,
+       strpos(value, 'sk-alice') = 0 AND strpos(value, 'other-value') = 0 AS no_clear_text,
+       position('sk-alice'::bytea IN decode(substr(value, 19), 'base64')) = 0 AS not_in_decoded,
+       owner
+  FROM durable.secrets ORDER BY name;
 
 -- replace: a new value and hosts, the same owner and creation time
 SET ROLE regress_secret_alice;
@@ -108,7 +112,8 @@ SELECT name, owner, allowed_hosts, created_at = :'created_before' AS same_create
        updated_at > created_at AS updated
   FROM durable_secrets() WHERE name = 'alice-token';
 RESET ROLE;
-SELECT value FROM durable.secrets WHERE name = 'alice-token';
+SELECT value LIKE 'durable-aes256gcm:%' AS sealed, strpos(value, 'sk-alice') = 0 AS no_clear_text
+  FROM durable.secrets WHERE name = 'alice-token';
 
 -- others see only what they own or were granted; superusers see all
 SET ROLE regress_secret_bob;

@@ -22,6 +22,18 @@
  * against pg_cron's tables live here; storage.c has those against
  * durable's.
  *
+ * pg_cron runs a job through libpq at the job's nodename, by default
+ * cron.host ('localhost'), unless cron.use_background_workers is on.  On a
+ * server that listens on no TCP address that can never connect, so the
+ * jobs made here get the first Unix socket directory as their nodename
+ * instead.  CREATE EXTENSION schedules the tick, except inside a restore
+ * (pg_dump's scripts and pg_restore turn row_security off; CREATE
+ * EXTENSION itself leaves it alone, unlike check_function_bodies), whose
+ * data of cron.job brings the tick back itself: scheduling it too would
+ * make that COPY fail on pg_cron's unique job name and lose every job.  DROP
+ * EXTENSION durable removes the jobs of the tick and of the schedules
+ * (durable_cron_drop_jobs, from the utility hook of launcher.c).
+ *
  * IDENTIFICATION
  *	  src/cron.c
  *
@@ -29,9 +41,11 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
@@ -39,13 +53,18 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "postmaster/postmaster.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/rls.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/varlena.h"
 
 #include "durable.h"
 #include "durable_errcodes.h"
@@ -143,6 +162,88 @@ cron_sql(const char *sql, int nargs, Oid *argtypes, Datum *values)
 	}
 	PG_END_TRY();
 	return SPI_processed;
+}
+
+/*
+ * as_cron_owner
+ *		Runs a statement on pg_cron's tables as the owner of schema cron (who
+ *		owns them), for what pg_cron's functions cannot do.
+ */
+static uint64
+as_cron_owner(const char *sql, int nargs, Oid *argtypes, Datum *values)
+{
+	Oid			nsp = get_namespace_oid("cron", false);
+	HeapTuple	tup;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+	uint64		n;
+
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for namespace %u", nsp);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		n = cron_sql(sql, nargs, argtypes, values);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+	return n;
+}
+
+/*
+ * socket_only_dir
+ *		When pg_cron's jobs must reach this server through a Unix socket
+ *		(no TCP address is listened on, and pg_cron does not use background
+ *		workers): the first socket directory; otherwise NULL.
+ */
+static char *
+socket_only_dir(void)
+{
+	const char *bgw = GetConfigOption("cron.use_background_workers", true, false);
+	char	   *raw;
+	List	   *dirs;
+
+	if (bgw != NULL && (strcmp(bgw, "on") == 0 || strcmp(bgw, "true") == 0))
+		return NULL;
+	if (ListenAddresses != NULL && ListenAddresses[strspn(ListenAddresses, " \t")] != '\0')
+		return NULL;
+	if (Unix_socket_directories == NULL)
+		return NULL;
+	raw = pstrdup(Unix_socket_directories);
+	if (!SplitDirectoriesString(raw, ',', &dirs) || dirs == NIL)
+		return NULL;
+	return (char *) linitial(dirs);
+}
+
+/*
+ * reach_by_socket
+ *		On a server that only a Unix socket reaches, points a job of durable
+ *		at the socket directory: one that pg_cron would run through TCP, or
+ *		one restored from a cluster whose socket directory was another.
+ */
+static void
+reach_by_socket(int64 jobid)
+{
+	char	   *dir = socket_only_dir();
+	Oid			argtypes[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+
+	if (dir == NULL)
+		return;
+	values[0] = CStringGetTextDatum(dir);
+	values[1] = Int64GetDatum(jobid);
+	(void) as_cron_owner("UPDATE cron.job SET nodename = $1 "
+						 "WHERE jobid = $2 AND nodename IS DISTINCT FROM $1",
+						 2, argtypes, values);
 }
 
 static int64
@@ -327,11 +428,24 @@ durable_cron_enable(PG_FUNCTION_ARGS)
 	require_pg_cron("durable_cron_enable");
 	cron_usable(true);
 
+	/*
+	 * CREATE EXTENSION inside a restore: the dumped cron.job has the tick,
+	 * if the database had it, and its COPY must not meet another.
+	 */
+	if (creating_extension && !row_security)
+	{
+		ereport(NOTICE,
+				(errmsg("the pg_cron job of durable_tick() is not scheduled during a restore"),
+				 errhint("The restored cron.job brings it back; if it does not, run SELECT durable_cron_enable();")));
+		PG_RETURN_NULL();
+	}
+
 	SPI_connect();
 	values[0] = CStringGetTextDatum(DURABLE_TICK_JOB);
 	values[1] = CStringGetTextDatum(tick_command(fcinfo->flinfo->fn_oid));
 	(void) cron_sql("SELECT cron.schedule($1, '* * * * *', $2)", 2, argtypes, values);
 	jobid = first_int8();
+	reach_by_socket(jobid);
 	SPI_finish();
 	PG_RETURN_INT64(jobid);
 }
@@ -388,6 +502,7 @@ schedule_job(const char *cron, const char *command)
 	{
 		(void) cron_sql("SELECT cron.schedule($1, $2)", 2, argtypes, values);
 		jobid = first_int8();
+		reach_by_socket(jobid);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -530,4 +645,24 @@ durable_unschedule(PG_FUNCTION_ARGS)
 	durable_storage_schedule_delete(name, owner);
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * durable_cron_drop_jobs
+ *		Before DROP EXTENSION durable: removes the pg_cron jobs of the tick
+ *		(of every role) and of the schedules, which would otherwise fail
+ *		every minute.  If the drop fails, its transaction takes this back.
+ *		Nothing to do without pg_cron or without the extension.
+ */
+void
+durable_cron_drop_jobs(void)
+{
+	if (!pg_cron_installed() || !OidIsValid(get_extension_oid("durable", true)) ||
+		!OidIsValid(get_namespace_oid("durable", true)))
+		return;
+	SPI_connect();
+	(void) as_cron_owner("DELETE FROM cron.job WHERE jobid IN (SELECT jobid FROM durable.schedules) "
+						 "OR (jobname = 'durable_tick' AND command LIKE 'CALL %durable_tick()')",
+						 0, NULL, NULL);
+	SPI_finish();
 }

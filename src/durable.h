@@ -372,6 +372,7 @@ extern Jsonb *durable_http_error_outcome(const char *kind, const char *message);
 extern void durable_http_apply(DurableDrive *d, DurableOp *op, Jsonb *outcome,
 							   Jsonb *options);
 extern bool durable_http_message(DurableDrive *d, Jsonb *payload);
+extern void durable_cron_drop_jobs(void);
 extern void durable_secret_resolve(const char *name, Oid owner, const char *host,
 								   char **value, char **refusal);
 
@@ -700,6 +701,7 @@ extern void durable_storage_secret_delete(const char *name);
 extern void durable_storage_secret_grant(const char *name, Oid grantee, bool grant);
 extern List *durable_storage_secret_grantees(const char *name);
 extern uint64 durable_storage_secrets_list(void);
+extern bool durable_storage_secrets_sealed(void);
 
 extern bool durable_storage_claim_ready(TimestampTz now, Oid caller, bool all,
 										DurableQueueCursor *cursor, pg_uuid_t *id);
@@ -838,6 +840,7 @@ typedef struct DurableShared
 } DurableShared;
 
 extern char *durable_database;
+extern char *durable_secrets_key_file;
 extern int	durable_max_crashes;
 extern int	durable_max_drive_errors;
 extern int	durable_drive_slice;	/* ms */

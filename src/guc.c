@@ -31,6 +31,7 @@ char	   *durable_clock_offset_string = NULL;
 int			durable_max_workers = 2;
 int			durable_tick_duration = 5000;
 char	   *durable_database = NULL;
+char	   *durable_secrets_key_file = NULL;
 int			durable_max_crashes = 3;
 int			durable_max_drive_errors = 3;
 int			durable_drive_slice = 200;
@@ -279,6 +280,15 @@ durable_define_settings(void)
 							   "",
 							   PGC_SUSET, GUC_LIST_INPUT,
 							   durable_check_allow_addresses, NULL, NULL);
+
+	DefineCustomStringVariable("durable.secrets_key_file",
+							   "File holding the key that encrypts secret values at rest.",
+							   "Empty: pg_durable/secrets.key in the data directory, created at first use. "
+							   "A relative path is relative to the data directory.",
+							   &durable_secrets_key_file,
+							   "",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
 
 	DefineCustomIntVariable("durable.http_max_response_size",
 							"Largest HTTP response body, in bytes.",

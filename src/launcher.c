@@ -426,13 +426,32 @@ check_drop_roles(DropRoleStmt *stmt)
 		SPI_finish();
 }
 
+/* whether a statement is DROP EXTENSION ... durable ... */
+static bool
+drops_durable(Node *stmt)
+{
+	ListCell   *lc;
+
+	if (!IsA(stmt, DropStmt) || ((DropStmt *) stmt)->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, ((DropStmt *) stmt)->objects)
+	{
+		Node	   *obj = lfirst(lc);
+
+		if (IsA(obj, String) && strcmp(strVal(obj), "durable") == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * durable_utility_hook
  *		Around a statement that needs durable.database alone: pauses the
  *		launcher and asks the workers to exit (the statement itself waits a
  *		few seconds for other sessions to leave); when its transaction ends,
  *		committed or not, the launcher decides again.  After CREATE DATABASE
- *		of durable.database the launcher is woken at commit.
+ *		of durable.database the launcher is woken at commit.  Before DROP
+ *		EXTENSION durable, the pg_cron jobs it made go (cron.c).
  */
 static void
 durable_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -450,6 +469,8 @@ durable_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 		lock_for_update();
 	else if (IsA(stmt, DropRoleStmt))
 		check_drop_roles((DropRoleStmt *) stmt);
+	else if (drops_durable(stmt))
+		durable_cron_drop_jobs();
 
 	/* the workers' database created: the launcher need not wait to see it */
 	created = sh != NULL && IsA(stmt, CreatedbStmt) &&

@@ -116,6 +116,7 @@ typedef enum StorageQuery
 	Q_SECRET_REVOKE,
 	Q_SECRET_GRANTEES,
 	Q_SECRETS_LIST,
+	Q_SECRETS_SEALED,
 	Q_UNFINISHED_PER_OWNER,
 	Q_COUNT
 } StorageQuery;
@@ -713,6 +714,11 @@ static const StorageStatement statements[Q_COUNT] = {
 		"ARRAY(SELECT g.grantee::oid FROM durable.secret_grants g "
 		"WHERE g.name = s.name ORDER BY g.grantee::text), "
 		"s.created_at, s.updated_at FROM durable.secrets s ORDER BY s.name",
+		0, {InvalidOid}
+	},
+	/* whether any value is sealed under a key (secrets.c) */
+	[Q_SECRETS_SEALED] = {
+		"SELECT 1 FROM durable.secrets WHERE value LIKE 'durable-aes256gcm:%' LIMIT 1",
 		0, {InvalidOid}
 	},
 	/* the quota counters' starting point (quota.c); a seq scan, once */
@@ -2798,4 +2804,15 @@ uint64
 durable_storage_secrets_list(void)
 {
 	return run(Q_SECRETS_LIST, NULL, NULL, 0);
+}
+
+/*
+ * durable_storage_secrets_sealed
+ *		Whether any secret value is sealed under a key (secrets.c): then a
+ *		missing key file is lost, not new.
+ */
+bool
+durable_storage_secrets_sealed(void)
+{
+	return run(Q_SECRETS_SEALED, NULL, NULL, 1) > 0;
 }

@@ -30,7 +30,7 @@ durable_setup() (
     # --- 1. system packages (skipped when all are present: fast re-runs) ---
     local packages=(
         postgresql-15 postgresql-server-dev-15 postgresql-client-15
-        libcurl4-openssl-dev libipc-run-perl make gcc curl postgresql-15-cron
+        libcurl4-openssl-dev libssl-dev libipc-run-perl make gcc curl postgresql-15-cron
         python3 prometheus-postgres-exporter
     )
     missing=()

@@ -104,6 +104,9 @@ my $s2 = $node->background_psql('postgres', on_error_stop => 0);
 $s1->query_safe('SET ROLE alice');
 $s2->query_safe('SET ROLE bob');
 $s1->query_safe(q{BEGIN; SELECT durable_secret_set('payments-key', 'ALICE-KEY', ARRAY['api.payments.example'])});
+# the value is stored sealed: what alice's set stored, seen in her transaction
+my $alice_sealed = $s1->query_safe(
+	q{RESET ROLE; SELECT value FROM durable.secrets WHERE name = 'payments-key'});
 my $bob_pid = $s2->query_safe('SELECT pg_backend_pid()');
 $s2->query_until(qr/sent/, "\\echo sent\nSELECT durable_secret_set('payments-key', 'BOB-KEY', ARRAY['127.0.0.1', 'api.payments.example']);\n");
 ok($node->poll_query_until('postgres',
@@ -115,8 +118,8 @@ like($s2->{stderr}, qr/permission denied for secret "payments-key"/,
 	'once alice commits, bob\'s call fails with permission denied');
 $s2->{stderr} = '';
 is($node->safe_psql('postgres',
-	"SELECT value || ' ' || allowed_hosts::text || ' ' || owner::text FROM durable.secrets WHERE name = 'payments-key'"),
-	'ALICE-KEY {api.payments.example} alice', 'alice\'s value, hosts and ownership are intact');
+	"SELECT (value = '$alice_sealed') || ' ' || allowed_hosts::text || ' ' || owner::text FROM durable.secrets WHERE name = 'payments-key'"),
+	'true {api.payments.example} alice', 'alice\'s value, hosts and ownership are intact');
 $s1->quit;
 $s2->quit;
 
@@ -126,6 +129,8 @@ $s2 = $node->background_psql('postgres');
 $s1->query_safe('SET ROLE bob');
 $s2->query_safe('SET ROLE bob');
 $s1->query_safe(q{BEGIN; SELECT durable_secret_set('bob-key', 'BOB-1', ARRAY['api.example.com'])});
+my $bob1_sealed = $s1->query_safe(
+	q{RESET ROLE; SELECT value FROM durable.secrets WHERE name = 'bob-key'});
 my $pid2 = $s2->query_safe('SELECT pg_backend_pid()');
 $s2->query_until(qr/sent/, "\\echo sent\nSELECT durable_secret_set('bob-key', 'BOB-2', ARRAY['api.example.com']);\n");
 ok($node->poll_query_until('postgres',
@@ -133,8 +138,9 @@ ok($node->poll_query_until('postgres',
 	'a second set of the same role waits too');
 $s1->query_safe('COMMIT');
 $s2->query_safe('SELECT 1');
-is($node->safe_psql('postgres', "SELECT value FROM durable.secrets WHERE name = 'bob-key'"),
-	'BOB-2', 'and then changes the value of its own role\'s secret');
+is($node->safe_psql('postgres',
+	"SELECT value LIKE 'durable-aes256gcm:%' AND value <> '$bob1_sealed' FROM durable.secrets WHERE name = 'bob-key'"),
+	't', 'and then changes the value of its own role\'s secret');
 $s1->quit;
 $s2->quit;
 
