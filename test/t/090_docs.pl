@@ -177,6 +177,9 @@ mock.url = '@{[ $mock->url ]}'
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE DATABASE app');
+# pg_cron first, as docs/operations.md's setup says, so that CREATE
+# EXTENSION durable (the README's Quick start) schedules the tick
+$node->safe_psql('app', 'CREATE EXTENSION pg_cron');
 ok($node->poll_query_until('app',
 	"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'durable worker'"),
 	'the workers serve database app');
