@@ -643,6 +643,12 @@ durable_drive_ready(TimestampTz deadline, void (*commit) (void))
 			{
 				DurableDrive *d = durable_drive_begin(&id, false, true);
 
+				if (d != NULL && durable_is_charging(&id))
+				{
+					/* a worker whose drive of it failed writes its backoff */
+					durable_drive_end(d);
+					d = NULL;
+				}
 				if (d == NULL)
 				{
 					/* another session drives it */

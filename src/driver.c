@@ -1438,10 +1438,26 @@ durable_drive_committing(DurableDrive *d, TimestampTz deadline, void (*commit) (
 void
 durable_drive_charge_error(const pg_uuid_t *id, ErrorData *edata)
 {
-	DurableDrive *d = drive_begin(id, false, false, false);
+	DurableDrive *d = NULL;
 	const char *sqlstate;
 	int			errors;
+	int			tries;
 
+	/*
+	 * A driver that claimed the execution between the abort and now lets
+	 * go of it as soon as it sees that the error is being charged
+	 * (durable_is_charging): wait a little for that, not for a whole
+	 * drive of a session that holds it.
+	 */
+	for (tries = 0; tries < 100 && d == NULL; tries++)
+	{
+		if (tries > 0)
+		{
+			pg_usleep(10000L);
+			CHECK_FOR_INTERRUPTS();
+		}
+		d = drive_begin(id, false, false, false);
+	}
 	if (d == NULL)
 		return;
 	sqlstate = unpack_sql_state(edata->sqlerrcode);

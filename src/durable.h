@@ -775,6 +775,10 @@ typedef struct DurableWorkerSlot
 	bool		driving;		/* an execution is being driven ... */
 	pg_uuid_t	execution;		/* ... this one */
 	bool		stop_requested; /* durable_stop wants that drive abandoned */
+	bool		charging;		/* a drive of this execution raised an error
+								 * that is not charged yet: no driver may
+								 * take it up meanwhile */
+	pg_uuid_t	charging_id;
 	/* what durable.activity shows of the drive, set by the worker: */
 	Oid			owner;			/* the execution's owner, once known */
 	TimestampTz drive_since;	/* when the drive began */
@@ -875,6 +879,7 @@ extern void durable_activity_op_end(void);
 extern void durable_activity_owner(Oid owner);
 extern void durable_stopping_add(const pg_uuid_t *id);
 extern bool durable_is_stopping(const pg_uuid_t *id);
+extern bool durable_is_charging(const pg_uuid_t *id);
 
 /* observe.c: counters (added at commit), NOTIFY, durable_await */
 extern void durable_count(DurableCounter c, int64 n);

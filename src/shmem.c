@@ -359,6 +359,33 @@ durable_is_stopping(const pg_uuid_t *id)
 	return found;
 }
 
+/*
+ * durable_is_charging
+ *		Whether a worker is charging an error of a drive of the execution:
+ *		its transaction is rolled back (so its locks are gone) but the
+ *		backoff is not written yet.  A driver that took the execution up
+ *		in between would skip the backoff; it lets go instead.
+ */
+bool
+durable_is_charging(const pg_uuid_t *id)
+{
+	bool		found = false;
+	int			i;
+
+	if (durable_shared == NULL)
+		return false;
+	for (i = 0; i < durable_shared->nslots && !found; i++)
+	{
+		DurableWorkerSlot *slot = &durable_shared->slots[i];
+
+		SpinLockAcquire(&slot->mutex);
+		found = slot->charging &&
+			memcmp(&slot->charging_id, id, sizeof(pg_uuid_t)) == 0;
+		SpinLockRelease(&slot->mutex);
+	}
+	return found;
+}
+
 /* forgets, at the end of the transaction, what it registered as stopping */
 static void
 stopping_clear(void)

@@ -224,6 +224,7 @@ worker_detach(int code, Datum arg)
 	my_slot->procno = -1;
 	my_slot->driving = false;
 	my_slot->stop_requested = false;
+	my_slot->charging = false;
 	SpinLockRelease(&my_slot->mutex);
 	pg_atomic_write_u32(&my_slot->idle, 0);
 }
@@ -518,6 +519,21 @@ set_driving(const pg_uuid_t *id)
 	SpinLockRelease(&my_slot->mutex);
 }
 
+/*
+ * set_charging
+ *		Shows in the slot which execution's drive error this worker is
+ *		charging (NULL: none); see durable_is_charging.
+ */
+static void
+set_charging(const pg_uuid_t *id)
+{
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->charging = id != NULL;
+	if (id != NULL)
+		my_slot->charging_id = *id;
+	SpinLockRelease(&my_slot->mutex);
+}
+
 static bool
 stop_was_requested(void)
 {
@@ -557,6 +573,14 @@ drive(const pg_uuid_t *id, TimestampTz due_at)
 		drive_started = false;
 		set_driving(NULL);
 		return false;			/* another session drives it */
+	}
+	if (durable_is_charging(id))
+	{
+		/* a worker whose drive of it failed is writing its backoff */
+		durable_drive_end(d);
+		drive_started = false;
+		set_driving(NULL);
+		return false;
 	}
 	pg_atomic_write_u32(&my_slot->idle, 0);
 	durable_activity_owner(d->ex.owner);
@@ -705,6 +729,13 @@ worker_pass(long *sleep_ms)
 		if (!stopped)
 			EmitErrorReport();	/* an error no drive caught: report it */
 		FlushErrorState();
+		/*
+		 * The abort lets go of the drive lock: until the error is charged
+		 * (below), other drivers must not take the execution up and skip
+		 * its backoff.
+		 */
+		if (drive_started && !stopped)
+			set_charging(&drive_id);
 		AbortCurrentTransaction();
 		if (worker_drive != NULL)
 		{
@@ -747,6 +778,7 @@ worker_pass(long *sleep_ms)
 			*sleep_ms = 0;
 			worked = true;
 		}
+		set_charging(NULL);
 		FreeErrorData(failed);
 	}
 
@@ -781,6 +813,7 @@ durable_worker_main(Datum main_arg)
 	my_slot->procno = MyProc->pgprocno;
 	my_slot->driving = false;
 	my_slot->stop_requested = false;
+	my_slot->charging = false;
 	pg_atomic_write_u32(&my_slot->stop_exit, 0);
 	SpinLockRelease(&my_slot->mutex);
 	before_shmem_exit(worker_detach, 0);
