@@ -56,7 +56,10 @@ sub try_query
 }
 
 # kill -9 the worker each time it runs the crashing step, until the
-# execution has finished
+# execution has finished.  Only once its transaction is half a second old:
+# the commit of the step before it is asynchronous (durable.synchronous_commit
+# is off), and a kill within the WAL writer's delay (200 ms) loses it, so
+# the step before runs again, which is progress and starts the count anew.
 my $kills = 0;
 my $deadline = time + 120;
 while (time < $deadline)
@@ -65,7 +68,8 @@ while (time < $deadline)
 	last if defined $status && $status eq 'FAILED';
 	my $pid = try_query(
 		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'durable worker' "
-		  . "AND wait_event = 'PgSleep' AND query LIKE '%$poison%'");
+		  . "AND wait_event = 'PgSleep' AND query LIKE '%$poison%' "
+		  . "AND xact_start < now() - interval '500 ms'");
 	if (defined $pid && $pid ne '')
 	{
 		kill('KILL', $pid) and $kills++;
