@@ -496,6 +496,21 @@ commit_and_lock(void)
 	durable_lock_extension();
 }
 
+/* durable_drive_advance as a function of durable_subxact_call */
+typedef struct AdvanceCall
+{
+	DurableDrive *d;
+	DurableAdvance r;
+} AdvanceCall;
+
+static void
+advance_call(void *arg)
+{
+	AdvanceCall *call = arg;
+
+	call->r = durable_drive_advance(call->d);
+}
+
 /*
  * advance_guarded
  *		durable_drive_advance in a subtransaction: an error that escapes it
@@ -506,38 +521,17 @@ commit_and_lock(void)
 static bool
 advance_guarded(DurableDrive *d, DurableAdvance *r, ErrorData **edata)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
+	AdvanceCall call;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	call.d = d;
+	if (durable_subxact_call(advance_call, &call, edata))
 	{
-		*r = durable_drive_advance(d);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		*r = call.r;
+		return true;
 	}
-	PG_CATCH();
-	{
-		ErrorData  *err;
-
-		MemoryContextSwitchTo(cxt);
-		err = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (durable_current == d)
-			durable_current = NULL;
-		if (err->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(err);
-		*edata = err;
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+	if (durable_current == d)
+		durable_current = NULL;
+	return false;
 }
 
 /*

@@ -477,6 +477,7 @@ extern Jsonb *durable_jsonb_int(int64 v);
 extern int64 durable_interval_us(Interval *iv, const char *what);
 extern bool durable_caller_controls(Oid owner);
 extern bool durable_caller_controls_all(void);
+extern bool durable_subxact_call(void (*fn) (void *arg), void *arg, ErrorData **error);
 extern void durable_hide_statement(ErrorContextCallback *cb);
 
 /* ----------------------------------------------------------------

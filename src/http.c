@@ -1296,38 +1296,14 @@ retry_after(Jsonb *headers)
 bool
 durable_guarded(void (*fn) (void *arg), void *arg, char **message)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	bool		ok = true;
+	ErrorData  *e;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *e;
-
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		if (e->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			PG_RE_THROW();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (message != NULL)
-			*message = clean_text(e->message ? e->message : "unknown error");
-		FreeErrorData(e);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+	if (durable_subxact_call(fn, arg, &e))
+		return true;
+	if (message != NULL)
+		*message = clean_text(e->message ? e->message : "unknown error");
+	FreeErrorData(e);
+	return false;
 }
 
 typedef struct ToJsonb

@@ -183,6 +183,24 @@ durable_redrive(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text("PENDING"));
 }
 
+/* now - older_than, as a function of durable_subxact_call */
+typedef struct CutoffCall
+{
+	TimestampTz now;
+	Interval   *older_than;
+	TimestampTz cutoff;
+} CutoffCall;
+
+static void
+cutoff_call(void *arg)
+{
+	CutoffCall *call = arg;
+
+	call->cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+														   TimestampTzGetDatum(call->now),
+														   IntervalPGetDatum(call->older_than)));
+}
+
 /*
  * purge_cutoff
  *		Sets *cutoff to now - older_than; false when that is before the
@@ -193,38 +211,20 @@ durable_redrive(PG_FUNCTION_ARGS)
 static bool
 purge_cutoff(TimestampTz now, Interval *older_than, TimestampTz *cutoff)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool in_range = true;
+	CutoffCall	call;
+	ErrorData  *edata;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	call.now = now;
+	call.older_than = older_than;
+	if (durable_subxact_call(cutoff_call, &call, &edata))
 	{
-		*cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-														  TimestampTzGetDatum(now),
-														  IntervalPGetDatum(older_than)));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		*cutoff = call.cutoff;
+		return true;
 	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode != ERRCODE_DATETIME_VALUE_OUT_OF_RANGE)
-			ReThrowError(edata);
-		FlushErrorState();
-		FreeErrorData(edata);
-		in_range = false;
-	}
-	PG_END_TRY();
-	return in_range;
+	if (edata->sqlerrcode != ERRCODE_DATETIME_VALUE_OUT_OF_RANGE)
+		ReThrowError(edata);
+	FreeErrorData(edata);
+	return false;
 }
 
 PG_FUNCTION_INFO_V1(durable_purge);

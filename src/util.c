@@ -13,6 +13,7 @@
 
 #include <sys/time.h>
 
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "common/int.h"
 #include "fmgr.h"
@@ -20,6 +21,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/resowner.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -399,4 +401,47 @@ durable_caller_controls_all(void)
 
 	return superuser() ||
 		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
+}
+
+/*
+ * durable_subxact_call
+ *		Runs fn(arg) in a subtransaction of the current transaction.  True
+ *		when it returned (its work stays); false when it raised an error:
+ *		its work is rolled back and the error returned in *error, allocated
+ *		in the caller's memory context, for the caller to report, charge or
+ *		raise again.  A cancel is raised again after the rollback: it is
+ *		the statement's, not fn's.
+ */
+bool
+durable_subxact_call(void (*fn) (void *arg), void *arg, ErrorData **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile failed = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		failed = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+	if (failed == NULL)
+		return true;
+	if (failed->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		ReThrowError(failed);
+	*error = failed;
+	return false;
 }
