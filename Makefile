@@ -2,7 +2,7 @@
 
 EXTENSION  = durable
 MODULE_big = durable
-OBJS       = $(patsubst %.c,%.o,$(wildcard src/*.c))
+OBJS       = $(patsubst %.c,%.o,$(wildcard src/*.c src/*/*.c))
 DATA       = $(wildcard sql/durable--*.sql)
 PGFILEDESC = "durable - durable executions inside PostgreSQL"
 
@@ -19,11 +19,12 @@ TAP_TESTS   = 1
 PROVE_TESTS = $(wildcard test/t/*.pl)
 PROVE_FLAGS = -I $(srcdir)/test/perl
 
-EXTRA_CLEAN = tmp_check_regress results regression.diffs regression.out src/*.o src/*.bc
+EXTRA_CLEAN = tmp_check_regress results regression.diffs regression.out \
+              src/*.o src/*.bc src/*/*.o src/*/*.bc
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: every object depends on the headers
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(wildcard src/*.h src/*/*.h)

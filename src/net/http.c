@@ -58,7 +58,7 @@
 #include "utils/varlena.h"
 
 #include "durable.h"
-#include "durable_errcodes.h"
+#include "util/durable_errcodes.h"
 
 bool		durable_http_async = false;
 

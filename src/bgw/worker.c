@@ -78,7 +78,7 @@
 #include "utils/timestamp.h"
 
 #include "durable.h"
-#include "durable_errcodes.h"
+#include "util/durable_errcodes.h"
 
 /* longest sleep of an idle worker with nothing due: a safety net only */
 #define DURABLE_IDLE_MS 10000

@@ -40,7 +40,7 @@
 #include "utils/uuid.h"
 
 #include "durable.h"
-#include "durable_errcodes.h"
+#include "util/durable_errcodes.h"
 
 DurableDrive *durable_current = NULL;
 

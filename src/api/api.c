@@ -30,7 +30,7 @@
 #include "utils/varlena.h"
 
 #include "durable.h"
-#include "durable_errcodes.h"
+#include "util/durable_errcodes.h"
 
 /*
  * durable_resolve_controlled

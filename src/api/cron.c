@@ -67,7 +67,7 @@
 #include "utils/varlena.h"
 
 #include "durable.h"
-#include "durable_errcodes.h"
+#include "util/durable_errcodes.h"
 
 /* the name of the tick's pg_cron job (one per role that enables it) */
 #define DURABLE_TICK_JOB "durable_tick"

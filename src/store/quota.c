@@ -55,7 +55,7 @@
 #include "utils/memutils.h"
 
 #include "durable.h"
-#include "durable_errcodes.h"
+#include "util/durable_errcodes.h"
 
 #define QUOTA_ENTRIES 4096
 

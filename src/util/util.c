@@ -28,7 +28,7 @@
 #include "utils/uuid.h"
 
 #include "durable.h"
-#include "durable_errcodes.h"
+#include "util/durable_errcodes.h"
 
 /* the longest duration any option or argument may give */
 #define DURABLE_MAX_INTERVAL_DAYS INT64CONST(365250)

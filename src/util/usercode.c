@@ -34,7 +34,7 @@
 #include "utils/timeout.h"
 
 #include "durable.h"
-#include "durable_errcodes.h"
+#include "util/durable_errcodes.h"
 
 /* step plans kept per backend; the cache is emptied when it gets this big */
 #define STEP_PLAN_CACHE_SIZE 1024

@@ -30,7 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "durable.h"
-#include "durable_errcodes.h"
+#include "util/durable_errcodes.h"
 
 static void
 options_error(const char *key, const char *expected)

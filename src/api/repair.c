@@ -39,7 +39,7 @@
 #include "utils/timestamp.h"
 
 #include "durable.h"
-#include "durable_errcodes.h"
+#include "util/durable_errcodes.h"
 
 /* executions purged per statement of durable_purge */
 #define DURABLE_PURGE_CHUNK 1000

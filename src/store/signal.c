@@ -33,7 +33,7 @@
 #include "utils/timestamp.h"
 
 #include "durable.h"
-#include "durable_errcodes.h"
+#include "util/durable_errcodes.h"
 
 /* counts of the current transaction, added to shared memory at commit */
 static int64 pending[DC_COUNT];

@@ -36,7 +36,7 @@
 #include "utils/timestamp.h"
 
 #include "durable.h"
-#include "durable_errcodes.h"
+#include "util/durable_errcodes.h"
 
 #define TOKEN_PREFIX "cb_"
 #define TOKEN_PREFIX_LEN 3

@@ -51,7 +51,7 @@
 #include "utils/tuplestore.h"
 
 #include "durable.h"
-#include "durable_errcodes.h"
+#include "util/durable_errcodes.h"
 
 #define SEAL_PREFIX "durable-aes256gcm:"
 #define KEY_DIR "pg_durable"

@@ -6,7 +6,7 @@
  *	  EXCEPTION WHEN SQLSTATE 'WF001' and so on.
  *
  * IDENTIFICATION
- *	  src/durable_errcodes.h
+ *	  src/util/durable_errcodes.h
  *
  *-------------------------------------------------------------------------
  */

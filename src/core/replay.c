@@ -42,7 +42,7 @@
 #include "utils/timestamp.h"
 
 #include "durable.h"
-#include "durable_errcodes.h"
+#include "util/durable_errcodes.h"
 
 typedef enum ReplayResult
 {
