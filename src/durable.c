@@ -14,7 +14,8 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
-#include "durable.h"
+#include "api/api.h"
+#include "bgw/bgw.h"
 
 PG_MODULE_MAGIC;
 

@@ -29,7 +29,7 @@
 #include "utils/uuid.h"
 #include "utils/varlena.h"
 
-#include "durable.h"
+#include "api/api.h"
 #include "util/durable_errcodes.h"
 
 /*
@@ -80,55 +80,6 @@ start_search_path(void)
 	}
 	appendStringInfoString(&buf, "pg_temp");
 	return buf.data;
-}
-
-/*
- * durable_start_options
- *		execution_timeout (interval), retention (interval), tags (object).
- *		durable_schedule checks the options of its starts with it too.
- */
-void
-durable_start_options(Jsonb *options, Interval **timeout, Interval **retention,
-					  Jsonb **tags)
-{
-	JsonbIterator *it = NULL;
-	JsonbValue	v;
-	char	   *key = NULL;
-
-	*timeout = NULL;
-	*retention = NULL;
-	*tags = durable_cstring_to_jsonb("{}");
-	while (durable_options_next(options, &it, &key, &v))
-	{
-		if (strcmp(key, "execution_timeout") == 0 || strcmp(key, "retention") == 0)
-		{
-			Interval   *iv;
-
-			if (durable_option_interval(key, &v, &iv) == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("%s must be positive", key)));
-			if (key[0] == 'e')
-				*timeout = iv;
-			else
-				*retention = iv;
-		}
-		else if (strcmp(key, "tags") == 0)
-		{
-			if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for option \"tags\""),
-						 errdetail("Expected a jsonb object of business keys, such as {\"customer\": \"c-42\"}.")));
-			*tags = JsonbValueToJsonb(&v);
-			durable_check_payload("tags", *tags);
-		}
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown option \"%s\"", key),
-					 errhint("Valid options are execution_timeout, retention and tags.")));
-	}
 }
 
 /* this session looked whether anything drives its database's executions */

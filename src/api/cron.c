@@ -66,7 +66,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
-#include "durable.h"
+#include "api/api.h"
 #include "util/durable_errcodes.h"
 
 /* the name of the tick's pg_cron job (one per role that enables it) */

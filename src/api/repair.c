@@ -38,7 +38,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "durable.h"
+#include "api/api.h"
 #include "util/durable_errcodes.h"
 
 /* executions purged per statement of durable_purge */

@@ -63,7 +63,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "durable.h"
+#include "bgw/bgw.h"
 
 PGDLLEXPORT void durable_http_worker_main(Datum main_arg) pg_attribute_noreturn();
 

@@ -77,7 +77,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "durable.h"
+#include "bgw/bgw.h"
 #include "util/durable_errcodes.h"
 
 /* longest sleep of an idle worker with nothing due: a safety net only */
@@ -459,22 +459,6 @@ durable_worker_begin(void)
 	}
 	PushActiveSnapshot(GetTransactionSnapshot());
 	return exists;
-}
-
-/*
- * durable_lock_extension
- *		The share lock of a worker transaction, for a transaction of a
- *		session driver (durable_drive, CALL durable_run, the tick), taken
- *		before it drives: an ALTER EXTENSION ... UPDATE waits for it, and
- *		it waits for the update, rather than the two deadlocking.
- */
-void
-durable_lock_extension(void)
-{
-	Oid			ext = get_extension_oid("durable", true);
-
-	if (OidIsValid(ext))
-		LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
 }
 
 void

@@ -57,26 +57,10 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
-#include "durable.h"
+#include "net/net.h"
 #include "util/durable_errcodes.h"
 
 bool		durable_http_async = false;
-
-#define MAX_ALLOW_ENTRIES 64
-
-/* an address or CIDR block of durable.http_allow_addresses */
-typedef struct AllowEntry
-{
-	int			family;			/* AF_INET or AF_INET6 */
-	unsigned char addr[16];
-	int			bits;
-} AllowEntry;
-
-typedef struct AllowList
-{
-	int			n;
-	AllowEntry	e[MAX_ALLOW_ENTRIES];
-} AllowList;
 
 /* a growing malloc'd buffer that curl callbacks fill */
 typedef struct HttpBuffer
@@ -96,224 +80,16 @@ struct DurableHttpRequest
 	bool		too_large;
 	bool		refused;
 	char		refused_addr[INET6_ADDRSTRLEN];
-	AllowList	allow;
+	DurableAllowList allow;
 	char		errbuf[CURL_ERROR_SIZE];
 };
-
-/* ----------------------------------------------------------------
- * addresses
- * ----------------------------------------------------------------
- */
-
-static bool
-parse_allow_entry(const char *s, AllowEntry *e)
-{
-	char		buf[INET6_ADDRSTRLEN + 8];
-	char	   *slash;
-	int			maxbits;
-
-	if (strlen(s) >= sizeof(buf))
-		return false;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (slash != NULL)
-		*slash = '\0';
-	memset(e, 0, sizeof(AllowEntry));
-	if (inet_pton(AF_INET, buf, e->addr) == 1)
-	{
-		e->family = AF_INET;
-		maxbits = 32;
-	}
-	else if (inet_pton(AF_INET6, buf, e->addr) == 1)
-	{
-		e->family = AF_INET6;
-		maxbits = 128;
-	}
-	else
-		return false;
-	e->bits = maxbits;
-	if (slash != NULL)
-	{
-		char	   *end;
-		long		bits = strtol(slash + 1, &end, 10);
-
-		if (slash[1] == '\0' || *end != '\0' || bits < 0 || bits > maxbits)
-			return false;
-		e->bits = (int) bits;
-	}
-	return true;
-}
-
-/* Parses a list; false (and *bad the entry) when an entry is not valid. */
-static bool
-parse_allow_list(const char *value, AllowList *list, char **bad)
-{
-	char	   *copy = pstrdup(value ? value : "");
-	List	   *items;
-	ListCell   *lc;
-
-	list->n = 0;
-	if (!SplitIdentifierString(copy, ',', &items))
-	{
-		*bad = pstrdup(value);
-		return false;
-	}
-	foreach(lc, items)
-	{
-		char	   *item = lfirst(lc);
-
-		if (list->n >= MAX_ALLOW_ENTRIES || !parse_allow_entry(item, &list->e[list->n]))
-		{
-			*bad = pstrdup(item);
-			return false;
-		}
-		list->n++;
-	}
-	return true;
-}
-
-/* check hook of durable.http_allow_addresses */
-bool
-durable_check_allow_addresses(char **newval, void **extra, GucSource source)
-{
-	AllowList  *list = palloc(sizeof(AllowList));
-	char	   *bad = NULL;
-	bool		ok = parse_allow_list(*newval, list, &bad);
-
-	if (!ok)
-		GUC_check_errdetail("\"%s\" is not an IP address or CIDR block (at most %d entries).",
-							bad, MAX_ALLOW_ENTRIES);
-	pfree(list);
-	return ok;
-}
-
-static bool
-prefix_match(const unsigned char *a, const unsigned char *b, int bits)
-{
-	int			bytes = bits / 8;
-	int			rest = bits % 8;
-
-	if (memcmp(a, b, bytes) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	return ((a[bytes] ^ b[bytes]) & (0xFF << (8 - rest))) == 0;
-}
-
-/*
- * Whether an IPv4 address (network order bytes) is not a public one: the
- * IANA IPv4 special-purpose registry's blocks that are not globally
- * reachable, and the documentation nets.
- */
-static bool
-ipv4_special(const unsigned char *a)
-{
-	return a[0] == 0 ||			/* this network */
-		a[0] == 10 ||			/* private */
-		a[0] == 127 ||			/* loopback */
-		(a[0] == 100 && (a[1] & 0xC0) == 64) ||	/* shared address space */
-		(a[0] == 169 && a[1] == 254) || /* link-local */
-		(a[0] == 172 && (a[1] & 0xF0) == 16) ||	/* private */
-		(a[0] == 192 && a[1] == 0 && a[2] == 0) ||	/* protocol assignments */
-		(a[0] == 192 && a[1] == 0 && a[2] == 2) ||	/* documentation */
-		(a[0] == 192 && a[1] == 88 && a[2] == 99) ||	/* 6to4 relay anycast */
-		(a[0] == 192 && a[1] == 168) || /* private */
-		(a[0] == 198 && (a[1] & 0xFE) == 18) || /* benchmarking */
-		(a[0] == 198 && a[1] == 51 && a[2] == 100) ||	/* documentation */
-		(a[0] == 203 && a[1] == 0 && a[2] == 113) ||	/* documentation */
-		a[0] >= 224;			/* multicast, reserved, broadcast */
-}
-
-/*
- * Whether an IPv6 address is not a public one.  An address that carries an
- * IPv4 address (IPv4-mapped, IPv4-translated, IPv4-compatible, NAT64 in
- * 64:ff9b::/96, 6to4, and the server or client of Teredo) is special when
- * the IPv4 address it carries is; the local-use NAT64 prefix 64:ff9b:1::/48
- * is special as a whole.
- */
-static bool
-ipv6_special(const unsigned char *a)
-{
-	static const unsigned char zero[12] = {0};
-	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-	static const unsigned char translated[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0};
-	static const unsigned char nat64[12] = {0, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0};
-	unsigned char client[4];
-	int			i;
-
-	/* unspecified, loopback and IPv4-compatible (::/96, deprecated) */
-	if (memcmp(a, zero, 12) == 0)
-		return true;
-	if (memcmp(a, mapped, 12) == 0 || memcmp(a, translated, 12) == 0 ||
-		memcmp(a, nat64, 12) == 0)
-		return ipv4_special(a + 12);
-	if (a[0] == 0 && a[1] == 0x64 && a[2] == 0xFF && a[3] == 0x9B &&
-		a[4] == 0 && a[5] == 1)
-		return true;			/* local-use NAT64 */
-	if (a[0] == 0x20 && a[1] == 0x02)
-		return ipv4_special(a + 2); /* 6to4 */
-	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0)
-	{
-		/* Teredo: the server, and the client's address inverted */
-		for (i = 0; i < 4; i++)
-			client[i] = a[12 + i] ^ 0xFF;
-		return ipv4_special(a + 4) || ipv4_special(client);
-	}
-	return (a[0] == 0x01 && a[1] == 0 && memcmp(a + 2, zero, 6) == 0) ||	/* discard 100::/64 */
-		(a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0D && a[3] == 0xB8) ||	/* documentation */
-		(a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0x02 && a[4] == 0 && a[5] == 0) ||	/* benchmarking */
-		(a[0] == 0x3F && a[1] == 0xFF && (a[2] & 0xF0) == 0) ||	/* documentation 3fff::/20 */
-		(a[0] == 0x5F && a[1] == 0) ||	/* segment routing SIDs */
-		(a[0] == 0xFE && (a[1] & 0xC0) == 0x80) ||	/* link-local */
-		(a[0] == 0xFE && (a[1] & 0xC0) == 0xC0) ||	/* site-local (deprecated) */
-		(a[0] & 0xFE) == 0xFC ||	/* unique local */
-		a[0] == 0xFF;			/* multicast */
-}
-
-/*
- * address_allowed
- *		Whether a connection may be opened to this address.  Runs inside a
- *		curl callback: no allocation, no error.
- */
-static bool
-address_allowed(const struct sockaddr *sa, const AllowList *allow, char *text)
-{
-	const unsigned char *a;
-	int			family = sa->sa_family;
-	int			i;
-
-	if (family == AF_INET)
-		a = (const unsigned char *) &((const struct sockaddr_in *) sa)->sin_addr;
-	else if (family == AF_INET6)
-		a = (const unsigned char *) &((const struct sockaddr_in6 *) sa)->sin6_addr;
-	else
-		return false;
-	if (inet_ntop(family, a, text, INET6_ADDRSTRLEN) == NULL)
-		strcpy(text, "?");
-	if (family == AF_INET ? !ipv4_special(a) : !ipv6_special(a))
-		return true;
-	/*
-	 * An IPv4-mapped IPv6 address is allowed as its IPv4 address is (it is
-	 * the same socket); the other forms that carry one only by an entry of
-	 * their own.
-	 */
-	if (family == AF_INET6 && memcmp(a, "\0\0\0\0\0\0\0\0\0\0\377\377", 12) == 0)
-	{
-		family = AF_INET;
-		a += 12;
-	}
-	for (i = 0; i < allow->n; i++)
-		if (allow->e[i].family == family && prefix_match(a, allow->e[i].addr, allow->e[i].bits))
-			return true;
-	return false;
-}
 
 static curl_socket_t
 open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
 {
 	DurableHttpRequest *r = clientp;
 
-	if (!address_allowed(&address->addr, &r->allow, r->refused_addr))
+	if (!durable_address_allowed(&address->addr, &r->allow, r->refused_addr))
 	{
 		r->refused = true;
 		return CURL_SOCKET_BAD;
@@ -873,7 +649,7 @@ durable_http_prepare(Jsonb *request, Jsonb *options, const char *idempotency_key
 		lines = lappend(lines, "Content-Type:");
 
 	r = MemoryContextAllocZero(TopMemoryContext, sizeof(DurableHttpRequest));
-	if (!parse_allow_list(durable_http_allow_addresses, &r->allow, &bad))
+	if (!durable_allow_list_parse(durable_http_allow_addresses, &r->allow, &bad))
 		r->allow.n = 0;
 	r->max_body = durable_http_max_response_size;
 	r->easy = curl_easy_init();
@@ -1222,69 +998,6 @@ durable_http_send(Jsonb *request, Jsonb *options, const char *idempotency_key, O
  * ----------------------------------------------------------------
  */
 
-/* whether a status or an error kind is in a list of retry_on codes */
-static bool
-code_listed(List *codes, long status, const char *kind)
-{
-	ListCell   *lc;
-
-	foreach(lc, codes)
-	{
-		const char *c = lfirst(lc);
-
-		if (kind != NULL)
-		{
-			if (strcmp(c, kind) == 0)
-				return true;
-		}
-		else if (strlen(c) == 3 && c[1] == 'x')
-		{
-			if (status / 100 == c[0] - '0')
-				return true;
-		}
-		else if (atol(c) == status)
-			return true;
-	}
-	return false;
-}
-
-static bool
-retryable(DurableHttpOptions *o, long status, const char *kind)
-{
-	if (code_listed(o->retry.no_retry_on, status, kind))
-		return false;
-	if (o->retry.retry_on_given)
-		return code_listed(o->retry.retry_on, status, kind);
-	if (kind != NULL)
-		return strcmp(kind, "timeout") == 0 || strcmp(kind, "connection") == 0;
-	return status == 429 || status / 100 == 5;
-}
-
-/* Retry-After in microseconds from now; 0 when absent or past */
-static int64
-retry_after(Jsonb *headers)
-{
-	char	   *v = headers ? durable_jsonb_get_text(headers, "retry-after") : NULL;
-	char	   *end;
-	long		secs;
-
-	if (v == NULL)
-		return 0;
-	secs = strtol(v, &end, 10);
-	if (end != v && *end == '\0')
-		return secs > 0 ? (int64) Min(secs, (long) durable_max_wait) * USECS_PER_SEC : 0;
-	else
-	{
-		time_t		at = curl_getdate(v, NULL);
-		TimestampTz ts;
-
-		if (at == (time_t) -1)
-			return 0;
-		ts = time_t_to_timestamptz(at);
-		return ts > GetCurrentTimestamp() ? ts - GetCurrentTimestamp() : 0;
-	}
-}
-
 /*
  * durable_guarded
  *		Runs fn(arg) in a subtransaction: true when it returned; false when
@@ -1326,7 +1039,7 @@ body_to_jsonb(void *arg)
 }
 
 /*
- * response_result
+ * durable_http_response_result
  *		The response as the operation's result: a JSON body parsed.  A body
  *		whose content type says JSON but that is not valid JSON stays a
  *		string; one that is valid JSON but that jsonb cannot hold (a number
@@ -1334,8 +1047,8 @@ body_to_jsonb(void *arg)
  *		stays a string too, with "json_error" saying why.  Never raises an
  *		error for what the server sent.
  */
-static Jsonb *
-response_result(Jsonb *response)
+Jsonb *
+durable_http_response_result(Jsonb *response)
 {
 	Jsonb	   *headers = durable_jsonb_get(response, "headers");
 	char	   *ctype = headers ? durable_jsonb_get_text(headers, "content-type") : NULL;
@@ -1371,205 +1084,27 @@ response_result(Jsonb *response)
 	return durable_cstring_to_jsonb(buf.data);
 }
 
-static void
-op_fail(DurableOp *op, int sqlerrcode, char *message, char *detail, char *hint)
+/* Retry-After in microseconds from now; 0 when absent or past */
+int64
+durable_http_retry_after(Jsonb *headers)
 {
-	ErrorData	e;
+	char	   *v = headers ? durable_jsonb_get_text(headers, "retry-after") : NULL;
+	char	   *end;
+	long		secs;
 
-	memset(&e, 0, sizeof(e));
-	e.sqlerrcode = sqlerrcode;
-	e.message = message;
-	e.detail = detail;
-	e.hint = hint;
-	op->status = DOS_FAILED;
-	op->error = durable_error_to_jsonb(&e, NULL);
-	op->result = NULL;
-	op->wake_at = DT_NOBEGIN;
-	op->finished_at = durable_clock_now();
-}
-
-/*
- * durable_http_apply
- *		Checkpoints what an attempt of the operation got: the result, a
- *		retry after a durable delay, or the failure.
- */
-void
-durable_http_apply(DurableDrive *d, DurableOp *op, Jsonb *outcome, Jsonb *options)
-{
-	DurableHttpOptions o;
-	Jsonb	   *response = durable_jsonb_get(outcome, "response");
-	Jsonb	   *error = durable_jsonb_get(outcome, "error");
-	char	   *kind = error ? durable_jsonb_get_text(error, "kind") : NULL;
-	char	   *message = error ? durable_jsonb_get_text(error, "message") : NULL;
-	char	   *sent = error ? durable_jsonb_get_text(error, "sent") : NULL;
-	long		status = 0;
-	int64		after = 0;
-	char	   *why;
-	MemoryContext old;
-
-	durable_parse_http_options(options, &o);
-	durable_op_mark_dirty(d, op);
-	old = MemoryContextSwitchTo(d->cxt);
-
-	if (response != NULL)
-	{
-		status = atol(durable_jsonb_get_text(response, "status"));
-		after = retry_after(durable_jsonb_get(response, "headers"));
-		why = psprintf("status %ld", status);
-	}
-	else if (kind == NULL)
-		elog(ERROR, "durable_http_apply: malformed outcome");
-	else if (strcmp(kind, "refused") == 0)
-	{
-		op_fail(op, ERRCODE_DURABLE_HTTP_REFUSED,
-				psprintf("http request \"%s\" was refused: %s", op->name, message), NULL,
-				pstrdup("durable.http_allow_addresses lists the private addresses requests may reach; a secret must be granted to the execution's owner and allow the request's host."));
-		MemoryContextSwitchTo(old);
-		return;
-	}
-	else if (strcmp(kind, "too_large") == 0)
-	{
-		op_fail(op, ERRCODE_DURABLE_LIMIT_EXCEEDED,
-				psprintf("http request \"%s\" failed: %s", op->name, message), NULL,
-				pstrdup("Raise durable.http_max_response_size, or ask for less."));
-		MemoryContextSwitchTo(old);
-		return;
-	}
-	else if (strcmp(kind, "unknown") == 0)
-	{
-		op_fail(op, ERRCODE_DURABLE_HTTP_UNKNOWN,
-				psprintf("http request \"%s\" has an unknown outcome: %s", op->name, message),
-				psprintf("Attempt %d was taken by the HTTP worker, which stopped before it was answered; with semantics at_most_once it is not sent again.",
-						 op->attempt),
-				pstrdup("Find out from the other side whether it was received."));
-		MemoryContextSwitchTo(old);
-		return;
-	}
-	else if (o.retry.at_most_once &&
-			 (strcmp(kind, "timeout") == 0 || strcmp(kind, "connection") == 0) &&
-			 (sent == NULL || strcmp(sent, "false") != 0))
-	{
-		/* it may have been received: never sent a second time */
-		op_fail(op, ERRCODE_DURABLE_HTTP_UNKNOWN,
-				psprintf("http request \"%s\" has an unknown outcome: %s", op->name, message),
-				psprintf("Attempt %d ended with a %s error after the request may have been sent; with semantics at_most_once it is not sent again.",
-						 op->attempt, kind),
-				pstrdup("Find out from the other side whether it was received."));
-		MemoryContextSwitchTo(old);
-		return;
-	}
+	if (v == NULL)
+		return 0;
+	secs = strtol(v, &end, 10);
+	if (end != v && *end == '\0')
+		return secs > 0 ? (int64) Min(secs, (long) durable_max_wait) * USECS_PER_SEC : 0;
 	else
-		why = pstrdup(message);
-
-	if (retryable(&o, status, kind))
 	{
-		if (op->attempt < o.retry.max_attempts)
-		{
-			int64		delay;
-			ErrorData	e;
+		time_t		at = curl_getdate(v, NULL);
+		TimestampTz ts;
 
-			/*
-			 * Draw the jittered delay once: Max() evaluates its arguments
-			 * twice, and a second draw could fall below Retry-After.
-			 */
-			delay = durable_retry_delay(&o.retry, op->attempt);
-			delay = Max(delay, after);
-			delay = Min(delay, (int64) durable_max_wait * USECS_PER_SEC);
-			memset(&e, 0, sizeof(e));
-			e.sqlerrcode = ERRCODE_DURABLE_HTTP_FAILED;
-			e.message = psprintf("http request \"%s\" attempt %d: %s", op->name,
-								 op->attempt, why);
-			op->status = DOS_PENDING;
-			op->error = durable_error_to_jsonb(&e, NULL);
-			op->wake_at = durable_clock_now() + delay;
-			durable_count(DC_RETRIES, 1);
-			durable_wfstats_count(d->ex.workflow, DC_RETRIES, 1);
-			MemoryContextSwitchTo(old);
-			return;
-		}
-		op_fail(op, ERRCODE_DURABLE_HTTP_FAILED,
-				psprintf("http request \"%s\" failed: %s", op->name, why),
-				psprintf("Attempt %d of %d.", op->attempt, o.retry.max_attempts), NULL);
-		if (o.retry.max_attempts > 1)
-			durable_log_exhausted(&d->ex, op->name, op->attempt, op->error);
-		MemoryContextSwitchTo(old);
-		return;
+		if (at == (time_t) -1)
+			return 0;
+		ts = time_t_to_timestamptz(at);
+		return ts > GetCurrentTimestamp() ? ts - GetCurrentTimestamp() : 0;
 	}
-	if (response == NULL)
-	{
-		op_fail(op, ERRCODE_DURABLE_HTTP_FAILED,
-				psprintf("http request \"%s\" failed: %s", op->name, why),
-				psprintf("Attempt %d of %d; a %s error is not retried.", op->attempt,
-						 o.retry.max_attempts, kind), NULL);
-		MemoryContextSwitchTo(old);
-		return;
-	}
-	if (status >= 400 && code_listed(o.fail_on_status, status, NULL))
-	{
-		op_fail(op, ERRCODE_DURABLE_HTTP_FAILED,
-				psprintf("http request \"%s\" failed: %s", op->name, why),
-				pstrdup("The status is listed in fail_on_status."), NULL);
-		MemoryContextSwitchTo(old);
-		return;
-	}
-	MemoryContextSwitchTo(old);
-
-	/* the result */
-	response = response_result(response);
-	old = MemoryContextSwitchTo(d->cxt);
-	if (VARSIZE(response) > (Size) durable_max_payload_size ||
-		d->ckpt_bytes + VARSIZE(response) > (int64) durable_max_execution_bytes * 1024)
-	{
-		op_fail(op, ERRCODE_DURABLE_LIMIT_EXCEEDED,
-				VARSIZE(response) > (Size) durable_max_payload_size ?
-				psprintf("http response of \"%s\" is too large (%zu bytes; durable.max_payload_size is %d)",
-						 op->name, (Size) VARSIZE(response), durable_max_payload_size) :
-				psprintf("checkpoints of this run would exceed durable.max_execution_bytes (%d kB)",
-						 durable_max_execution_bytes),
-				NULL, pstrdup("Ask for less, or raise the limit."));
-		MemoryContextSwitchTo(old);
-		return;
-	}
-	op->status = DOS_SUCCEEDED;
-	op->result = palloc(VARSIZE(response));
-	memcpy(op->result, response, VARSIZE(response));
-	op->error = NULL;
-	op->wake_at = DT_NOBEGIN;
-	op->finished_at = durable_clock_now();
-	d->ckpt_bytes += VARSIZE(response);
-	MemoryContextSwitchTo(old);
-}
-
-/*
- * durable_http_message
- *		An answer from the HTTP worker: {op_id, run_no, attempt, options,
- *		outcome}.  Applied to the operation if it still waits for that
- *		attempt; true when it was.
- */
-bool
-durable_http_message(DurableDrive *d, Jsonb *payload)
-{
-	char	   *op_id = durable_jsonb_get_text(payload, "op_id");
-	char	   *run_no = durable_jsonb_get_text(payload, "run_no");
-	char	   *attempt = durable_jsonb_get_text(payload, "attempt");
-	HASH_SEQ_STATUS status;
-	DurableOp  *op;
-
-	if (op_id == NULL || run_no == NULL || attempt == NULL || atoi(run_no) != d->ex.run_no)
-		return false;
-	hash_seq_init(&status, d->ops);
-	while ((op = hash_seq_search(&status)) != NULL)
-	{
-		if (op->op_id == atoi(op_id))
-		{
-			hash_seq_term(&status);
-			break;
-		}
-	}
-	if (op == NULL || op->kind != DOK_HTTP || op->status != DOS_STARTED ||
-		op->attempt != atoi(attempt))
-		return false;
-	durable_http_apply(d, op, durable_jsonb_get(payload, "outcome"),
-					   durable_jsonb_get(payload, "options"));
-	return true;
 }

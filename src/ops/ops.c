@@ -39,10 +39,9 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "durable.h"
+#include "ops/ops.h"
 #include "util/durable_errcodes.h"
 
-DurableDrive *durable_current = NULL;
 
 static void yield(DurableDrive *d) pg_attribute_noreturn();
 

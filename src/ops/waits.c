@@ -35,81 +35,9 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "durable.h"
+#include "ops/ops.h"
 #include "util/durable_errcodes.h"
 
-#define TOKEN_PREFIX "cb_"
-#define TOKEN_PREFIX_LEN 3
-#define TOKEN_RANDOM_BYTES 16
-#define TOKEN_LEN (TOKEN_PREFIX_LEN + 2 * TOKEN_RANDOM_BYTES)
-
-static void
-sha256(const char *data, size_t len, uint8 *hash)
-{
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-
-	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
-		pg_cryptohash_final(ctx, hash, DURABLE_TOKEN_HASH_LEN) < 0)
-		elog(ERROR, "could not compute a SHA-256 hash: %s", pg_cryptohash_error(ctx));
-	pg_cryptohash_free(ctx);
-}
-
-static char *
-hex(const uint8 *bytes, int n)
-{
-	static const char digits[] = "0123456789abcdef";
-	char	   *s = palloc(2 * n + 1);
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		s[2 * i] = digits[bytes[i] >> 4];
-		s[2 * i + 1] = digits[bytes[i] & 15];
-	}
-	s[2 * n] = '\0';
-	return s;
-}
-
-/*
- * token_new
- *		A new callback id and its hash.
- */
-static char *
-token_new(uint8 *hash)
-{
-	uint8		random[TOKEN_RANDOM_BYTES];
-	char	   *token;
-
-	if (!pg_strong_random(random, sizeof(random)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random callback id")));
-	token = psprintf(TOKEN_PREFIX "%s", hex(random, TOKEN_RANDOM_BYTES));
-	sha256(token, TOKEN_LEN, hash);
-	return token;
-}
-
-/*
- * durable_token_hash
- *		The hash of a callback id; a malformed id is an error.
- */
-void
-durable_token_hash(const char *token, uint8 *hash)
-{
-	int			i;
-	bool		ok = strlen(token) == TOKEN_LEN &&
-		strncmp(token, TOKEN_PREFIX, TOKEN_PREFIX_LEN) == 0;
-
-	for (i = TOKEN_PREFIX_LEN; ok && i < TOKEN_LEN; i++)
-		ok = (token[i] >= '0' && token[i] <= '9') || (token[i] >= 'a' && token[i] <= 'f');
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("malformed callback id"),
-				 errdetail("A callback id is \"cb_\" followed by 32 hexadecimal digits.")));
-	sha256(token, TOKEN_LEN, hash);
-}
 
 /*
  * earliest
@@ -266,7 +194,7 @@ callback_ref(const uint8 *hash)
 	const char *keys[1] = {"callback"};
 	Jsonb	   *values[1];
 
-	values[0] = durable_jsonb_string(hex(hash, DURABLE_TOKEN_HASH_LEN));
+	values[0] = durable_jsonb_string(durable_hex(hash, DURABLE_TOKEN_HASH_LEN));
 	return durable_jsonb_build(1, keys, values);
 }
 
@@ -285,7 +213,7 @@ durable_perform_callback(DurableDrive *d)
 	DurablePending *p = &d->pending;
 	TimestampTz now = durable_clock_now();
 	uint8		hash[DURABLE_TOKEN_HASH_LEN];
-	char	   *token = token_new(hash);
+	char	   *token = durable_token_new(hash);
 	TimestampTz timeout_at = p->timeout > 0 ? now + p->timeout : DT_NOBEGIN;
 	TimestampTz deadline;
 	DurableOp  *op;
@@ -601,167 +529,4 @@ durable_drain(DurableDrive *d)
 		}
 	}
 	return applied;
-}
-
-/* ----------------------------------------------------------------
- * SQL functions
- * ----------------------------------------------------------------
- */
-
-/*
- * callback_refused
- *		Why a callback cannot be completed or kept alive: the error.
- */
-static void
-callback_refused(const uint8 *hash, TimestampTz now)
-{
-	DurableCallback cb;
-
-	if (!durable_storage_callback_get(hash, &cb))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("callback does not exist"),
-				 errhint("A callback id comes from durable_create_callback or the submitter of durable_wait_for_callback; its execution may have been purged.")));
-	if (strcmp(cb.status, "SUCCEEDED") == 0 || strcmp(cb.status, "FAILED") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("callback has already been completed"),
-				 errdetail("It was completed with status %s.", cb.status)));
-	if (strcmp(cb.status, "CANCELLED") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("callback has been cancelled"),
-				 errdetail("Its execution was stopped or finished without it.")));
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("callback has timed out"),
-			 errdetail(cb.timeout_at != DT_NOBEGIN && cb.timeout_at <= now ?
-					   "Its timeout has passed." :
-					   "Its heartbeat_timeout passed without a heartbeat.")));
-}
-
-static void
-complete(FunctionCallInfo fcinfo, const char *status)
-{
-	char	   *token;
-	Jsonb	   *value = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
-	ErrorContextCallback hide;
-	uint8		hash[DURABLE_TOKEN_HASH_LEN];
-	TimestampTz now = durable_clock_now();
-	pg_uuid_t	execution;
-	int32		run_no;
-	int32		op_id;
-	Oid			owner;
-	const char *keys[4] = {"callback", "status", "result", "error"};
-	Jsonb	   *values[4];
-	bool		success = strcmp(status, "SUCCEEDED") == 0;
-
-	/* the callback id is a capability: no error logs the statement */
-	durable_hide_statement(&hide);
-	token = durable_text_arg(fcinfo, 0, "callback id");
-	durable_token_hash(token, hash);
-	durable_check_payload(success ? "callback result" : "callback error", value);
-	SPI_connect();
-	if (!durable_storage_callback_complete(hash, status, success ? value : NULL,
-										   success ? NULL : value, now, &execution,
-										   &run_no, &op_id, &owner))
-		callback_refused(hash, now);
-	values[0] = durable_jsonb_string(hex(hash, DURABLE_TOKEN_HASH_LEN));
-	values[1] = durable_jsonb_string(status);
-	values[2] = success ? value : NULL;
-	values[3] = success ? NULL : value;
-	durable_storage_inbox_add(&execution, "callback", durable_jsonb_build(4, keys, values),
-							  owner, now);
-	durable_wake_at_commit();
-	SPI_finish();
-	error_context_stack = hide.previous;
-}
-
-PG_FUNCTION_INFO_V1(durable_callback_success);
-
-/*
- * durable_callback_success(callback_id text, result jsonb) RETURNS void
- */
-Datum
-durable_callback_success(PG_FUNCTION_ARGS)
-{
-	complete(fcinfo, "SUCCEEDED");
-	PG_RETURN_VOID();
-}
-
-PG_FUNCTION_INFO_V1(durable_callback_failure);
-
-/*
- * durable_callback_failure(callback_id text, error jsonb) RETURNS void
- */
-Datum
-durable_callback_failure(PG_FUNCTION_ARGS)
-{
-	complete(fcinfo, "FAILED");
-	PG_RETURN_VOID();
-}
-
-PG_FUNCTION_INFO_V1(durable_callback_heartbeat);
-
-/*
- * durable_callback_heartbeat(callback_id text) RETURNS void
- *		Starts the heartbeat_timeout of a pending callback again.  Nothing
- *		is woken: the execution wakes at the old deadline, sees the
- *		heartbeat, and sleeps until the new one.
- */
-Datum
-durable_callback_heartbeat(PG_FUNCTION_ARGS)
-{
-	char	   *token;
-	uint8		hash[DURABLE_TOKEN_HASH_LEN];
-	TimestampTz now = durable_clock_now();
-	ErrorContextCallback hide;
-
-	durable_hide_statement(&hide);
-	token = durable_text_arg(fcinfo, 0, "callback id");
-	durable_token_hash(token, hash);
-	SPI_connect();
-	if (!durable_storage_callback_heartbeat(hash, now))
-		callback_refused(hash, now);
-	SPI_finish();
-	error_context_stack = hide.previous;
-	PG_RETURN_VOID();
-}
-
-PG_FUNCTION_INFO_V1(durable_send_event);
-
-/*
- * durable_send_event(execution text, event_name text, payload jsonb) RETURNS void
- */
-Datum
-durable_send_event(PG_FUNCTION_ARGS)
-{
-	char	   *execution = durable_text_arg(fcinfo, 0, "execution");
-	char	   *event = durable_text_arg(fcinfo, 1, "event name");
-	Jsonb	   *payload = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
-	pg_uuid_t	id;
-	Oid			owner;
-	char	   *status;
-	bool		mine;
-	const char *keys[2] = {"event", "payload"};
-	Jsonb	   *values[2];
-
-	durable_check_name("event name", event);
-	durable_check_payload("event payload", payload);
-	SPI_connect();
-	owner = durable_resolve_controlled(execution, &id);
-	if (durable_storage_status(&id, &status, &mine) &&
-		strcmp(status, "PENDING") != 0 && strcmp(status, "RUNNING") != 0 &&
-		strcmp(status, "SUSPENDED") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("execution \"%s\" has already finished", execution),
-				 errdetail("Its status is %s.", status)));
-	values[0] = durable_jsonb_string(event);
-	values[1] = payload;
-	durable_storage_inbox_add(&id, "event", durable_jsonb_build(2, keys, values), owner,
-							  durable_clock_now());
-	durable_wake_at_commit();
-	SPI_finish();
-	PG_RETURN_VOID();
 }

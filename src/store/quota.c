@@ -54,7 +54,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "durable.h"
+#include "store/store.h"
 #include "util/durable_errcodes.h"
 
 #define QUOTA_ENTRIES 4096

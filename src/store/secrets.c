@@ -50,7 +50,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-#include "durable.h"
+#include "store/store.h"
 #include "util/durable_errcodes.h"
 
 #define SEAL_PREFIX "durable-aes256gcm:"

@@ -25,6 +25,10 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "storage/lmgr.h"
+
 #include <signal.h>
 
 #include "access/htup_details.h"
@@ -44,7 +48,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "durable.h"
+#include "store/store.h"
 
 static DurableShared *durable_shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -780,4 +784,20 @@ Datum
 durable_library_preloaded(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(durable_shared != NULL);
+}
+
+/*
+ * durable_lock_extension
+ *		The share lock of a worker transaction, for a transaction of a
+ *		session driver (durable_drive, CALL durable_run, the tick), taken
+ *		before it drives: an ALTER EXTENSION ... UPDATE waits for it, and
+ *		it waits for the update, rather than the two deadlocking.
+ */
+void
+durable_lock_extension(void)
+{
+	Oid			ext = get_extension_oid("durable", true);
+
+	if (OidIsValid(ext))
+		LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
 }

@@ -32,7 +32,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "durable.h"
+#include "store/store.h"
 #include "util/durable_errcodes.h"
 
 /* counts of the current transaction, added to shared memory at commit */

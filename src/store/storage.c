@@ -33,7 +33,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "durable.h"
+#include "store/store.h"
 
 typedef enum StorageQuery
 {

@@ -52,7 +52,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "durable.h"
+#include "store/store.h"
 
 #define WF_NAME_LEN 256			/* longer qualified names are cut */
 #define WF_BUCKETS 160

@@ -20,7 +20,7 @@
 
 #include <limits.h>
 
-#include "durable.h"
+#include "util/util.h"
 
 int			durable_max_payload_size = 1024 * 1024;
 int			durable_max_operations = 10000;

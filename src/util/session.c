@@ -52,7 +52,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#include "durable.h"
+#include "util/util.h"
 
 /* a session-level advisory lock and how many times the session holds it */
 typedef struct HeldLock

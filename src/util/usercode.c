@@ -33,7 +33,7 @@
 #include "utils/resowner.h"
 #include "utils/timeout.h"
 
-#include "durable.h"
+#include "util/util.h"
 #include "util/durable_errcodes.h"
 
 /* step plans kept per backend; the cache is emptied when it gets this big */

@@ -27,7 +27,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "durable.h"
+#include "util/util.h"
 #include "util/durable_errcodes.h"
 
 /* the longest duration any option or argument may give */

@@ -1,0 +1,426 @@
+/*-------------------------------------------------------------------------
+ *
+ * util.h
+ *	  The bottom layer: settings, the clock, the model of executions and
+ *	  operations (kinds, statuses, checkpoints, the drive state), options,
+ *	  utilities, running user code as its owner, session reset.  Nothing
+ *	  here names a table or knows what another layer does.
+ *
+ * IDENTIFICATION
+ *	  src/util/util.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DURABLE_UTIL_UTIL_H
+#define DURABLE_UTIL_UTIL_H
+
+#include "postgres.h"
+
+#include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "nodes/pg_list.h"
+#include "utils/array.h"
+#include "utils/elog.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/tuplestore.h"
+#include "utils/uuid.h"
+
+/* ----------------------------------------------------------------
+ * settings (guc.c)
+ * ----------------------------------------------------------------
+ */
+extern int	durable_max_payload_size;	/* bytes */
+extern int	durable_max_operations;		/* per run */
+extern int	durable_max_execution_bytes;	/* kB of checkpoints per run */
+extern int	durable_replay_timeout;		/* ms */
+extern int	durable_max_wait;			/* seconds */
+extern char *durable_clock_offset_string;
+extern bool durable_synchronous_commit;
+extern int	durable_max_workers;
+extern int	durable_tick_duration;	/* ms */
+extern char *durable_http_allow_addresses;
+extern int	durable_http_max_response_size; /* bytes */
+extern int	durable_http_timeout;	/* ms */
+extern int	durable_http_connect_timeout;	/* ms */
+extern int	durable_http_max_redirects;
+extern int	durable_http_max_in_flight;
+extern int	durable_http_max_timeout;	/* ms */
+extern int	durable_http_max_in_flight_per_role;
+extern int	durable_retention;	/* seconds; -1: keep */
+extern int	durable_max_history_events;	/* per execution; 0: all */
+extern bool durable_log_failures;
+extern bool durable_notice_undriven;
+extern int	durable_max_tracked_workflows;
+/* deepest nesting of durable_child, and of executions started by executions */
+#define DURABLE_MAX_CHILD_DEPTH 32
+
+extern int	durable_max_children_in_progress;	/* per operation; 0: no cap */
+extern int	durable_max_starts_per_step;	/* per step attempt; 0: no cap */
+extern int	durable_max_executions_per_role;	/* unfinished; 0: no cap */
+
+extern void durable_define_settings(void);
+extern TimestampTz durable_clock_now(void);
+
+/* addresses.c: durable.http_allow_addresses */
+#define DURABLE_MAX_ALLOW_ENTRIES 64
+
+/* an address or CIDR block of durable.http_allow_addresses */
+typedef struct DurableAllowEntry
+{
+	int			family;			/* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	int			bits;
+} DurableAllowEntry;
+
+typedef struct DurableAllowList
+{
+	int			n;
+	DurableAllowEntry	e[DURABLE_MAX_ALLOW_ENTRIES];
+} DurableAllowList;
+
+struct sockaddr;
+extern bool durable_check_allow_addresses(char **newval, void **extra, GucSource source);
+extern bool durable_allow_list_parse(const char *value, DurableAllowList *list, char **bad);
+extern bool durable_address_allowed(const struct sockaddr *sa, const DurableAllowList *allow,
+									char *text);
+
+
+extern char *durable_database;
+extern char *durable_secrets_key_file;
+extern int	durable_max_crashes;
+extern int	durable_max_drive_errors;
+extern int	durable_drive_slice;	/* ms */
+extern int	durable_notify;
+
+typedef enum DurableNotify
+{
+	DURABLE_NOTIFY_NONE,
+	DURABLE_NOTIFY_TERMINAL,
+	DURABLE_NOTIFY_ALL
+} DurableNotify;
+
+/* ----------------------------------------------------------------
+ * operations and their checkpoints
+ * ----------------------------------------------------------------
+ */
+typedef enum DurableOpKind
+{
+	DOK_STEP,
+	DOK_WAIT,
+	DOK_NOW,
+	DOK_RANDOM,
+	DOK_UUID,
+	DOK_LOG,
+	DOK_CHILD,
+	DOK_CALLBACK,				/* durable_wait_for_callback */
+	DOK_CREATE_CALLBACK,
+	DOK_AWAIT_CALLBACK,
+	DOK_EVENT,
+	DOK_CONDITION,
+	DOK_INVOKE,
+	DOK_PARALLEL,
+	DOK_MAP,
+	DOK_HTTP,
+	DOK_PATCH					/* durable_patched's marker */
+} DurableOpKind;
+
+#define DURABLE_OP_KINDS (DOK_PATCH + 1)
+
+typedef enum DurableOpStatus
+{
+	DOS_STARTED,
+	DOS_PENDING,
+	DOS_SUCCEEDED,
+	DOS_FAILED,
+	DOS_CANCELLED,
+	DOS_TIMED_OUT
+} DurableOpStatus;
+
+/* Where an operation sits: its context (0 = top level) and position in it. */
+typedef struct DurableOpKey
+{
+	int32		parent_op_id;
+	int32		position;
+} DurableOpKey;
+
+/* One checkpoint, as loaded from storage or created by this drive. */
+typedef struct DurableOp
+{
+	DurableOpKey key;			/* hash key: must be first */
+	int32		op_id;
+	DurableOpKind kind;
+	char	   *name;
+	DurableOpStatus status;
+	int32		attempt;
+	Jsonb	   *result;			/* NULL means SQL NULL */
+	Jsonb	   *error;
+	TimestampTz wake_at;		/* DT_NOBEGIN when none */
+	TimestampTz started_at;
+	TimestampTz finished_at;	/* DT_NOBEGIN when none */
+	bool		stored;			/* a row exists in storage */
+	bool		dirty;			/* memory differs from storage */
+	bool		quiet;			/* the change is bookkeeping: no history event */
+} DurableOp;
+
+/* Retry options of steps (and later HTTP). */
+typedef enum DurableJitter
+{
+	DJ_NONE,
+	DJ_FULL,
+	DJ_HALF
+} DurableJitter;
+
+typedef struct DurableRetryOptions
+{
+	int			max_attempts;
+	int64		initial_delay;	/* microseconds */
+	int64		max_delay;		/* microseconds */
+	double		backoff_rate;
+	DurableJitter jitter;
+	List	   *retry_on;		/* of char *, SQLSTATEs or classes */
+	bool		retry_on_given; /* retry_on was given (an empty one retries nothing) */
+	List	   *no_retry_on;
+	int64		timeout;		/* microseconds per attempt, 0 = none */
+	bool		at_most_once;
+} DurableRetryOptions;
+
+/* What a replay asks the driver to do next. */
+typedef enum DurablePendingKind
+{
+	DPK_NONE,
+	DPK_STEP,					/* run step SQL (a new attempt) */
+	DPK_WAIT,					/* start a timer */
+	DPK_SLEEP,					/* an operation waits: until wake_at, or a message */
+	DPK_CONTINUE_AS_NEW,		/* end the run, start the next one */
+	DPK_CALLBACK,				/* create a callback (and run its submitter) */
+	DPK_AWAIT_CALLBACK,			/* start waiting on a callback made earlier */
+	DPK_CHECK_CALLBACK,			/* a callback wait reached its deadline */
+	DPK_EVENT,					/* take an event, or start waiting for one */
+	DPK_CONDITION,				/* run a check of durable_wait_for_condition */
+	DPK_CHILDREN,				/* start child executions */
+	DPK_HTTP					/* send an HTTP request (a new attempt) */
+} DurablePendingKind;
+
+/* A branch of durable_invoke, durable_parallel or durable_map. */
+typedef struct DurableBranch
+{
+	char	   *name;			/* parallel: the branch name */
+	char	   *workflow;		/* qualified name */
+	Jsonb	   *input;
+} DurableBranch;
+
+/* What the checkpoint of a durable_parallel or durable_map holds. */
+typedef enum DurableResultsMode
+{
+	DRM_AUTO = 0,				/* the array when it fits, else the summary */
+	DRM_ARRAY,					/* the array of per-item results, or WF009 */
+	DRM_SUMMARY					/* the counts only; items in durable.children */
+} DurableResultsMode;
+
+/* How durable_parallel and durable_map decide their outcome. */
+typedef struct DurablePolicy
+{
+	int			max_concurrency;	/* 0: unlimited */
+	int			min_successful; /* -1: not given */
+	int			tolerated_failures; /* -1: not given */
+	double		tolerated_pct;	/* -1: not given */
+	int			batch_size;		/* map: items per child; 0: one */
+	DurableResultsMode results; /* what the operation's result holds */
+} DurablePolicy;
+
+typedef struct DurablePending
+{
+	DurablePendingKind kind;
+	DurableOpKey key;
+	DurableOp  *op;				/* existing checkpoint, or NULL */
+	char	   *name;
+	char	   *sql;
+	Jsonb	   *args;
+	DurableRetryOptions retry;
+	TimestampTz wake_at;
+	Jsonb	   *input;			/* continue-as-new */
+	DurableOpKind op_kind;		/* the kind of operation to create */
+	int64		timeout;		/* callbacks, events: microseconds, 0 = none */
+	int64		heartbeat;		/* callbacks: microseconds, 0 = none */
+	char	   *event;			/* event name */
+	char	   *token;			/* await_callback: the callback id */
+	Jsonb	   *state;			/* condition: the state to check */
+	List	   *branches;		/* DurableBranch *, in order */
+	Jsonb	   *items;			/* map: the items */
+	DurablePolicy policy;
+	Jsonb	   *start_options;	/* invoke: options of the child */
+	Jsonb	   *options;		/* http: the options as given */
+} DurablePending;
+
+/* An execution's row, the part the driver needs. */
+typedef struct DurableExecution
+{
+	pg_uuid_t	id;
+	char	   *name;
+	char	   *workflow;		/* qualified name */
+	char	   *status;
+	Oid			owner;
+	char	   *search_path;
+	int32		run_no;
+	Jsonb	   *input;
+	TimestampTz deadline;		/* DT_NOBEGIN when none */
+	bool		has_parent;		/* a child: reports to its parent */
+	pg_uuid_t	parent_id;
+	int32		parent_run_no;
+	int32		parent_op_id;
+	int32		parent_index;
+	int32		depth;
+	int32		redrive_count;
+} DurableExecution;
+
+/* A context of durable_child on the replay's context stack. */
+typedef struct DurableContext
+{
+	int32		parent_op_id;
+	int32		next_position;
+} DurableContext;
+
+/* The state of one execution being driven; lives across transactions. */
+typedef struct DurableDrive
+{
+	MemoryContext cxt;			/* owns everything below */
+	MemoryContext replay_cxt;	/* reset before every replay */
+	MemoryContext spare_cxt;	/* the other one, while replay_cxt is kept */
+	bool		carried;		/* pending was found by the last advance */
+	bool		fresh;			/* no advance yet: the inbox is still to take */
+	bool		yield;			/* continue_as_new: a committing drive ends here */
+	bool		ops_unknown;	/* checkpoints not loaded: finish cancels all */
+	DurableExecution ex;
+	Oid			fn_oid;
+	HTAB	   *ops;			/* DurableOpKey -> DurableOp */
+	int32		max_op_id;
+	int64		ckpt_bytes;		/* result bytes checkpointed this run */
+
+	/* replay state */
+	bool		in_replay;
+	bool		in_step;
+	int			step_starts;	/* executions the running step attempt started */
+	bool		yielded;
+	DurableContext ctx;			/* current context */
+	int			ctx_depth;
+	DurablePending pending;
+	Jsonb	   *fatal;			/* nondeterminism, limits: ends the run */
+	List	   *dirty;			/* DurableOps to write after the replay */
+	DurableOp  *raised_op;		/* the last checkpointed failure raised */
+	int			history_unchecked;	/* events written since the last bound check */
+} DurableDrive;
+
+/* model.c */
+extern const char *durable_op_kind_name(DurableOpKind kind);
+extern const char *durable_op_status_name(DurableOpStatus status);
+
+/* the execution being replayed in this backend, or NULL */
+extern DurableDrive *durable_current;
+
+
+/* ----------------------------------------------------------------
+ * step.c
+ * ----------------------------------------------------------------
+ */
+typedef struct DurableOwnerState
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} DurableOwnerState;
+
+extern void durable_owner_enter(DurableOwnerState *st, Oid owner,
+								const char *search_path, bool read_only);
+extern void durable_owner_exit(DurableOwnerState *st);
+extern Jsonb *durable_step_run(const char *sql, Jsonb *arg, Oid owner,
+							   const char *search_path, int64 timeout_us,
+							   ErrorData **error);
+extern Jsonb *durable_sql_run(const char *sql, int nargs, const Oid *argtypes,
+							  Datum *values, const char *nulls, Oid owner,
+							  const char *search_path, int64 timeout_us,
+							  ErrorData **error);
+extern void durable_timeout_arm(int64 timeout_us);
+extern bool durable_timeout_disarm(void);
+extern void durable_timeout_finish(void);
+extern void durable_timeout_exit_on_ignore(bool on);
+extern bool durable_timeout_exited(void);
+extern ErrorData *durable_step_timeout_error(int64 timeout_us);
+
+/*
+ * How long code may run on after the cancel of its timeout (or of
+ * durable_stop) before the worker running it ends itself.
+ */
+#define DURABLE_CANCEL_GRACE_MS 1000
+extern Jsonb *durable_datum_to_jsonb(Datum value, Oid typid);
+
+/* ----------------------------------------------------------------
+ * isolation.c
+ * ----------------------------------------------------------------
+ */
+extern void durable_session_reset(void);
+typedef struct DurableSessionState DurableSessionState;
+extern DurableSessionState *durable_session_save(void);
+extern void durable_session_restore(DurableSessionState *st, bool failed);
+extern void durable_session_forget(DurableSessionState *st);
+
+/* ----------------------------------------------------------------
+ * options.c
+ * ----------------------------------------------------------------
+ */
+extern bool durable_options_next(Jsonb *options, JsonbIterator **it, char **key,
+								 JsonbValue *value);
+extern int64 durable_option_interval(const char *key, JsonbValue *v,
+									 Interval **parsed);
+/* HTTP options: the retry options and what only HTTP has */
+typedef struct DurableHttpOptions
+{
+	DurableRetryOptions retry;	/* retry_on, no_retry_on: "429", "5xx", ... */
+	List	   *fail_on_status; /* of char *; NIL: none */
+	int64		connect_timeout;	/* microseconds */
+	int			max_redirects;
+	bool		tls_verify;
+} DurableHttpOptions;
+
+extern void durable_parse_http_options(Jsonb *options, DurableHttpOptions *o);
+extern void durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts);
+extern void durable_parse_wait_strategy(Jsonb *options, DurableRetryOptions *opts);
+extern void durable_parse_policy(Jsonb *options, bool map, int n, DurablePolicy *p);
+extern void durable_start_options(Jsonb *options, Interval **timeout,
+								  Interval **retention, Jsonb **tags);
+extern bool durable_retry_allows(const DurableRetryOptions *opts, int sqlerrcode);
+extern int64 durable_retry_delay(const DurableRetryOptions *opts, int attempt);
+
+/* ----------------------------------------------------------------
+ * util.c
+ * ----------------------------------------------------------------
+ */
+extern void durable_uuid7(pg_uuid_t *uuid);
+extern char *durable_uuid_out(const pg_uuid_t *uuid);
+extern bool durable_parse_uuid(const char *text, pg_uuid_t *uuid);
+extern char *durable_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
+extern void durable_check_name(const char *what, const char *name);
+extern void durable_not_inside_workflow(const char *fname);
+extern void durable_check_payload(const char *what, Jsonb *value);
+extern Jsonb *durable_error_to_jsonb(ErrorData *edata, const char *operation);
+extern Jsonb *durable_cstring_to_jsonb(const char *json);
+extern char *durable_jsonb_get_text(Jsonb *obj, const char *key);
+extern Jsonb *durable_jsonb_get(Jsonb *obj, const char *key);
+extern Jsonb *durable_jsonb_build(int nkeys, const char **keys, Jsonb **values);
+extern Jsonb *durable_jsonb_string(const char *s);
+extern Jsonb *durable_jsonb_int(int64 v);
+extern int64 durable_interval_us(Interval *iv, const char *what);
+extern bool durable_caller_controls(Oid owner);
+extern bool durable_caller_controls_all(void);
+extern bool durable_subxact_call(void (*fn) (void *arg), void *arg, ErrorData **error);
+extern void durable_hide_statement(ErrorContextCallback *cb);
+
+/* token.c: callback ids */
+#define DURABLE_TOKEN_HASH_LEN 32	/* SHA-256 */
+extern char *durable_hex(const uint8 *bytes, int n);
+extern char *durable_token_new(uint8 *hash);
+extern void durable_token_hash(const char *token, uint8 *hash);
+
+#endif							/* DURABLE_UTIL_UTIL_H */
