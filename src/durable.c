@@ -23,7 +23,8 @@ void		_PG_init(void);
 
 /*
  * _PG_init
- *		Defines the settings; when preloaded, also the shared memory, the
+ *		Fills the kind table and defines the settings; when preloaded, also
+ *		the shared memory, the
  *		launcher of the background workers and the utility hook that lets
  *		DROP DATABASE through.  Loading on first use works too, without
  *		workers.
@@ -31,6 +32,7 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	durable_ops_register();
 	durable_define_settings();
 	MarkGUCPrefixReserved("durable");
 	if (process_shared_preload_libraries_in_progress)

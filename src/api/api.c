@@ -150,6 +150,7 @@ durable_start(PG_FUNCTION_ARGS)
 	bool		theirs;
 	Oid			owner = GetUserId();
 	int32		depth = 0;
+	DurableStart s;
 
 	if (durable_current != NULL && durable_current->in_replay)
 		ereport(ERROR,
@@ -219,24 +220,21 @@ durable_start(PG_FUNCTION_ARGS)
 					 errhint("Start many executions with durable_map or durable_parallel, or ask a superuser to raise durable.max_starts_per_step.")));
 	}
 	durable_quota_check(owner);
-	durable_storage_insert_execution_depth(id, name, qualified, hash, input, owner,
-										   start_search_path(), tags, timeout, retention,
-										   durable_clock_now(), depth);
+	s.id = *id;
+	s.name = name;
+	s.workflow = qualified;
+	s.hash = hash;
+	s.input = input;
+	s.owner = owner;
+	s.search_path = start_search_path();
+	s.tags = tags;
+	s.timeout = timeout;
+	s.retention = retention;
+	s.parent = NULL;
+	s.depth = depth;
+	durable_lifecycle_start(&s, durable_clock_now());
 	if (durable_current != NULL)
 		durable_current->step_starts++;
-	durable_wake_at_commit();
-	durable_count(DC_STARTED, 1);
-	durable_wfstats_count(qualified, DC_STARTED, 1);
-	{
-		DurableExecution ex;
-
-		memset(&ex, 0, sizeof(ex));
-		ex.id = *id;
-		ex.owner = owner;
-		ex.name = name;
-		ex.workflow = qualified;
-		durable_status_changed(&ex, "PENDING");
-	}
 	SPI_finish();
 	notice_if_undriven();
 	PG_RETURN_UUID_P(id);
@@ -257,53 +255,6 @@ durable_execution_id(PG_FUNCTION_ARGS)
 	(void) durable_resolve_controlled(execution, id);
 	SPI_finish();
 	PG_RETURN_UUID_P(id);
-}
-
-/*
- * durable_stop_execution
- *		Stops an unfinished execution: STOPPED with error, its waiting
- *		operations, callbacks and messages cancelled, its running children
- *		stopped too.  A worker driving it abandons the drive, rolling back
- *		what it was doing, and no driver starts another before this
- *		transaction ends; a drive in another session (CALL durable_run) is
- *		waited for.  A child stopped by itself reports to its parent; one
- *		stopped with its parent (cascade) does not, and lets go of its drive
- *		lock at once (its rows stay locked until commit), so that stopping
- *		thousands of children does not take thousands of locks.  False when
- *		the execution does not exist or has finished.
- */
-bool
-durable_stop_execution(const pg_uuid_t *id, Jsonb *error, bool cascade)
-{
-	DurableExecution ex;
-	TimestampTz now = durable_clock_now();
-
-	durable_stopping_add(id);
-	durable_drive_stop_wait(id);
-	if (!durable_storage_lock_execution(id, &ex, CurrentMemoryContext, false) ||
-		(strcmp(ex.status, "PENDING") != 0 && strcmp(ex.status, "RUNNING") != 0 &&
-		 strcmp(ex.status, "SUSPENDED") != 0))
-	{
-		if (cascade)
-			durable_drive_stop_release(id);
-		return false;
-	}
-
-	durable_storage_cancel_ops(id, ex.run_no, now);
-	durable_storage_callbacks_cancel(id, now);
-	durable_storage_http_cancel(id);
-	durable_storage_inbox_delete(id);
-	durable_storage_events_delete(id);
-	durable_storage_set_status(id, "STOPPED", NULL, error, DT_NOBEGIN, now);
-	durable_storage_queue_delete(id);
-	durable_storage_history(id, ex.run_no, ex.owner, "stopped", NULL, error);
-	durable_status_changed(&ex, "STOPPED");
-	durable_children_stop(id);
-	if (ex.has_parent && !cascade)
-		durable_report_to_parent(&ex, "STOPPED", NULL, error);
-	if (cascade)
-		durable_drive_stop_release(id);
-	return true;
 }
 
 PG_FUNCTION_INFO_V1(durable_stop);
@@ -344,53 +295,7 @@ durable_stop(PG_FUNCTION_ARGS)
 				 errdetail("Its status is %s.", status)));
 	}
 	SPI_finish();
-	PG_RETURN_TEXT_P(cstring_to_text("STOPPED"));
-}
-
-/*
- * drive_one
- *		Drives an execution named by the caller until it suspends or
- *		finishes (waiting if another session drives it); returns its status,
- *		or NULL when it does not exist.  The caller's session is left as
- *		the drive found it (isolation.c), also when the drive fails.
- */
-static char *
-drive_one(const pg_uuid_t *id)
-{
-	DurableSessionState *st;
-	DurableDrive *volatile d = NULL;
-	char	   *volatile status = NULL;
-
-	durable_lock_extension();
-	st = durable_session_save();
-	PG_TRY();
-	{
-		d = durable_drive_begin(id, true, false);
-		if (d != NULL)
-		{
-			PG_TRY();
-			{
-				while (durable_drive_advance(d) == DA_CONTINUE)
-					;
-				status = pstrdup(d->ex.status);
-			}
-			PG_FINALLY();
-			{
-				durable_drive_end(d);
-			}
-			PG_END_TRY();
-		}
-	}
-	PG_CATCH();
-	{
-		durable_session_restore(st, true);
-		durable_session_forget(st);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	durable_session_restore(st, false);
-	durable_session_forget(st);
-	return status;
+	PG_RETURN_TEXT_P(cstring_to_text(durable_exec_status_name(DES_STOPPED)));
 }
 
 PG_FUNCTION_INFO_V1(durable_drive);
@@ -405,14 +310,14 @@ durable_drive(PG_FUNCTION_ARGS)
 {
 	char	   *execution = durable_text_arg(fcinfo, 0, "execution");
 	pg_uuid_t	id;
-	char	   *status;
+	const char *status;
 	text	   *result;
 	MemoryContext callercxt = CurrentMemoryContext;
 
 	durable_not_inside_workflow("durable_drive");
 	SPI_connect();
 	(void) durable_resolve_controlled(execution, &id);
-	status = drive_one(&id);
+	status = durable_drive_one(&id);
 	if (status == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -435,190 +340,6 @@ deadline_after(FunctionCallInfo fcinfo, int n)
 				 errmsg("max_duration must not be null")));
 	iv = PG_GETARG_INTERVAL_P(n);
 	return durable_clock_now() + durable_interval_us(iv, "max_duration");
-}
-
-/* the commit of durable_drive_ready's caller, and one that locks again */
-static void (*ready_commit) (void) = NULL;
-
-static void
-commit_and_lock(void)
-{
-	ready_commit();
-	durable_lock_extension();
-}
-
-/* durable_drive_advance as a function of durable_subxact_call */
-typedef struct AdvanceCall
-{
-	DurableDrive *d;
-	DurableAdvance r;
-} AdvanceCall;
-
-static void
-advance_call(void *arg)
-{
-	AdvanceCall *call = arg;
-
-	call->r = durable_drive_advance(call->d);
-}
-
-/*
- * advance_guarded
- *		durable_drive_advance in a subtransaction: an error that escapes it
- *		is rolled back and returned in *edata (false), to be charged to the
- *		execution, except a cancel (the caller's ^C or statement_timeout),
- *		which goes on up.
- */
-static bool
-advance_guarded(DurableDrive *d, DurableAdvance *r, ErrorData **edata)
-{
-	AdvanceCall call;
-
-	call.d = d;
-	if (durable_subxact_call(advance_call, &call, edata))
-	{
-		*r = call.r;
-		return true;
-	}
-	if (durable_current == d)
-		durable_current = NULL;
-	return false;
-}
-
-/*
- * drive_claimed
- *		Drives a claimed execution, with a commit after every operation
- *		(commit not NULL) until it suspends, finishes, continues as new or
- *		the deadline passes, or in the caller's transaction until it
- *		suspends, finishes or the deadline passes.  An error the drive
- *		raises is charged to the execution (durable_drive_charge_error) and
- *		logged, and the caller goes on with the others.
- */
-static void
-drive_claimed(DurableDrive *d, TimestampTz deadline, void (*commit) (void))
-{
-	pg_uuid_t	id = d->ex.id;
-	ErrorData  *edata = NULL;
-	DurableAdvance r;
-
-	PG_TRY();
-	{
-		for (;;)
-		{
-			bool		yield;
-
-			if (!advance_guarded(d, &r, &edata))
-				break;
-			if (commit == NULL)
-			{
-				if (r != DA_CONTINUE || durable_clock_now() >= deadline)
-					break;
-				continue;
-			}
-			yield = durable_drive_settle(d, r, deadline);
-			commit();
-			if (r != DA_CONTINUE || yield)
-				break;
-			/* lock the queue row again; stop if durable_stop finished it */
-			if (!durable_drive_relock(d))
-				break;
-		}
-	}
-	PG_FINALLY();
-	{
-		durable_drive_end(d);
-	}
-	PG_END_TRY();
-
-	if (edata != NULL)
-	{
-		/* on a schema of 1.1 there is nowhere to count it: raise it */
-		if (!durable_storage_counts_drive_errors())
-			ReThrowError(edata);
-		ereport(LOG,
-				(errmsg("durable: a drive of execution %s raised an error: %s",
-						durable_uuid_out(&id), edata->message ? edata->message : "?"),
-				 errdetail("SQLSTATE %s", unpack_sql_state(edata->sqlerrcode))));
-		durable_drive_charge_error(&id, edata);
-		if (commit != NULL)
-			commit();
-		FreeErrorData(edata);
-	}
-}
-
-/*
- * durable_drive_ready
- *		Drives every ready execution the caller may control, taking turns
- *		between their owners and oldest due first within one, until none is
- *		ready or the deadline passes; returns how many drives it made.  With
- *		commit, a commit follows every operation (and lets go of a queue row
- *		another session's execution holds); without, all runs in the
- *		caller's transaction.  Passes over the queue repeat until one drives
- *		nothing: a drive leaves its execution finished or sleeping, and one
- *		that sleeps briefly may be due by the next pass.  One execution
- *		whose drives raise errors does not stop the others: see
- *		drive_claimed.  After each drive, and when the call fails, the
- *		session is put back as the call found it (isolation.c), so that no
- *		execution's session state reaches the next execution or the caller.
- */
-int
-durable_drive_ready(TimestampTz deadline, void (*commit) (void))
-{
-	bool		all = durable_caller_controls_all();
-	volatile int count = 0;
-	bool		drove = true;
-	pg_uuid_t	id;
-	DurableQueueCursor cursor;
-	DurableSessionState *st;
-	void		(*save_commit) (void) = ready_commit;
-
-	durable_lock_extension();
-	st = durable_session_save();
-	ready_commit = commit;
-	DURABLE_QUEUE_CURSOR_RESET(&cursor);
-	PG_TRY();
-	{
-		while (drove && durable_clock_now() < deadline)
-		{
-			DURABLE_QUEUE_CURSOR_NEW_PASS(&cursor);
-			drove = false;
-			while (durable_clock_now() < deadline &&
-				   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all,
-											   &cursor, &id))
-			{
-				DurableDrive *d = durable_drive_begin(&id, false, true);
-
-				if (d != NULL && durable_is_charging(&id))
-				{
-					/* a worker whose drive of it failed writes its backoff */
-					durable_drive_end(d);
-					d = NULL;
-				}
-				if (d == NULL)
-				{
-					/* another session drives it */
-					if (commit != NULL)
-						commit_and_lock();
-					continue;
-				}
-				drive_claimed(d, deadline, commit != NULL ? commit_and_lock : NULL);
-				durable_session_restore(st, false);
-				count++;
-				drove = true;
-			}
-		}
-	}
-	PG_CATCH();
-	{
-		ready_commit = save_commit;
-		durable_session_restore(st, true);
-		durable_session_forget(st);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	ready_commit = save_commit;
-	durable_session_forget(st);
-	return count;
 }
 
 PG_FUNCTION_INFO_V1(durable_drive_pending);

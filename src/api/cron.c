@@ -484,50 +484,44 @@ durable_cron_disable(PG_FUNCTION_ARGS)
  *		returns its id.  pg_cron checks the cron expression; its complaint
  *		is turned into an error that says what pg_cron 1.4 accepts.
  */
+typedef struct ScheduleCall
+{
+	Datum		values[2];
+	int64		jobid;
+} ScheduleCall;
+
+static bool
+schedule_job_fn(void *arg)
+{
+	ScheduleCall *c = arg;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+
+	(void) cron_sql("SELECT cron.schedule($1, $2)", 2, argtypes, c->values);
+	c->jobid = first_int8();
+	reach_by_socket(c->jobid);
+	return true;
+}
+
 static int64
 schedule_job(const char *cron, const char *command)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	int64		jobid = 0;
+	ScheduleCall c;
+	ErrorData  *edata;
 
-	values[0] = CStringGetTextDatum(cron);
-	values[1] = CStringGetTextDatum(command);
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		(void) cron_sql("SELECT cron.schedule($1, $2)", 2, argtypes, values);
-		jobid = first_int8();
-		reach_by_socket(jobid);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-
-		if (edata->sqlerrcode != ERRCODE_INVALID_PARAMETER_VALUE)
-			ReThrowError(edata);
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid cron expression \"%s\"", cron),
-				 errdetail("pg_cron said: %s", edata->message),
-				 errhint("Give five fields, minute hour day-of-month month day-of-week, in UTC, such as '*/5 * * * *' or '0 3 * * 1-5', or @hourly, @daily, @weekly, @monthly, @yearly.")));
-	}
-	PG_END_TRY();
-	return jobid;
+	c.values[0] = CStringGetTextDatum(cron);
+	c.values[1] = CStringGetTextDatum(command);
+	c.jobid = 0;
+	edata = durable_subxact(schedule_job_fn, NULL, &c);
+	if (edata == NULL)
+		return c.jobid;
+	if (edata->sqlerrcode != ERRCODE_INVALID_PARAMETER_VALUE)
+		ReThrowError(edata);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid cron expression \"%s\"", cron),
+			 errdetail("pg_cron said: %s", edata->message),
+			 errhint("Give five fields, minute hour day-of-month month day-of-week, in UTC, such as '*/5 * * * *' or '0 3 * * 1-5', or @hourly, @daily, @weekly, @monthly, @yearly.")));
+	return 0;					/* keep compiler quiet */
 }
 
 PG_FUNCTION_INFO_V1(durable_schedule);

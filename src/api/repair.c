@@ -44,79 +44,6 @@
 /* executions purged per statement of durable_purge */
 #define DURABLE_PURGE_CHUNK 1000
 
-static const char *const finished_statuses[] = {"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"};
-
-/*
- * durable_finished_statuses
- *		The terminal statuses of an execution, as a text[].
- */
-ArrayType *
-durable_finished_statuses(void)
-{
-	Datum		elems[lengthof(finished_statuses)];
-	int			i;
-
-	for (i = 0; i < lengthof(finished_statuses); i++)
-		elems[i] = CStringGetTextDatum(finished_statuses[i]);
-	return construct_array(elems, lengthof(finished_statuses), TEXTOID, -1, false,
-						   TYPALIGN_INT);
-}
-
-/*
- * last_in_context
- *		The operation at the highest position of a context, or NULL.
- */
-static DurableRedriveOp *
-last_in_context(List *ops, int32 parent_op_id)
-{
-	ListCell   *lc;
-	DurableRedriveOp *last = NULL;
-
-	foreach(lc, ops)
-	{
-		DurableRedriveOp *op = lfirst(lc);
-
-		if (op->parent_op_id == parent_op_id &&
-			(last == NULL || op->position > last->position))
-			last = op;
-	}
-	return last;
-}
-
-/*
- * redrive_ops
- *		Makes the operations that ended the run run again (see the head of
- *		the file); returns their names as a jsonb array, or NULL.
- */
-static Jsonb *
-redrive_ops(const pg_uuid_t *id, int32 run_no)
-{
-	List	   *ops = durable_storage_redrive_ops(id, run_no);
-	int32		context = 0;
-	StringInfoData buf;
-	bool		any = false;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '[');
-	for (;;)
-	{
-		DurableRedriveOp *op = last_in_context(ops, context);
-
-		if (op == NULL || op->status == DOS_SUCCEEDED)
-			break;
-		durable_storage_redrive_op(id, run_no, op->op_id, op->kind == DOK_CHILD);
-		if (any)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, op->name);
-		any = true;
-		if (op->kind != DOK_CHILD)
-			break;
-		context = op->op_id;
-	}
-	appendStringInfoChar(&buf, ']');
-	return any ? durable_cstring_to_jsonb(buf.data) : NULL;
-}
-
 PG_FUNCTION_INFO_V1(durable_redrive);
 
 /*
@@ -132,11 +59,8 @@ durable_redrive(PG_FUNCTION_ARGS)
 	DurableExecution ex;
 	char	   *qualified;
 	char	   *hash;
-	Jsonb	   *reset;
-	int32		count;
+	DurableExecStatus status;
 	TimestampTz now = durable_clock_now();
-	const char *keys[4] = {"redrive_count", "from_status", "operations", "workflow_hash"};
-	Jsonb	   *values[4];
 
 	durable_not_inside_workflow("durable_redrive");
 	SPI_connect();
@@ -145,13 +69,14 @@ durable_redrive(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("execution \"%s\" does not exist", execution)));
-	if (strcmp(ex.status, "FAILED") != 0 && strcmp(ex.status, "TIMED_OUT") != 0)
+	status = durable_exec_status_from_name(ex.status);
+	if (status != DES_FAILED && status != DES_TIMED_OUT)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("execution \"%s\" cannot be redriven", execution),
 				 errdetail("Its status is %s; only FAILED and TIMED_OUT executions can be redriven.",
 						   ex.status),
-				 strcmp(ex.status, "STOPPED") == 0 ?
+				 status == DES_STOPPED ?
 				 errhint("A stopped execution was stopped on purpose; start a new one.") : 0));
 	if (ex.has_parent)
 		ereport(ERROR,
@@ -165,22 +90,9 @@ durable_redrive(PG_FUNCTION_ARGS)
 	/* the code as it is now: it must still exist, and its owner may run it */
 	(void) durable_resolve_workflow_as(ex.workflow, ex.owner, &qualified, &hash);
 
-	reset = redrive_ops(&id, ex.run_no);
-	durable_storage_inbox_delete(&id);
-	count = durable_storage_redrive_execution(&id, ex.run_no, hash, now);
-	durable_storage_queue_set(&id, ex.owner, now);
-
-	values[0] = durable_jsonb_int(count);
-	values[1] = durable_jsonb_string(ex.status);
-	values[2] = reset;
-	values[3] = durable_jsonb_string(hash);
-	durable_storage_history(&id, ex.run_no, ex.owner, "redriven", NULL,
-							durable_jsonb_build(4, keys, values));
-	durable_status_changed(&ex, "PENDING");
-	durable_quota_add(ex.owner, 1);	/* unfinished again */
-	durable_wake_at_commit();
+	durable_lifecycle_redrive(&ex, hash, now);
 	SPI_finish();
-	PG_RETURN_TEXT_P(cstring_to_text("PENDING"));
+	PG_RETURN_TEXT_P(cstring_to_text(durable_exec_status_name(DES_PENDING)));
 }
 
 /* now - older_than, as a function of durable_subxact_call */
@@ -290,10 +202,11 @@ durable_purge(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("statuses must not contain nulls")));
 		s = TextDatumGetCString(elems[i]);
-		for (k = 0; k < lengthof(finished_statuses); k++)
-			if (strcmp(s, finished_statuses[k]) == 0)
+		for (k = 0; k < DURABLE_EXEC_STATUSES; k++)
+			if (strcmp(s, durable_exec_status_name((DurableExecStatus) k)) == 0)
 				break;
-		if (k == lengthof(finished_statuses))
+		if (k == DURABLE_EXEC_STATUSES ||
+			!durable_exec_status_finished((DurableExecStatus) k))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("cannot purge executions with status \"%s\"", s),

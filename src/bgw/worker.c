@@ -182,13 +182,13 @@ leave_verdict(DurableDrive *d)
 				(errmsg("durable: a replay of execution %s ignored the cancel of durable.replay_timeout; its worker exits to end it",
 						durable_uuid_out(&d->ex.id))));
 	}
-	else if (d->in_step && d->pending.kind == DPK_STEP &&
+	else if (d->in_step && d->pending.attempt_timeout > 0 &&
 			 (d->ex.deadline == DT_NOBEGIN || durable_clock_now() < d->ex.deadline))
 	{
 		v.kind = DV_STEP_TIMEOUT;
 		v.key = d->pending.key;
 		v.attempt = d->pending.op != NULL ? d->pending.op->attempt + 1 : 1;
-		v.timeout = d->pending.retry.timeout;
+		v.timeout = d->pending.attempt_timeout;
 		ereport(LOG,
 				(errmsg("durable: step \"%s\" of execution %s ignored the cancel of its timeout; its worker exits to end it",
 						d->pending.name, durable_uuid_out(&d->ex.id))));

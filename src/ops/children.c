@@ -31,7 +31,7 @@
  * stay in durable.children either way; durable_results lists them.
  *
  * IDENTIFICATION
- *	  src/children.c
+ *	  src/ops/children.c
  *
  *-------------------------------------------------------------------------
  */
@@ -52,8 +52,27 @@
 #include "utils/timestamp.h"
 
 #include "ops/ops.h"
-#include "api/api.h"			/* XXX: upward, until the lifecycle */
 #include "util/durable_errcodes.h"
+
+/* what perform_children needs, in the replay's context */
+typedef struct ChildrenArgs
+{
+	List	   *branches;		/* DurableBranch *, in order; map: the one */
+	Jsonb	   *items;			/* map: the items */
+	DurablePolicy policy;
+	Jsonb	   *start_options;	/* invoke: the child's start options */
+} ChildrenArgs;
+
+static DurableAdvance perform_children(DurableDrive *d);
+static bool apply_message(DurableDrive *d, DurableMessage *m);
+
+const DurableOpKindInfo durable_kind_invoke = {.name = "invoke", .counts_bytes = true};
+const DurableOpKindInfo durable_kind_parallel = {.name = "parallel", .counts_bytes = true};
+const DurableOpKindInfo durable_kind_map = {.name = "map", .counts_bytes = true};
+const DurableMessageKind durable_message_child = {
+	.name = "child",
+	.apply = apply_message,
+};
 
 typedef struct ChildState
 {
@@ -136,10 +155,7 @@ static void
 save_state(DurableDrive *d, DurableOp *op, const ChildState *st)
 {
 	Jsonb	   *jb = state_to_jsonb(st);
-	MemoryContext old = MemoryContextSwitchTo(d->cxt);
-
-	op->result = (Jsonb *) datumCopy(JsonbPGetDatum(jb), false, -1);
-	MemoryContextSwitchTo(old);
+	durable_op_set_result(d, op, jb);
 	/* counters of a waiting operation: no event of their own (but a new one's) */
 	if (op->stored)
 		op->quiet = true;
@@ -163,6 +179,8 @@ start_next(DurableDrive *d, DurableOp *op, ChildState *st, Jsonb *start_options)
 	char	   *last_workflow = NULL;
 	char	   *hash = NULL;
 	TimestampTz now = durable_clock_now();
+	DurableStart s;
+	DurableParentRef ref;
 
 	if (st->policy.max_concurrency > 0)
 		room = Min(room, st->policy.max_concurrency - st->running);
@@ -176,8 +194,6 @@ start_next(DurableDrive *d, DurableOp *op, ChildState *st, Jsonb *start_options)
 	foreach(lc, rows)
 	{
 		DurableChildRow *r = lfirst(lc);
-		pg_uuid_t	child;
-		DurableParentRef ref;
 
 		if (last_workflow == NULL || strcmp(last_workflow, r->workflow) != 0)
 		{
@@ -185,22 +201,30 @@ start_next(DurableDrive *d, DurableOp *op, ChildState *st, Jsonb *start_options)
 			hash = durable_workflow_hash(r->workflow);
 			last_workflow = r->workflow;
 		}
-		durable_uuid7(&child);
+		durable_uuid7(&s.id);
 		ref.id = d->ex.id;
 		ref.run_no = d->ex.run_no;
 		ref.op_id = op->op_id;
 		ref.index = r->idx;
 		ref.depth = d->ex.depth + 1;
-		durable_storage_insert_execution(&child, NULL, r->workflow, hash ? hash : "",
-										 r->input, d->ex.owner, d->ex.search_path, tags,
-										 timeout, retention, now, &ref);
+		s.name = NULL;
+		s.workflow = r->workflow;
+		s.hash = hash ? hash : "";
+		s.input = r->input;
+		s.owner = d->ex.owner;
+		s.search_path = d->ex.search_path;
+		s.tags = tags;
+		s.timeout = timeout;
+		s.retention = retention;
+		s.parent = &ref;
+		s.depth = ref.depth;
+		durable_lifecycle_start(&s, now);
 		durable_storage_child_started(&d->ex.id, d->ex.run_no, op->op_id, r->idx,
-									  &child, now);
-		durable_count(DC_STARTED, 1);
-		durable_wfstats_count(r->workflow, DC_STARTED, 1);
+									  &s.id, now);
 		st->next = r->idx + 1;
 		st->running++;
 	}
+	/* the children wake a worker once, at commit */
 	if (rows != NIL)
 		durable_wake_at_commit();
 }
@@ -273,68 +297,6 @@ batch_element(Jsonb *result, int k)
 }
 
 /*
- * stop_running
- *		Stops the running children of an operation (of every operation of
- *		the execution when op_id is 0) and cancels those not started.
- */
-static void
-stop_running(const pg_uuid_t *parent, int32 run_no, int32 op_id, const char *why,
-			 int *late_succeeded, int *late_failed)
-{
-	List	   *rows = durable_storage_children_running(parent, run_no, op_id);
-	ListCell   *lc;
-	TimestampTz now = durable_clock_now();
-	const char *keys[2] = {"message", "sqlstate"};
-	Jsonb	   *values[2];
-	Jsonb	   *error;
-
-	values[0] = durable_jsonb_string(why);
-	values[1] = durable_jsonb_string("57014");
-	error = durable_jsonb_build(2, keys, values);
-	foreach(lc, rows)
-	{
-		DurableChildRow *r = lfirst(lc);
-
-		char	   *status;
-		Jsonb	   *result;
-		Jsonb	   *child_error;
-
-		if (durable_stop_execution(&r->child_id, error, true) ||
-			!durable_storage_outcome(&r->child_id, &status, &result, &child_error))
-			(void) durable_storage_child_done(parent, r->run_no, r->op_id, r->idx,
-											  "STOPPED", NULL, error, now);
-		else
-		{
-			/* it had finished, its report not read yet: record how */
-			int			items = durable_storage_child_done(parent, r->run_no, r->op_id,
-														   r->idx, status, result,
-														   child_error, now);
-
-			if (strcmp(status, "SUCCEEDED") == 0)
-				*late_succeeded += items;
-			else
-				*late_failed += items;
-		}
-	}
-	durable_storage_children_cancel(parent, run_no, op_id, now);
-}
-
-/*
- * durable_children_stop
- *		For an execution that ends (stopped, timed out, failed): stops all
- *		its running children.
- */
-void
-durable_children_stop(const pg_uuid_t *parent)
-{
-	int			late_succeeded = 0;
-	int			late_failed = 0;
-
-	stop_running(parent, 0, 0, "stopped: its parent execution ended",
-				 &late_succeeded, &late_failed);
-}
-
-/*
  * first_failed
  *		The first branch (in index order) that failed or timed out, else the
  *		first that was stopped; NULL when none did.
@@ -383,18 +345,15 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 	bool		failed = outcome == OUTCOME_TOLERANCE_EXCEEDED;
 	const char *kind = durable_op_kind_name(op->kind);
 	Jsonb	   *result;
-	ErrorData	err;
-	MemoryContext old;
+	ErrorData  *err = durable_error_new(ERRCODE_DURABLE_CHILD_FAILED, NULL, NULL, NULL);
 
 	/* a branch may have finished before it could be stopped: count it */
-	stop_running(&d->ex.id, d->ex.run_no, op->op_id,
-				 psprintf("stopped: the outcome of %s \"%s\" of its parent was decided",
-						  kind, op->name),
-				 &st->succeeded, &st->failed);
-	memset(&err, 0, sizeof(err));
-	err.sqlerrcode = ERRCODE_DURABLE_CHILD_FAILED;
+	durable_lifecycle_stop_children(&d->ex.id, d->ex.run_no, op->op_id,
+									psprintf("stopped: the outcome of %s \"%s\" of its parent was decided",
+											 kind, op->name),
+									&st->succeeded, &st->failed);
 
-	if (op->kind == DOK_INVOKE)
+	if (op->kind == &durable_kind_invoke)
 	{
 		DurableChildRow *r;
 
@@ -406,11 +365,11 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 		{
 			char	   *msg = r->error ? durable_jsonb_get_text(r->error, "message") : NULL;
 
-			err.message = psprintf("child \"%s\" %s%s%s", op->name,
+			err->message = psprintf("child \"%s\" %s%s%s", op->name,
 								   strcmp(r->status, "TIMED_OUT") == 0 ? "timed out" :
 								   strcmp(r->status, "STOPPED") == 0 ? "was stopped" : "failed",
 								   msg ? ": " : "", msg ? msg : "");
-			err.detail = psprintf("The child execution ended %s.", r->status);
+			err->detail = psprintf("The child execution ended %s.", r->status);
 			result = NULL;
 		}
 	}
@@ -428,7 +387,7 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 						"FAILURE_TOLERANCE_EXCEEDED",
 						st->total, st->succeeded, st->failed);
 		/* auto: a map whose array cannot fit is summed up without reading it */
-		if (st->policy.results == DRM_AUTO && op->kind == DOK_MAP &&
+		if (st->policy.results == DRM_AUTO && op->kind == &durable_kind_map &&
 			(int64) st->total * MAP_ENTRY_FLOOR > (int64) durable_max_payload_size)
 			summary = true;
 		result = NULL;
@@ -441,7 +400,7 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 			{
 				DurableChildRow *r = lfirst(lc);
 				int			k;
-				bool		batched = op->kind == DOK_MAP && st->policy.batch_size > 0;
+				bool		batched = op->kind == &durable_kind_map && st->policy.batch_size > 0;
 				bool		ok = strcmp(r->status, "SUCCEEDED") == 0;
 
 				for (k = 0; k < r->items; k++)
@@ -450,7 +409,7 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 						appendStringInfoString(&buf, ", ");
 					first = false;
 					appendStringInfoChar(&buf, '{');
-					if (op->kind == DOK_MAP)
+					if (op->kind == &durable_kind_map)
 						appendStringInfo(&buf, "\"index\": %d",
 										 batched ? r->idx * st->policy.batch_size + k : r->idx);
 					else
@@ -474,11 +433,11 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 				if (st->policy.results == DRM_ARRAY)
 				{
 					/* a result no checkpoint may hold: the operation fails with WF009 */
-					err.sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
-					err.message = psprintf("result of %s \"%s\" is too large (%zu bytes; durable.max_payload_size is %d)",
+					err->sqlerrcode = ERRCODE_DURABLE_LIMIT_EXCEEDED;
+					err->message = psprintf("result of %s \"%s\" is too large (%zu bytes; durable.max_payload_size is %d)",
 										   kind, op->name, (Size) VARSIZE(result),
 										   durable_max_payload_size);
-					err.hint = pstrdup("Use the option \"results\": \"auto\" or \"summary\" and read the outcomes with durable_results, or have the children keep large results in tables and return keys.");
+					err->hint = pstrdup("Use the option \"results\": \"auto\" or \"summary\" and read the outcomes with durable_results, or have the children keep large results in tables and return keys.");
 					failed = true;
 				}
 				else
@@ -488,7 +447,7 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 		}
 		if (summary)
 			result = durable_cstring_to_jsonb(psprintf("%s}", head));
-		if (failed && err.sqlerrcode == ERRCODE_DURABLE_CHILD_FAILED)
+		if (failed && err->sqlerrcode == ERRCODE_DURABLE_CHILD_FAILED)
 		{
 			/* the rows again: a summary never read them, an array freed them */
 			DurableChildRow *bad = first_failed(durable_storage_children_results(&d->ex.id,
@@ -500,7 +459,7 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 
 			if (bad != NULL)
 			{
-				if (op->kind == DOK_PARALLEL)
+				if (op->kind == &durable_kind_parallel)
 					which = psprintf("branch \"%s\"", bad->name ? bad->name : "");
 				else if (st->policy.batch_size > 0)
 					which = psprintf("items %d to %d",
@@ -514,49 +473,41 @@ conclude(DurableDrive *d, DurableOp *op, ChildState *st, Outcome outcome)
 					state = durable_jsonb_get_text(bad->error, "sqlstate");
 				}
 			}
-			err.message = psprintf("%s \"%s\" failed: %d of %d %s failed%s%s%s%s",
+			err->message = psprintf("%s \"%s\" failed: %d of %d %s failed%s%s%s%s",
 								   kind, op->name, st->failed, st->total,
-								   op->kind == DOK_MAP ? "items" : "branches",
+								   op->kind == &durable_kind_map ? "items" : "branches",
 								   which ? ", first " : "", which ? which : "",
 								   msg ? ": " : "", msg ? msg : "");
 			if (which != NULL)
-				err.detail = psprintf("The child execution of %s ended %s%s%s. Its completion policy tolerates fewer failures; %s",
+				err->detail = psprintf("The child execution of %s ended %s%s%s. Its completion policy tolerates fewer failures; %s",
 									  which, bad->status,
 									  state ? " with SQLSTATE " : "", state ? state : "",
 									  summary ? "durable_results lists each one." :
 									  "the result of the operation (durable_operations) has each one.");
 			else
-				err.detail = pstrdup(summary ?
+				err->detail = pstrdup(summary ?
 									 "Its completion policy tolerates fewer failures; durable_results lists each one." :
 									 "Its completion policy tolerates fewer failures; the result of the operation (durable_operations) has each one.");
 		}
 	}
 
-	old = MemoryContextSwitchTo(d->cxt);
-	op->status = failed ? DOS_FAILED : DOS_SUCCEEDED;
-	op->result = result ? (Jsonb *) datumCopy(JsonbPGetDatum(result), false, -1) : NULL;
-	op->error = failed ? durable_error_to_jsonb(&err, NULL) : NULL;
-	op->finished_at = durable_clock_now();
-	MemoryContextSwitchTo(old);
-	if (!failed && result != NULL)
-		d->ckpt_bytes += VARSIZE(result);
-	durable_op_mark_dirty(d, op);
+	durable_op_done(d, op, failed ? DOS_FAILED : DOS_SUCCEEDED, result, failed ? err : NULL);
 }
 
 /*
- * durable_children_check_size
+ * check_size
  *		At the call of durable_parallel or durable_map with "results":
  *		"array": refuses (WF009) an operation whose result could never fit
  *		in durable.max_payload_size, whatever its children return, before
  *		anything is recorded or started.  name_bytes: the bytes of all
  *		branch names (parallel).  ("auto" and "summary" never fail for size.)
  */
-void
-durable_children_check_size(DurableOpKind kind, const char *name, int items,
+static void
+check_size(DurableOpKind kind, const char *name, int items,
 							int64 name_bytes)
 {
 	int64		floor_bytes;
-	int64		per_item = kind == DOK_MAP ? MAP_ENTRY_FLOOR : PARALLEL_ENTRY_FLOOR;
+	int64		per_item = kind == &durable_kind_map ? MAP_ENTRY_FLOOR : PARALLEL_ENTRY_FLOOR;
 
 	floor_bytes = (int64) items * per_item + name_bytes;
 	if (floor_bytes <= (int64) durable_max_payload_size)
@@ -566,44 +517,45 @@ durable_children_check_size(DurableOpKind kind, const char *name, int items,
 			 errmsg("result of %s \"%s\" cannot fit in durable.max_payload_size",
 					durable_op_kind_name(kind), name),
 			 errdetail("%d %s take at least %lld bytes in the result (%lld per %s), and durable.max_payload_size is %d bytes; no child was started.",
-					   items, kind == DOK_MAP ? "items" : "branches",
+					   items, kind == &durable_kind_map ? "items" : "branches",
 					   (long long) floor_bytes, (long long) per_item,
-					   kind == DOK_MAP ? "item" : "branch plus its name",
+					   kind == &durable_kind_map ? "item" : "branch plus its name",
 					   durable_max_payload_size),
 			 errhint("Without \"results\": \"array\", the result holds only the counts when the array cannot fit, and durable_results lists the outcomes; or split the work over several smaller operations (batch_size does not help: the array keeps one entry per item).")));
 }
 
 /*
- * durable_perform_children
+ * start_children
  *		Records the branches of a new invoke, parallel or map operation,
  *		starts as many as max_concurrency allows, and waits (DT_NOEND), or
  *		returns DT_NOBEGIN when the outcome is known at once (no branch).
  */
-TimestampTz
-durable_perform_children(DurableDrive *d)
+static TimestampTz
+start_children(DurableDrive *d)
 {
 	DurablePending *p = &d->pending;
+	ChildrenArgs *a = p->args;
 	DurableOp  *op = durable_op_create(d, &p->key, p->op_kind, p->name, DOS_PENDING);
 	ChildState	st;
 	Outcome		outcome;
 
 	memset(&st, 0, sizeof(st));
-	st.policy = p->policy;
-	if (p->op_kind == DOK_MAP)
+	st.policy = a->policy;
+	if (p->op_kind == &durable_kind_map)
 	{
-		DurableBranch *b = linitial(p->branches);
+		DurableBranch *b = linitial(a->branches);
 
-		st.total = JB_ROOT_COUNT(p->items);
+		st.total = JB_ROOT_COUNT(a->items);
 		st.rows = st.total == 0 ? 0 :
 			durable_storage_children_insert_map(&d->ex.id, d->ex.run_no, op->op_id,
-												b->workflow, p->items,
+												b->workflow, a->items,
 												st.policy.batch_size, d->ex.owner);
 	}
 	else
 	{
 		ListCell   *lc;
 
-		foreach(lc, p->branches)
+		foreach(lc, a->branches)
 		{
 			DurableBranch *b = lfirst(lc);
 
@@ -620,9 +572,15 @@ durable_perform_children(DurableDrive *d)
 		conclude(d, op, &st, outcome);
 		return DT_NOBEGIN;
 	}
-	start_next(d, op, &st, p->start_options);
+	start_next(d, op, &st, a->start_options);
 	save_state(d, op, &st);
 	return DT_NOEND;
+}
+
+static DurableAdvance
+perform_children(DurableDrive *d)
+{
+	return durable_drive_performed(d, start_children(d), d->pending.name);
 }
 
 static DurableOp *
@@ -652,15 +610,16 @@ payload_int(Jsonb *payload, const char *key)
 }
 
 /*
- * durable_children_report
+ * apply_message
  *		Applies a child's report: records how the branch ended, then
  *		decides the outcome or starts the next branch.  Returns whether the
  *		operation has finished.  A report for an operation that no longer
  *		waits (decided, another run) is dropped.
  */
-bool
-durable_children_report(DurableDrive *d, Jsonb *payload)
+static bool
+apply_message(DurableDrive *d, DurableMessage *m)
 {
+	Jsonb	   *payload = m->payload;
 	int			run_no = payload_int(payload, "run_no");
 	int			op_id = payload_int(payload, "op_id");
 	int			idx = payload_int(payload, "idx");
@@ -676,12 +635,12 @@ durable_children_report(DurableDrive *d, Jsonb *payload)
 		return false;
 	op = op_by_id(d, op_id);
 	if (op == NULL || op->status != DOS_PENDING ||
-		(op->kind != DOK_INVOKE && op->kind != DOK_PARALLEL && op->kind != DOK_MAP))
+		(op->kind != &durable_kind_invoke && op->kind != &durable_kind_parallel && op->kind != &durable_kind_map))
 		return false;
 	state_from_jsonb(op->result, &st);
 
 	/* a batch returns one result per item */
-	if (op->kind == DOK_MAP && st.policy.batch_size > 0 && strcmp(status, "SUCCEEDED") == 0)
+	if (op->kind == &durable_kind_map && st.policy.batch_size > 0 && strcmp(status, "SUCCEEDED") == 0)
 	{
 		int			expected = Min(st.policy.batch_size, st.total - idx * st.policy.batch_size);
 
@@ -715,24 +674,331 @@ durable_children_report(DurableDrive *d, Jsonb *payload)
 	return false;
 }
 
-/*
- * durable_report_to_parent
- *		A child execution ended: its report goes to the parent's inbox.
+/* ----------------------------------------------------------------
+ * the operations, as a replay meets them
+ * ----------------------------------------------------------------
  */
-void
-durable_report_to_parent(const DurableExecution *ex, const char *status, Jsonb *result,
-						 Jsonb *error)
-{
-	const char *keys[6] = {"run_no", "op_id", "idx", "status", "result", "error"};
-	Jsonb	   *values[6];
 
-	values[0] = durable_jsonb_int(ex->parent_run_no);
-	values[1] = durable_jsonb_int(ex->parent_op_id);
-	values[2] = durable_jsonb_int(ex->parent_index);
-	values[3] = durable_jsonb_string(status);
-	values[4] = result;
-	values[5] = error;
-	durable_storage_inbox_add(&ex->parent_id, "child", durable_jsonb_build(6, keys, values),
-							  ex->owner, durable_clock_now());
-	durable_wake_at_commit();
+/*
+ * children_wait
+ *		The common part of durable_invoke, durable_parallel and durable_map:
+ *		the outcome of an operation that has one, the wait for its children
+ *		while it has none.  Returns NULL for a new operation.
+ */
+static DurableOp *
+children_wait(DurableDrive *d, DurableOpKind kind, const char *name, DurableOpKey *key,
+			  Jsonb **result, bool *done)
+{
+	DurableOp  *op = durable_op_lookup(d, kind, name, key);
+
+	*done = false;
+	if (op == NULL)
+	{
+		durable_op_check_limit(d);
+		if (d->ex.depth + 1 > DURABLE_MAX_CHILD_DEPTH)
+			ereport(ERROR,
+					(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
+					 errmsg("child executions are nested more than %d levels deep",
+							DURABLE_MAX_CHILD_DEPTH),
+					 errhint("Check the workflow for unbounded recursion of durable_invoke.")));
+		return NULL;
+	}
+	if (durable_op_outcome(d, op, result))
+	{
+		*done = true;
+		return op;
+	}
+	durable_op_await(d, op, key, NULL);
+	elog(ERROR, "child operation \"%s\" has a deadline", name);
+	return op;					/* not reached */
+}
+
+/* the pending operation of a new invoke, parallel or map */
+static MemoryContext
+children_pending(DurableDrive *d, DurableOpKind kind, const DurableOpKey *key,
+				 const char *name, ChildrenArgs **a)
+{
+	MemoryContext old = durable_pending_begin(d, DPK_PERFORM, perform_children, kind, key,
+											  NULL, name);
+
+	*a = palloc0(sizeof(ChildrenArgs));
+	d->pending.args = *a;
+	return old;
+}
+
+static DurableBranch *
+make_branch(const char *name, const char *workflow, Jsonb *input)
+{
+	DurableBranch *b = palloc0(sizeof(DurableBranch));
+
+	b->name = name ? pstrdup(name) : NULL;
+	b->workflow = pstrdup(workflow);
+	b->input = input ? (Jsonb *) datumCopy(JsonbPGetDatum(input), false, -1) : NULL;
+	return b;
+}
+
+#define RETURN_CHILDREN_OUTCOME(res) \
+	do { \
+		if ((res) == NULL) \
+			PG_RETURN_NULL(); \
+		PG_RETURN_JSONB_P(res); \
+	} while (0)
+
+PG_FUNCTION_INFO_V1(durable_invoke);
+
+/*
+ * durable_invoke(name text, workflow text, input jsonb, options jsonb) RETURNS jsonb
+ *		A child execution of its own; its result, or WF006 when it did not
+ *		succeed.
+ */
+Datum
+durable_invoke(PG_FUNCTION_ARGS)
+{
+	DurableDrive *d = durable_op_enter("durable_invoke");
+	char	   *name = durable_text_arg(fcinfo, 0, "invoke name");
+	char	   *workflow = durable_text_arg(fcinfo, 1, "child workflow");
+	Jsonb	   *input = PG_ARGISNULL(2) ? durable_cstring_to_jsonb("{}") : PG_GETARG_JSONB_P(2);
+	Jsonb	   *options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	Interval   *timeout;
+	Interval   *retention;
+	Jsonb	   *tags;
+	char	   *qualified;
+	DurableOpKey key;
+	Jsonb	   *result = NULL;
+	bool		done;
+	ChildrenArgs *a;
+	MemoryContext old;
+
+	durable_check_name("invoke name", name);
+	(void) children_wait(d, &durable_kind_invoke, name, &key, &result, &done);
+	if (done)
+		RETURN_CHILDREN_OUTCOME(result);
+
+	(void) durable_resolve_workflow(workflow, true, &qualified, NULL);
+	durable_check_payload("child input", input);
+	durable_start_options(options, &timeout, &retention, &tags);
+	old = children_pending(d, &durable_kind_invoke, &key, name, &a);
+	a->branches = list_make1(make_branch(NULL, qualified, input));
+	a->policy.min_successful = -1;
+	a->policy.tolerated_failures = -1;
+	a->policy.tolerated_pct = -1;
+	if (options != NULL)
+		a->start_options = (Jsonb *) datumCopy(JsonbPGetDatum(options), false, -1);
+	MemoryContextSwitchTo(old);
+	durable_yield(d);
+	PG_RETURN_NULL();			/* not reached */
+}
+
+static JsonbValue *
+branch_field(JsonbContainer *obj, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	return findJsonbValueFromContainer(obj, JB_FOBJECT, &k);
+}
+
+static char *
+branch_string(JsonbContainer *obj, const char *key, int i, bool required)
+{
+	JsonbValue *v = branch_field(obj, key);
+
+	if (v == NULL || v->type == jbvNull)
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("branch %d has no \"%s\"", i, key)));
+		return NULL;
+	}
+	if (v->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" of branch %d must be a string", key, i)));
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+static Jsonb *
+branch_jsonb(JsonbContainer *obj, const char *key)
+{
+	JsonbValue *v = branch_field(obj, key);
+
+	if (v == NULL)
+		return NULL;
+	return JsonbValueToJsonb(v);
+}
+
+/*
+ * parse_branches
+ *		The branches of durable_parallel: {name, workflow, input} runs a
+ *		child workflow, {name, sql, args, options} a step (as a child
+ *		execution of durable.run_step).  Names must be unique.
+ */
+static List *
+parse_branches(Jsonb *branches)
+{
+	List	   *list = NIL;
+	int			n,
+				i;
+
+	if (JB_ROOT_IS_SCALAR(branches) || !JB_ROOT_IS_ARRAY(branches))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("branches must be a jsonb array"),
+				 errhint("Each branch is {\"name\", \"workflow\", \"input\"} or {\"name\", \"sql\", \"args\", \"options\"}.")));
+	n = JB_ROOT_COUNT(branches);
+	for (i = 0; i < n; i++)
+	{
+		JsonbValue *elem = getIthJsonbValueFromContainer(&branches->root, i);
+		JsonbContainer *obj;
+		char	   *name;
+		char	   *workflow;
+		char	   *sql;
+		char	   *qualified;
+		ListCell   *lc;
+
+		if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("branch %d is not a jsonb object", i)));
+		obj = elem->val.binary.data;
+		name = branch_string(obj, "name", i, true);
+		durable_check_name("branch name", name);
+		foreach(lc, list)
+			if (strcmp(((DurableBranch *) lfirst(lc))->name, name) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("two branches are named \"%s\"", name)));
+		workflow = branch_string(obj, "workflow", i, false);
+		sql = branch_string(obj, "sql", i, false);
+		if ((workflow == NULL) == (sql == NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("branch \"%s\" must have either \"workflow\" or \"sql\"", name)));
+		if (workflow != NULL)
+		{
+			Jsonb	   *input = branch_jsonb(obj, "input");
+
+			(void) durable_resolve_workflow(workflow, true, &qualified, NULL);
+			list = lappend(list, make_branch(name, qualified,
+											 input ? input : durable_cstring_to_jsonb("{}")));
+		}
+		else
+		{
+			const char *keys[4] = {"name", "sql", "args", "options"};
+			Jsonb	   *values[4];
+			DurableRetryOptions retry;
+
+			values[0] = durable_jsonb_string(name);
+			values[1] = durable_jsonb_string(sql);
+			values[2] = branch_jsonb(obj, "args");
+			values[3] = branch_jsonb(obj, "options");
+			durable_parse_retry_options(values[3], &retry);
+			list = lappend(list, make_branch(name, "durable.run_step",
+											 durable_jsonb_build(4, keys, values)));
+		}
+	}
+	return list;
+}
+
+PG_FUNCTION_INFO_V1(durable_parallel);
+
+/*
+ * durable_parallel(name text, branches jsonb, options jsonb) RETURNS jsonb
+ */
+Datum
+durable_parallel(PG_FUNCTION_ARGS)
+{
+	DurableDrive *d = durable_op_enter("durable_parallel");
+	char	   *name = durable_text_arg(fcinfo, 0, "parallel name");
+	Jsonb	   *options = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	DurableOpKey key;
+	Jsonb	   *result = NULL;
+	bool		done;
+	List	   *branches;
+	DurablePolicy policy;
+	ChildrenArgs *a;
+	MemoryContext old;
+
+	durable_check_name("parallel name", name);
+	(void) children_wait(d, &durable_kind_parallel, name, &key, &result, &done);
+	if (done)
+		RETURN_CHILDREN_OUTCOME(result);
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("branches must not be null")));
+	old = MemoryContextSwitchTo(d->replay_cxt);
+	branches = parse_branches(PG_GETARG_JSONB_P(1));
+	durable_parse_policy(options, false, list_length(branches), &policy);
+	MemoryContextSwitchTo(old);
+	if (policy.results == DRM_ARRAY)
+	{
+		int64		name_bytes = 0;
+		ListCell   *lc;
+
+		foreach(lc, branches)
+			name_bytes += strlen(((DurableBranch *) lfirst(lc))->name);
+		check_size(&durable_kind_parallel, name, list_length(branches), name_bytes);
+	}
+	old = children_pending(d, &durable_kind_parallel, &key, name, &a);
+	a->branches = branches;
+	a->policy = policy;
+	MemoryContextSwitchTo(old);
+	durable_yield(d);
+	PG_RETURN_NULL();			/* not reached */
+}
+
+PG_FUNCTION_INFO_V1(durable_map);
+
+/*
+ * durable_map(name text, items jsonb, workflow text, options jsonb) RETURNS jsonb
+ */
+Datum
+durable_map(PG_FUNCTION_ARGS)
+{
+	DurableDrive *d = durable_op_enter("durable_map");
+	char	   *name = durable_text_arg(fcinfo, 0, "map name");
+	char	   *workflow = durable_text_arg(fcinfo, 2, "map workflow");
+	Jsonb	   *options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	Jsonb	   *items;
+	DurableOpKey key;
+	Jsonb	   *result = NULL;
+	bool		done;
+	char	   *qualified;
+	DurablePolicy policy;
+	ChildrenArgs *a;
+	MemoryContext old;
+
+	durable_check_name("map name", name);
+	(void) children_wait(d, &durable_kind_map, name, &key, &result, &done);
+	if (done)
+		RETURN_CHILDREN_OUTCOME(result);
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("items must not be null")));
+	items = PG_GETARG_JSONB_P(1);
+	if (JB_ROOT_IS_SCALAR(items) || !JB_ROOT_IS_ARRAY(items))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("items must be a jsonb array")));
+	durable_check_payload("map items", items);
+	(void) durable_resolve_workflow(workflow, true, &qualified, NULL);
+	old = MemoryContextSwitchTo(d->replay_cxt);
+	durable_parse_policy(options, true, JB_ROOT_COUNT(items), &policy);
+	MemoryContextSwitchTo(old);
+	if (policy.results == DRM_ARRAY)
+		check_size(&durable_kind_map, name, JB_ROOT_COUNT(items), 0);
+	old = children_pending(d, &durable_kind_map, &key, name, &a);
+	a->branches = list_make1(make_branch(NULL, qualified, NULL));
+	a->items = (Jsonb *) datumCopy(JsonbPGetDatum(items), false, -1);
+	a->policy = policy;
+	MemoryContextSwitchTo(old);
+	durable_yield(d);
+	PG_RETURN_NULL();			/* not reached */
 }

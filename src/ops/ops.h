@@ -14,27 +14,35 @@
 #include "core/core.h"
 #include "net/net.h"
 
-/* ----------------------------------------------------------------
- * waits.c and children.c: what the driver performs for them
- * ----------------------------------------------------------------
+/*
+ * The rows of the kind table, one per operation kind, each defined in the
+ * file of its family; ops/kinds.c registers them all.
  */
-extern TimestampTz durable_perform_callback(DurableDrive *d);
-extern TimestampTz durable_perform_await_callback(DurableDrive *d);
-extern TimestampTz durable_perform_check_callback(DurableDrive *d);
-extern TimestampTz durable_perform_event(DurableDrive *d);
-extern TimestampTz durable_perform_condition(DurableDrive *d);
-extern bool durable_drain(DurableDrive *d);
-extern TimestampTz durable_perform_children(DurableDrive *d);
-extern bool durable_children_report(DurableDrive *d, Jsonb *payload);
-extern void durable_children_stop(const pg_uuid_t *parent);
-extern void durable_children_check_size(DurableOpKind kind, const char *name, int items,
-										int64 name_bytes);
-extern void durable_report_to_parent(const DurableExecution *ex, const char *status,
-									 Jsonb *result, Jsonb *error);
+extern const DurableOpKindInfo durable_kind_step;	/* step.c */
+extern const DurableOpKindInfo durable_kind_http;	/* http.c */
+extern const DurableOpKindInfo durable_kind_wait;	/* timer.c */
+extern const DurableOpKindInfo durable_kind_now;	/* values.c */
+extern const DurableOpKindInfo durable_kind_random;
+extern const DurableOpKindInfo durable_kind_uuid;
+extern const DurableOpKindInfo durable_kind_log;
+extern const DurableOpKindInfo durable_kind_patch;
+extern const DurableOpKindInfo durable_kind_child;	/* child.c */
+extern const DurableOpKindInfo durable_kind_callback;	/* callback.c */
+extern const DurableOpKindInfo durable_kind_create_callback;
+extern const DurableOpKindInfo durable_kind_await_callback;
+extern const DurableOpKindInfo durable_kind_event;	/* event.c */
+extern const DurableOpKindInfo durable_kind_condition;	/* condition.c */
+extern const DurableOpKindInfo durable_kind_invoke; /* children.c */
+extern const DurableOpKindInfo durable_kind_parallel;
+extern const DurableOpKindInfo durable_kind_map;
 
+/* the inbox's message kinds, each defined in the file that applies it */
+extern const DurableMessageKind durable_message_callback;	/* callback.c */
+extern const DurableMessageKind durable_message_event;	/* event.c */
+extern const DurableMessageKind durable_message_child;	/* children.c */
+extern const DurableMessageKind durable_message_http;	/* http.c */
 
-extern void durable_http_apply(DurableDrive *d, DurableOp *op, Jsonb *outcome,
-							   Jsonb *options);
-extern bool durable_http_message(DurableDrive *d, Jsonb *payload);
+/* kinds.c */
+extern void durable_ops_register(void);
 
 #endif							/* DURABLE_OPS_OPS_H */

@@ -1115,18 +1115,6 @@ durable_storage_lock_queue(const pg_uuid_t *id)
 	return run(Q_LOCK_QUEUE, values, NULL, 0) == 1;
 }
 
-static DurableOpKind
-kind_from_name(const char *s)
-{
-	int			i;
-
-	for (i = 0; i < DURABLE_OP_KINDS; i++)
-		if (strcmp(s, durable_op_kind_name((DurableOpKind) i)) == 0)
-			return (DurableOpKind) i;
-	elog(ERROR, "unknown operation kind \"%s\"", s);
-	return DOK_STEP;			/* keep compiler quiet */
-}
-
 static DurableOpStatus
 status_from_name(const char *s)
 {
@@ -1172,7 +1160,7 @@ durable_storage_load_ops(DurableDrive *d)
 		op = (DurableOp *) hash_search(d->ops, &key, HASH_ENTER, &found);
 		op->op_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 		op->name = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
-		op->kind = kind_from_name(TextDatumGetCString(SPI_getbinval(tup, desc, 5, &isnull)));
+		op->kind = durable_kind_by_name(TextDatumGetCString(SPI_getbinval(tup, desc, 5, &isnull)));
 		op->status = status_from_name(TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull)));
 		op->attempt = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
 		v = SPI_getbinval(tup, desc, 8, &isnull);
@@ -1189,9 +1177,7 @@ durable_storage_load_ops(DurableDrive *d)
 		op->quiet = false;
 		if (op->op_id > d->max_op_id)
 			d->max_op_id = op->op_id;
-		if (op->result != NULL && op->status == DOS_SUCCEEDED &&
-			op->kind != DOK_NOW && op->kind != DOK_RANDOM && op->kind != DOK_UUID &&
-			op->kind != DOK_LOG && op->kind != DOK_WAIT)
+		if (op->result != NULL && op->status == DOS_SUCCEEDED && op->kind->counts_bytes)
 			d->ckpt_bytes += VARSIZE(op->result);
 	}
 	MemoryContextSwitchTo(old);
@@ -2357,7 +2343,7 @@ durable_storage_redrive_ops(const pg_uuid_t *id, int32 run_no)
 		op->parent_op_id = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
 		op->position = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 		op->name = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
-		op->kind = kind_from_name(TextDatumGetCString(SPI_getbinval(tup, desc, 5, &isnull)));
+		op->kind = durable_kind_by_name(TextDatumGetCString(SPI_getbinval(tup, desc, 5, &isnull)));
 		op->status = status_from_name(TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull)));
 		ops = lappend(ops, op);
 	}

@@ -106,15 +106,6 @@ extern void durable_queue_cursor_new_pass(DurableQueueCursor *cursor);
 #define DURABLE_QUEUE_CURSOR_RESET(c) durable_queue_cursor_reset(c)
 #define DURABLE_QUEUE_CURSOR_NEW_PASS(c) durable_queue_cursor_new_pass(c)
 
-/* a message taken from an inbox */
-typedef struct DurableMessage
-{
-	int64		message_id;
-	char	   *kind;			/* callback, event, child */
-	Jsonb	   *payload;
-	TimestampTz created_at;
-} DurableMessage;
-
 
 /* a row of durable.callbacks */
 typedef struct DurableCallback
@@ -434,8 +425,6 @@ extern void durable_storage_unfinished_per_owner(void (*add) (Oid owner, int64 n
 extern void durable_secret_resolve(const char *name, Oid owner, const char *host,
 								   char **value, char **refusal);
 
-/* repair */
-extern ArrayType *durable_finished_statuses(void);
 extern bool durable_workers_running(void);
 extern void durable_lock_extension(void);
 

@@ -665,3 +665,33 @@ durable_start_options(Jsonb *options, Interval **timeout, Interval **retention,
 					 errhint("Valid options are execution_timeout, retention and tags.")));
 	}
 }
+
+/*
+ * wait_length_arg
+ *		An optional interval argument of a wait, in microseconds; 0 when
+ *		NULL.  It must be positive and no longer than durable.max_wait.
+ */
+/*
+ * durable_wait_length_arg
+ *		Argument n, an interval: a positive one up to durable.max_wait, 0
+ *		when NULL.
+ */
+int64
+durable_wait_length_arg(FunctionCallInfo fcinfo, int n, const char *what)
+{
+	int64		us;
+
+	if (PG_ARGISNULL(n))
+		return 0;
+	us = durable_interval_us(PG_GETARG_INTERVAL_P(n), what);
+	if (us == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be positive", what)));
+	if (us > (int64) durable_max_wait * USECS_PER_SEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
+				 errmsg("%s is longer than durable.max_wait", what),
+				 errdetail("The limit is %d seconds.", durable_max_wait)));
+	return us;
+}

@@ -365,83 +365,102 @@ durable_step_run(const char *sql, Jsonb *arg, Oid owner, const char *search_path
  *		callback ($1 text, $2 jsonb), the check of a condition ($1 jsonb,
  *		$2 integer).
  */
+typedef struct SqlRun
+{
+	const char *sql;
+	int			nargs;
+	const Oid  *argtypes;
+	Datum	   *values;
+	const char *nulls;
+	Oid			owner;
+	const char *search_path;
+	int64		timeout_us;
+	MemoryContext cxt;			/* where the result goes */
+	Jsonb	   *result;
+	bool		fired;			/* the timeout fired */
+} SqlRun;
+
+static bool
+sql_run_fn(void *arg)
+{
+	SqlRun	   *r = arg;
+	DurableOwnerState st;
+	StepPlan   *sp;
+	int			rc;
+
+	durable_owner_enter(&st, r->owner, r->search_path, false);
+	if (r->timeout_us > 0)
+		durable_timeout_arm(r->timeout_us);
+	sp = step_plan(r->sql, r->search_path, r->nargs, r->argtypes);
+	rc = SPI_execute_plan(sp->plan, r->values, r->nulls, false, sp->tcount);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (SPI_tuptable != NULL && SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		v = SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			MemoryContext c = MemoryContextSwitchTo(r->cxt);
+
+			r->result = durable_datum_to_jsonb(v, SPI_gettypeid(SPI_tuptable->tupdesc, 1));
+			MemoryContextSwitchTo(c);
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (r->timeout_us > 0)
+		durable_timeout_finish();
+	durable_owner_exit(&st);
+	return true;
+}
+
+static void
+sql_run_error(void *arg)
+{
+	SqlRun	   *r = arg;
+
+	if (r->timeout_us > 0)
+		r->fired = durable_timeout_disarm();
+}
+
 Jsonb *
 durable_sql_run(const char *sql, int nargs, const Oid *argtypes, Datum *values,
 				const char *nulls, Oid owner, const char *search_path,
 				int64 timeout_us, ErrorData **error)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	DurableOwnerState st;
-	Jsonb	   *volatile result = NULL;
+	SqlRun		r;
+	ErrorData  *edata;
 
 	*error = NULL;
 	/* durable.max_starts_per_step counts per attempt */
 	if (durable_current != NULL)
 		durable_current->step_starts = 0;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
+	r.sql = sql;
+	r.nargs = nargs;
+	r.argtypes = argtypes;
+	r.values = values;
+	r.nulls = nulls;
+	r.owner = owner;
+	r.search_path = search_path;
+	r.timeout_us = timeout_us;
+	r.cxt = CurrentMemoryContext;
+	r.result = NULL;
+	r.fired = false;
+	edata = durable_subxact(sql_run_fn, sql_run_error, &r);
+	if (edata == NULL)
+		return r.result;
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 	{
-		StepPlan   *sp;
-		int			rc;
-
-		durable_owner_enter(&st, owner, search_path, false);
-		if (timeout_us > 0)
-			durable_timeout_arm(timeout_us);
-		sp = step_plan(sql, search_path, nargs, argtypes);
-		rc = SPI_execute_plan(sp->plan, values, nulls, false, sp->tcount);
-		if (rc < 0)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-		if (SPI_tuptable != NULL && SPI_processed > 0)
-		{
-			bool		isnull;
-			Datum		v = SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 1, &isnull);
-
-			if (!isnull)
-			{
-				MemoryContext c = MemoryContextSwitchTo(oldcxt);
-
-				result = durable_datum_to_jsonb(v, SPI_gettypeid(SPI_tuptable->tupdesc, 1));
-				MemoryContextSwitchTo(c);
-			}
-		}
-		SPI_freetuptable(SPI_tuptable);
-		if (timeout_us > 0)
-			durable_timeout_finish();
-		durable_owner_exit(&st);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
+		if (!r.fired)
+			ReThrowError(edata);
+		edata->sqlerrcode = ERRCODE_DURABLE_STEP_TIMEOUT;
+		edata->message = psprintf("step attempt timed out after " INT64_FORMAT " ms",
+								  timeout_us / 1000);
+		edata->detail = NULL;
+		edata->hint = pstrdup("Raise the step's \"timeout\" option if it needs longer.");
 	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		bool		fired = false;
-
-		if (timeout_us > 0)
-			fired = durable_timeout_disarm();
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-		{
-			if (!fired)
-				ReThrowError(edata);
-			edata->sqlerrcode = ERRCODE_DURABLE_STEP_TIMEOUT;
-			edata->message = psprintf("step attempt timed out after " INT64_FORMAT " ms",
-									  timeout_us / 1000);
-			edata->detail = NULL;
-			edata->hint = pstrdup("Raise the step's \"timeout\" option if it needs longer.");
-		}
-		*error = edata;
-		result = NULL;
-	}
-	PG_END_TRY();
-	return result;
+	*error = edata;
+	return NULL;
 }

@@ -168,6 +168,24 @@ durable_check_payload(const char *what, Jsonb *value)
 				 errhint("Raise durable.max_payload_size, or keep large data in tables and pass keys.")));
 }
 
+/*
+ * durable_error_new
+ *		An error of the engine's own, to checkpoint or end a run with; the
+ *		strings are taken as they are (palloc'd or constant).
+ */
+ErrorData *
+durable_error_new(int sqlerrcode, char *message, char *detail, char *hint)
+{
+	ErrorData  *e = palloc0(sizeof(ErrorData));
+
+	e->elevel = ERROR;
+	e->sqlerrcode = sqlerrcode;
+	e->message = message;
+	e->detail = detail;
+	e->hint = hint;
+	return e;
+}
+
 Jsonb *
 durable_cstring_to_jsonb(const char *json)
 {
@@ -404,6 +422,63 @@ durable_caller_controls_all(void)
 }
 
 /*
+ * durable_subxact
+ *		The one subtransaction catch block: runs fn(arg) in a subtransaction
+ *		of the current transaction, whose work stays when fn returns true
+ *		and is rolled back when it returns false or raises an error.
+ *		on_error(arg), when given, runs first after an error (to disarm a
+ *		timer before anything else can fire).  Returns the error, allocated
+ *		in the caller's memory context with the error state flushed, or
+ *		NULL; the caller decides what a cancel means.  The caller's memory
+ *		context and resource owner are current again on return.
+ */
+ErrorData *
+durable_subxact(bool (*fn) (void *arg), void (*on_error) (void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile failed = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		if (fn(arg))
+			ReleaseCurrentSubTransaction();
+		else
+			RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		if (on_error != NULL)
+			on_error(arg);
+		MemoryContextSwitchTo(cxt);
+		failed = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return failed;
+}
+
+typedef struct SubxactCall
+{
+	void		(*fn) (void *arg);
+	void	   *arg;
+} SubxactCall;
+
+static bool
+subxact_call_fn(void *arg)
+{
+	SubxactCall *c = arg;
+
+	c->fn(c->arg);
+	return true;
+}
+
+/*
  * durable_subxact_call
  *		Runs fn(arg) in a subtransaction of the current transaction.  True
  *		when it returned (its work stays); false when it raised an error:
@@ -415,29 +490,12 @@ durable_caller_controls_all(void)
 bool
 durable_subxact_call(void (*fn) (void *arg), void *arg, ErrorData **error)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *volatile failed = NULL;
+	SubxactCall c;
+	ErrorData  *failed;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		failed = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_END_TRY();
+	c.fn = fn;
+	c.arg = arg;
+	failed = durable_subxact(subxact_call_fn, NULL, &c);
 	if (failed == NULL)
 		return true;
 	if (failed->sqlerrcode == ERRCODE_QUERY_CANCELED)

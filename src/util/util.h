@@ -106,28 +106,14 @@ typedef enum DurableNotify
  * operations and their checkpoints
  * ----------------------------------------------------------------
  */
-typedef enum DurableOpKind
-{
-	DOK_STEP,
-	DOK_WAIT,
-	DOK_NOW,
-	DOK_RANDOM,
-	DOK_UUID,
-	DOK_LOG,
-	DOK_CHILD,
-	DOK_CALLBACK,				/* durable_wait_for_callback */
-	DOK_CREATE_CALLBACK,
-	DOK_AWAIT_CALLBACK,
-	DOK_EVENT,
-	DOK_CONDITION,
-	DOK_INVOKE,
-	DOK_PARALLEL,
-	DOK_MAP,
-	DOK_HTTP,
-	DOK_PATCH					/* durable_patched's marker */
-} DurableOpKind;
-
-#define DURABLE_OP_KINDS (DOK_PATCH + 1)
+/*
+ * An operation kind is a row of the kind table: ops/kinds.c registers one
+ * row per kind that an ops/ file defines, and the engine reads everything
+ * it needs to know about a kind from its row.  Defined below, once the
+ * types it refers to are.
+ */
+typedef struct DurableOpKindInfo DurableOpKindInfo;
+typedef const DurableOpKindInfo *DurableOpKind;
 
 typedef enum DurableOpStatus
 {
@@ -138,6 +124,20 @@ typedef enum DurableOpStatus
 	DOS_CANCELLED,
 	DOS_TIMED_OUT
 } DurableOpStatus;
+
+/* The status of an execution, as durable.executions stores it by name. */
+typedef enum DurableExecStatus
+{
+	DES_PENDING,				/* started, not yet driven */
+	DES_RUNNING,
+	DES_SUSPENDED,				/* waiting on a timer or a message */
+	DES_SUCCEEDED,
+	DES_FAILED,
+	DES_TIMED_OUT,
+	DES_STOPPED
+} DurableExecStatus;
+
+#define DURABLE_EXEC_STATUSES (DES_STOPPED + 1)
 
 /* Where an operation sits: its context (0 = top level) and position in it. */
 typedef struct DurableOpKey
@@ -187,22 +187,24 @@ typedef struct DurableRetryOptions
 	bool		at_most_once;
 } DurableRetryOptions;
 
+/* How a drive ends a step of its work. */
+typedef enum DurableAdvance
+{
+	DA_CONTINUE,				/* an operation was performed; replay again */
+	DA_SUSPENDED,				/* waiting on a timer */
+	DA_FINISHED					/* terminal status written */
+} DurableAdvance;
+
 /* What a replay asks the driver to do next. */
 typedef enum DurablePendingKind
 {
 	DPK_NONE,
-	DPK_STEP,					/* run step SQL (a new attempt) */
-	DPK_WAIT,					/* start a timer */
+	DPK_PERFORM,				/* perform an operation: pending.perform */
 	DPK_SLEEP,					/* an operation waits: until wake_at, or a message */
-	DPK_CONTINUE_AS_NEW,		/* end the run, start the next one */
-	DPK_CALLBACK,				/* create a callback (and run its submitter) */
-	DPK_AWAIT_CALLBACK,			/* start waiting on a callback made earlier */
-	DPK_CHECK_CALLBACK,			/* a callback wait reached its deadline */
-	DPK_EVENT,					/* take an event, or start waiting for one */
-	DPK_CONDITION,				/* run a check of durable_wait_for_condition */
-	DPK_CHILDREN,				/* start child executions */
-	DPK_HTTP					/* send an HTTP request (a new attempt) */
+	DPK_CONTINUE_AS_NEW			/* end the run, start the next one */
 } DurablePendingKind;
+
+typedef struct DurableDrive DurableDrive;
 
 /* A branch of durable_invoke, durable_parallel or durable_map. */
 typedef struct DurableBranch
@@ -234,25 +236,17 @@ typedef struct DurablePolicy
 typedef struct DurablePending
 {
 	DurablePendingKind kind;
+	/* DPK_PERFORM: performs the operation (in the ops/ file of its kind) */
+	DurableAdvance (*perform) (DurableDrive *d);
+	DurableOpKind op_kind;		/* the kind of operation it creates */
 	DurableOpKey key;
 	DurableOp  *op;				/* existing checkpoint, or NULL */
 	char	   *name;
-	char	   *sql;
-	Jsonb	   *args;
-	DurableRetryOptions retry;
-	TimestampTz wake_at;
-	Jsonb	   *input;			/* continue-as-new */
-	DurableOpKind op_kind;		/* the kind of operation to create */
-	int64		timeout;		/* callbacks, events: microseconds, 0 = none */
-	int64		heartbeat;		/* callbacks: microseconds, 0 = none */
-	char	   *event;			/* event name */
-	char	   *token;			/* await_callback: the callback id */
-	Jsonb	   *state;			/* condition: the state to check */
-	List	   *branches;		/* DurableBranch *, in order */
-	Jsonb	   *items;			/* map: the items */
-	DurablePolicy policy;
-	Jsonb	   *start_options;	/* invoke: options of the child */
-	Jsonb	   *options;		/* http: the options as given */
+	TimestampTz wake_at;		/* DPK_SLEEP */
+	Jsonb	   *input;			/* DPK_CONTINUE_AS_NEW: the next run's input */
+	void	   *args;			/* what perform needs, in the replay's context */
+	int64		attempt_timeout;	/* the timeout of the attempt it performs
+									 * (steps), microseconds; 0: none */
 } DurablePending;
 
 /* An execution's row, the part the driver needs. */
@@ -284,7 +278,7 @@ typedef struct DurableContext
 } DurableContext;
 
 /* The state of one execution being driven; lives across transactions. */
-typedef struct DurableDrive
+struct DurableDrive
 {
 	MemoryContext cxt;			/* owns everything below */
 	MemoryContext replay_cxt;	/* reset before every replay */
@@ -311,11 +305,78 @@ typedef struct DurableDrive
 	List	   *dirty;			/* DurableOps to write after the replay */
 	DurableOp  *raised_op;		/* the last checkpointed failure raised */
 	int			history_unchecked;	/* events written since the last bound check */
-} DurableDrive;
+	DurableExecStatus status;	/* ex.status */
+};
+
+
+/* what the inbox brings to an operation waiting on it */
+typedef struct DurableSignal
+{
+	const char *what;			/* "event" or "callback" */
+	const char *ref;			/* the event's name; the callback's hash */
+	TimestampTz sent_at;		/* events: checked against the wait's deadline */
+	bool		failed;			/* callbacks: completed with a failure */
+	Jsonb	   *payload;		/* the event's payload; the callback's result */
+	Jsonb	   *error;			/* the callback's error */
+} DurableSignal;
+
+/* A row of the kind table (see DurableOpKind). */
+struct DurableOpKindInfo
+{
+	const char *name;			/* stored in durable.operations.kind */
+	bool		counts_bytes;	/* its result counts toward
+								 * durable.max_execution_bytes */
+	bool		marker;			/* a marker a replay passes over when its call
+								 * is gone (durable_patched) */
+	bool		open_at_finish; /* what it made may outlive its success: a run
+								 * that ends cancels what it left
+								 * (durable_create_callback) */
+	bool		reopen_on_redrive;	/* durable_redrive reopens it instead of
+									 * dropping it (a durable_child context) */
+	bool		history_attempt;	/* its history shows the attempt (steps,
+									 * checks) */
+	bool		activity_attempt;	/* durable.activity shows the attempt
+									 * (steps, requests) */
+	const char *success_event;	/* history event of its success; NULL:
+								 * operation_succeeded */
+	bool		result_details; /* its history details are its result */
+
+	/*
+	 * An operation waiting on messages: whether it takes this one (it still
+	 * waits, and on this event or callback), and taking it.
+	 */
+	bool		(*waits_for) (const DurableOp *op, const DurableSignal *s);
+	void		(*deliver) (DurableDrive *d, DurableOp *op, const DurableSignal *s);
+};
+
+/* A kind of inbox message, and what applying one to its execution does. */
+/* a message taken from an inbox */
+typedef struct DurableMessage
+{
+	int64		message_id;
+	char	   *kind;			/* a DurableMessageKind's name */
+	Jsonb	   *payload;
+	TimestampTz created_at;
+} DurableMessage;
+
+typedef struct DurableMessageKind
+{
+	const char *name;			/* stored in durable.inbox.kind */
+	/* applies it; true when an operation has finished, so a replay goes on */
+	bool		(*apply) (DurableDrive *d, DurableMessage *m);
+} DurableMessageKind;
 
 /* model.c */
+extern void durable_kind_register(const DurableOpKindInfo *kind);
+extern DurableOpKind durable_kind_by_name(const char *name);
+extern void durable_message_kind_register(const DurableMessageKind *kind);
+extern const DurableMessageKind *durable_message_kind_by_name(const char *name);
 extern const char *durable_op_kind_name(DurableOpKind kind);
 extern const char *durable_op_status_name(DurableOpStatus status);
+extern const char *durable_exec_status_name(DurableExecStatus status);
+extern DurableExecStatus durable_exec_status_from_name(const char *name);
+extern bool durable_exec_status_finished(DurableExecStatus status);
+extern ArrayType *durable_finished_statuses(void);
 
 /* the execution being replayed in this backend, or NULL */
 extern DurableDrive *durable_current;
@@ -388,6 +449,7 @@ extern void durable_parse_http_options(Jsonb *options, DurableHttpOptions *o);
 extern void durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts);
 extern void durable_parse_wait_strategy(Jsonb *options, DurableRetryOptions *opts);
 extern void durable_parse_policy(Jsonb *options, bool map, int n, DurablePolicy *p);
+extern int64 durable_wait_length_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern void durable_start_options(Jsonb *options, Interval **timeout,
 								  Interval **retention, Jsonb **tags);
 extern bool durable_retry_allows(const DurableRetryOptions *opts, int sqlerrcode);
@@ -404,6 +466,7 @@ extern char *durable_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern void durable_check_name(const char *what, const char *name);
 extern void durable_not_inside_workflow(const char *fname);
 extern void durable_check_payload(const char *what, Jsonb *value);
+extern ErrorData *durable_error_new(int sqlerrcode, char *message, char *detail, char *hint);
 extern Jsonb *durable_error_to_jsonb(ErrorData *edata, const char *operation);
 extern Jsonb *durable_cstring_to_jsonb(const char *json);
 extern char *durable_jsonb_get_text(Jsonb *obj, const char *key);
@@ -414,6 +477,8 @@ extern Jsonb *durable_jsonb_int(int64 v);
 extern int64 durable_interval_us(Interval *iv, const char *what);
 extern bool durable_caller_controls(Oid owner);
 extern bool durable_caller_controls_all(void);
+extern ErrorData *durable_subxact(bool (*fn) (void *arg), void (*on_error) (void *arg),
+								  void *arg);
 extern bool durable_subxact_call(void (*fn) (void *arg), void *arg, ErrorData **error);
 extern void durable_hide_statement(ErrorContextCallback *cb);
 
