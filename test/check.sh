@@ -62,6 +62,16 @@ finish() {  # finish <exit-code>: clean up first so the summary is the last line
 
 section() { printf '\n===== %s =====\n' "$*"; }
 
+# ---------------------------------------------------------- the layers ---
+# The shape of src/ (src/README.md): no file uses a layer above its own,
+# no two files use each other, single-file functions are static.
+section "layers of src/"
+if perl "$ROOT/test/layers.pl" "$ROOT/src"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
+
 # ---------------------------------------------------------------- build ---
 section "setup: packages, build, install"
 if ! bash "$ROOT/test/setup.sh"; then

@@ -46,7 +46,7 @@ sub layer_of
 	return '.';
 }
 
-my (%def, %text, %static, @fail);
+my (%def, %text, %static, %raw, @fail);
 
 for my $f (@files)
 {
@@ -68,6 +68,7 @@ for my $f (@files)
 		  if $rank{$hl} >= $rank{$l};
 	}
 
+	$raw{$f} = $t;
 	$t =~ s{/\*.*?\*/}{ }gs;
 	$t =~ s{//[^\n]*}{}g;
 	$t =~ s{"(?:\\.|[^"\\\n])*"}{""}g;
@@ -112,6 +113,27 @@ for my $f (@files)
 			$edge{"$f $to"} //= "$cur -> $id";
 		}
 	}
+}
+
+# a function that no other file uses is static, unless SQL or a
+# background worker calls it by name
+my %used_elsewhere;
+for my $f (@files)
+{
+	for my $id ($text{$f} =~ /\b([A-Za-z_]\w*)\b/g)
+	{
+		$used_elsewhere{$id} = 1 if defined $def{$id} && $def{$id} ne $f;
+	}
+}
+for my $name (sort keys %def)
+{
+	my $f = $def{$name};
+	next if $used_elsewhere{$name};
+	next if $name eq '_PG_init';
+	next if $raw{$f} =~ /PG_FUNCTION_INFO_V1\(\Q$name\E\)/;
+	next if $raw{$f} =~ /PGDLLEXPORT[^;]*\b\Q$name\E\s*\(/;
+	next unless $text{$f} =~ /^\Q$name\E\(/m;    # functions only
+	push @fail, "$name is used in $f only: make it static";
 }
 
 # references against the rule

@@ -6,7 +6,7 @@
  *	  resolver behind the status functions.
  *
  * IDENTIFICATION
- *	  src/api.c
+ *	  src/api/api.c
  *
  *-------------------------------------------------------------------------
  */

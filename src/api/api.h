@@ -13,16 +13,14 @@
 
 #include "ops/ops.h"
 
-/* ----------------------------------------------------------------
- * api.c
- * ----------------------------------------------------------------
- */
+/* api.c */
 extern Oid	durable_resolve_controlled(const char *execution, pg_uuid_t *id);
-extern bool durable_stop_execution(const pg_uuid_t *id, Jsonb *error, bool cascade);
-extern int	durable_drive_ready(TimestampTz deadline, void (*commit) (void));
 
+/* cron.c */
 extern void durable_cron_drop_jobs(void);
 extern bool durable_tick_job_here(void);
+
+/* ddl.c */
 extern void durable_utility_hook_init(void);
 
 #endif							/* DURABLE_API_API_H */

@@ -19,7 +19,7 @@
  * that happens twice in a minute starts one execution.  Schedule names and
  * execution names are per owner: no other role can take the names of a
  * schedule's fires, nor learn that a schedule exists.  The statements
- * against pg_cron's tables live here; storage.c has those against
+ * against pg_cron's tables live here; store/ has those against
  * durable's.
  *
  * pg_cron runs a job through libpq at the job's nodename, by default
@@ -32,10 +32,10 @@
  * data of cron.job brings the tick back itself: scheduling it too would
  * make that COPY fail on pg_cron's unique job name and lose every job.  DROP
  * EXTENSION durable removes the jobs of the tick and of the schedules
- * (durable_cron_drop_jobs, from the utility hook of launcher.c).
+ * (durable_cron_drop_jobs, from the utility hook of api/ddl.c).
  *
  * IDENTIFICATION
- *	  src/cron.c
+ *	  src/api/cron.c
  *
  *-------------------------------------------------------------------------
  */
@@ -373,7 +373,7 @@ durable_tick(PG_FUNCTION_ARGS)
 
 	/*
 	 * Each transaction takes the extension's share lock first, as a drive's
-	 * do, so that ALTER EXTENSION ... UPDATE waits for it (launcher.c).
+	 * do, so that ALTER EXTENSION ... UPDATE waits for it (api/ddl.c).
 	 */
 	durable_lock_extension();
 	trim_tick_runs();

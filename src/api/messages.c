@@ -164,8 +164,7 @@ durable_send_event(PG_FUNCTION_ARGS)
 	SPI_connect();
 	owner = durable_resolve_controlled(execution, &id);
 	if (durable_storage_status(&id, &status, &mine) &&
-		strcmp(status, "PENDING") != 0 && strcmp(status, "RUNNING") != 0 &&
-		strcmp(status, "SUSPENDED") != 0)
+		durable_exec_status_finished(durable_exec_status_from_name(status)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("execution \"%s\" has already finished", execution),

@@ -18,7 +18,7 @@
  * run again: the replay, with the code as it is now, decides.
  *
  * IDENTIFICATION
- *	  src/repair.c
+ *	  src/api/repair.c
  *
  *-------------------------------------------------------------------------
  */

@@ -33,7 +33,7 @@
  * operation fails with WF015) instead of rolling back the whole round.
  *
  * IDENTIFICATION
- *	  src/httpworker.c
+ *	  src/bgw/httpworker.c
  *
  *-------------------------------------------------------------------------
  */

@@ -32,7 +32,7 @@
  * Code that catches cancels and runs on (PL/pgSQL looping over EXCEPTION
  * WHEN query_canceled) is ended by the worker exiting, as on SIGTERM: a
  * FATAL error no handler catches, DURABLE_CANCEL_GRACE_MS after the cancel
- * of its timeout (step.c) or of durable_stop.  Such an exit erases the
+ * of its timeout (util/usercode.c) or of durable_stop.  Such an exit erases the
  * note (it is no crash); for a timeout it leaves a verdict in the slot,
  * from which the next drive records the attempt (or replay) as timed out
  * instead of running it again.  The launcher starts the worker again.
@@ -46,7 +46,7 @@
  * durable.max_drive_errors errors in a row.
  *
  * IDENTIFICATION
- *	  src/worker.c
+ *	  src/bgw/worker.c
  *
  *-------------------------------------------------------------------------
  */
@@ -401,7 +401,7 @@ notes_processed(void)
 /*
  * The transaction bracket of every worker transaction.  It takes a share
  * lock on the extension first: DROP EXTENSION and ALTER EXTENSION ...
- * UPDATE (launcher.c's utility hook) lock the extension before its tables,
+ * UPDATE (the utility hook of api/ddl.c) lock the extension before its tables,
  * so they wait for this transaction to end instead of deadlocking with it
  * table by table, and the next transaction waits for them and then finds
  * no extension, or the updated one.

@@ -141,7 +141,7 @@ drive_claimed(DurableDrive *d, TimestampTz deadline, void (*commit) (void))
  *		that sleeps briefly may be due by the next pass.  One execution
  *		whose drives raise errors does not stop the others: see
  *		drive_claimed.  After each drive, and when the call fails, the
- *		session is put back as the call found it (isolation.c), so that no
+ *		session is put back as the call found it (util/session.c), so that no
  *		execution's session state reaches the next execution or the caller.
  */
 int
@@ -158,12 +158,12 @@ durable_drive_ready(TimestampTz deadline, void (*commit) (void))
 	durable_lock_extension();
 	st = durable_session_save();
 	ready_commit = commit;
-	DURABLE_QUEUE_CURSOR_RESET(&cursor);
+	durable_queue_cursor_reset(&cursor);
 	PG_TRY();
 	{
 		while (drove && durable_clock_now() < deadline)
 		{
-			DURABLE_QUEUE_CURSOR_NEW_PASS(&cursor);
+			durable_queue_cursor_new_pass(&cursor);
 			drove = false;
 			while (durable_clock_now() < deadline &&
 				   durable_storage_claim_ready(durable_clock_now(), GetUserId(), all,
@@ -209,7 +209,7 @@ durable_drive_ready(TimestampTz deadline, void (*commit) (void))
  *		Drives an execution named by the caller until it suspends or
  *		finishes (waiting if another session drives it); returns its status,
  *		or NULL when it does not exist.  The caller's session is left as
- *		the drive found it (isolation.c), also when the drive fails.
+ *		the drive found it (util/session.c), also when the drive fails.
  */
 const char *
 durable_drive_one(const pg_uuid_t *id)

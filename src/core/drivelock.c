@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * drivelock.c
- *	  Taking up an execution to drive it: the drive lock (an advisory
+ *	  Taking up an execution to drive it: the drive lock (a session-level
  *	  lock of the execution's id, held for the whole drive across
  *	  transactions, so that one session drives an execution at a time),
  *	  the execution's row locked in each transaction, and the drive's

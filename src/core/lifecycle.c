@@ -348,7 +348,8 @@ durable_lifecycle_stop_children(const pg_uuid_t *parent, int32 run_no, int32 op_
 		if (durable_stop_execution(&r->child_id, error, true) ||
 			!durable_storage_outcome(&r->child_id, &status, &result, &child_error))
 			(void) durable_storage_child_done(parent, r->run_no, r->op_id, r->idx,
-											  "STOPPED", NULL, error, now);
+											  durable_exec_status_name(DES_STOPPED), NULL,
+											  error, now);
 		else
 		{
 			/* it had finished, its report not read yet: record how */
@@ -358,7 +359,7 @@ durable_lifecycle_stop_children(const pg_uuid_t *parent, int32 run_no, int32 op_
 
 			if (late_succeeded == NULL)
 				continue;
-			if (strcmp(status, "SUCCEEDED") == 0)
+			if (durable_exec_status_from_name(status) == DES_SUCCEEDED)
 				*late_succeeded += items;
 			else
 				*late_failed += items;

@@ -15,11 +15,9 @@
 #include "store/store.h"
 
 /* ----------------------------------------------------------------
- * http.c, httpworker.c and secrets.c
+ * http.c (requests) and outcome.c (what they got)
  * ----------------------------------------------------------------
  */
-
-
 typedef struct DurableHttpRequest DurableHttpRequest;
 
 /* set by the workers: requests go to the HTTP worker, not sent in place */

@@ -4,7 +4,7 @@
  *	  The settings of the durable extension, and the durable clock.
  *
  * IDENTIFICATION
- *	  src/guc.c
+ *	  src/util/guc.c
  *
  *-------------------------------------------------------------------------
  */

@@ -16,7 +16,7 @@
  * batch_size and results (what the operation's checkpoint holds).
  *
  * IDENTIFICATION
- *	  src/options.c
+ *	  src/util/options.c
  *
  *-------------------------------------------------------------------------
  */
@@ -84,7 +84,7 @@ durable_option_interval(const char *key, JsonbValue *v, Interval **parsed)
  *		call returns the next key and its value, false at the end.  NULL
  *		options are an empty object; anything but an object is an error.
  */
-bool
+static bool
 durable_options_next(Jsonb *options, JsonbIterator **it, char **key, JsonbValue *value)
 {
 	JsonbIteratorToken tok;
@@ -547,7 +547,7 @@ option_count(const char *key, JsonbValue *v, int min)
  * option_results
  *		The "results" option of durable_parallel and durable_map: "auto",
  *		"array" or "summary".  The state of a waiting operation keeps it as
- *		a string too (children.c).
+ *		a string too (ops/children.c).
  */
 static DurableResultsMode
 option_results(const char *key, JsonbValue *v)

@@ -1,13 +1,13 @@
 /*-------------------------------------------------------------------------
  *
- * isolation.c
+ * session.c
  *	  Resetting the session state that executions leave behind: in a
  *	  worker between two executions, and in the session of a client that
  *	  drives executions (durable_drive, durable_drive_pending, CALL
  *	  durable_run, CALL durable_tick) after each drive.
  *
  * User code runs as the execution's owner in security-restricted mode,
- * and every setting it changes is undone when it returns (step.c); that
+ * and every setting it changes is undone when it returns (usercode.c); that
  * mode also refuses PREPARE, LISTEN, DISCARD, cursors WITH HOLD, SET ROLE
  * and temporary tables.  What neither covers is state a backend keeps for
  * the rest of its session: session-level advisory locks, objects in the
@@ -27,7 +27,7 @@
  * random() gets an unpredictable seed.
  *
  * IDENTIFICATION
- *	  src/isolation.c
+ *	  src/util/session.c
  *
  *-------------------------------------------------------------------------
  */

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * step.c
+ * usercode.c
  *	  Running user code safely: entering and leaving the owner's role,
  *	  search_path and security-restricted mode with every setting change
  *	  undone; running a step's SQL with a cached plan in a subtransaction of
@@ -9,7 +9,7 @@
  *	  jsonb.  Nothing here knows about executions or tables.
  *
  * IDENTIFICATION
- *	  src/step.c
+ *	  src/util/usercode.c
  *
  *-------------------------------------------------------------------------
  */
@@ -227,7 +227,7 @@ durable_step_timeout_error(int64 timeout_us)
  *		A value of any type as jsonb: jsonb as is, json parsed, anything else
  *		through to_jsonb().
  */
-Jsonb *
+static Jsonb *
 durable_datum_to_jsonb(Datum value, Oid typid)
 {
 	FmgrInfo	flinfo;

@@ -5,7 +5,7 @@
  *	  reading, errors as jsonb, and who may control an execution.
  *
  * IDENTIFICATION
- *	  src/util.c
+ *	  src/util/util.c
  *
  *-------------------------------------------------------------------------
  */

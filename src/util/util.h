@@ -103,7 +103,7 @@ typedef enum DurableNotify
 } DurableNotify;
 
 /* ----------------------------------------------------------------
- * operations and their checkpoints
+ * model.c: executions, operations and their checkpoints, kinds
  * ----------------------------------------------------------------
  */
 /*
@@ -165,7 +165,7 @@ typedef struct DurableOp
 	bool		quiet;			/* the change is bookkeeping: no history event */
 } DurableOp;
 
-/* Retry options of steps (and later HTTP). */
+/* Retry options of steps, conditions and HTTP requests. */
 typedef enum DurableJitter
 {
 	DJ_NONE,
@@ -383,7 +383,7 @@ extern DurableDrive *durable_current;
 
 
 /* ----------------------------------------------------------------
- * step.c
+ * usercode.c: running user code as its owner
  * ----------------------------------------------------------------
  */
 typedef struct DurableOwnerState
@@ -415,10 +415,9 @@ extern ErrorData *durable_step_timeout_error(int64 timeout_us);
  * durable_stop) before the worker running it ends itself.
  */
 #define DURABLE_CANCEL_GRACE_MS 1000
-extern Jsonb *durable_datum_to_jsonb(Datum value, Oid typid);
 
 /* ----------------------------------------------------------------
- * isolation.c
+ * session.c: session state reset around executions
  * ----------------------------------------------------------------
  */
 extern void durable_session_reset(void);
@@ -428,11 +427,9 @@ extern void durable_session_restore(DurableSessionState *st, bool failed);
 extern void durable_session_forget(DurableSessionState *st);
 
 /* ----------------------------------------------------------------
- * options.c
+ * options.c: options of operations and starts
  * ----------------------------------------------------------------
  */
-extern bool durable_options_next(Jsonb *options, JsonbIterator **it, char **key,
-								 JsonbValue *value);
 extern int64 durable_option_interval(const char *key, JsonbValue *v,
 									 Interval **parsed);
 /* HTTP options: the retry options and what only HTTP has */
@@ -456,7 +453,7 @@ extern bool durable_retry_allows(const DurableRetryOptions *opts, int sqlerrcode
 extern int64 durable_retry_delay(const DurableRetryOptions *opts, int attempt);
 
 /* ----------------------------------------------------------------
- * util.c
+ * util.c: small helpers
  * ----------------------------------------------------------------
  */
 extern void durable_uuid7(pg_uuid_t *uuid);
