@@ -321,6 +321,32 @@ durable_op_done(DurableDrive *d, DurableOp *op, DurableOpStatus status, Jsonb *r
 }
 
 /*
+ * durable_op_next_attempt
+ *		A retry is due and begins: STARTED again, one attempt more.
+ */
+void
+durable_op_next_attempt(DurableDrive *d, DurableOp *op)
+{
+	durable_op_mark_dirty(d, op);
+	op->status = DOS_STARTED;
+	op->attempt++;
+	op->error = NULL;
+	op->wake_at = DT_NOBEGIN;
+}
+
+/*
+ * durable_op_fired
+ *		A timer's deadline passed: SUCCEEDED, the deadline kept.
+ */
+void
+durable_op_fired(DurableDrive *d, DurableOp *op)
+{
+	op->status = DOS_SUCCEEDED;
+	op->finished_at = durable_clock_now();
+	durable_op_mark_dirty(d, op);
+}
+
+/*
  * durable_op_timed_out
  *		A wait's deadline passed: TIMED_OUT with error; its result (what it
  *		waited for) and deadline stay.

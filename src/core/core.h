@@ -45,6 +45,8 @@ extern void durable_op_set_result(DurableDrive *d, DurableOp *op, Jsonb *result)
 extern Jsonb *durable_op_result_copy(DurableOp *op);
 extern void durable_op_done(DurableDrive *d, DurableOp *op, DurableOpStatus status,
 							Jsonb *result, ErrorData *error);
+extern void durable_op_next_attempt(DurableDrive *d, DurableOp *op);
+extern void durable_op_fired(DurableDrive *d, DurableOp *op);
 extern void durable_op_timed_out(DurableDrive *d, DurableOp *op, ErrorData *error);
 extern void durable_op_retry(DurableDrive *d, DurableOp *op, TimestampTz wake_at,
 							 ErrorData *error);

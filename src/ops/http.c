@@ -335,13 +335,7 @@ perform_http(DurableDrive *d)
 		if (op == NULL)
 			op = durable_op_create(d, &p->key, &durable_kind_http, p->name, DOS_STARTED);
 		else
-		{
-			durable_op_mark_dirty(d, op);
-			op->status = DOS_STARTED;
-			op->attempt++;
-			op->error = NULL;
-			op->wake_at = DT_NOBEGIN;
-		}
+			durable_op_next_attempt(d, op);
 		key = durable_http_idempotency_key(&d->ex, op->op_id);
 		if (durable_http_async)
 		{

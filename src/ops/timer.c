@@ -81,9 +81,7 @@ timer(DurableDrive *d, const char *name, TimestampTz wake_at)
 		case DOS_PENDING:
 			durable_op_sleep(d, op, &key);
 			/* due: the timer fired */
-			op->status = DOS_SUCCEEDED;
-			op->finished_at = durable_clock_now();
-			durable_op_mark_dirty(d, op);
+			durable_op_fired(d, op);
 			return;
 		default:
 			d->raised_op = op;
