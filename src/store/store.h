@@ -427,7 +427,6 @@ extern void durable_quota_shmem_init(void);
 extern void durable_quota_add(Oid owner, int delta);
 extern void durable_quota_check(Oid owner);
 extern void durable_quota_prepare(void);
-extern void durable_storage_unfinished_per_owner(void (*add) (Oid owner, int64 n));
 
 
 /* secrets.c */
