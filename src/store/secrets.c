@@ -41,17 +41,14 @@
 
 #include <openssl/evp.h>
 
-#include "catalog/pg_type.h"
 #include "common/base64.h"
 #include "executor/spi.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
-#include "utils/tuplestore.h"
 
 #include "store/store.h"
 #include "util/durable_errcodes.h"

@@ -34,8 +34,6 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/pg_authid.h"
-#include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -44,10 +42,8 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
-#include "utils/uuid.h"
 
 #include "store/store.h"
 
@@ -203,7 +199,8 @@ durable_wake_workers(int n)
 	}
 }
 
-void
+/* sets the launcher's latch, if it runs */
+static void
 durable_wake_launcher(void)
 {
 	int			procno;

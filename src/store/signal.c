@@ -20,23 +20,15 @@
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
 #include "access/xact.h"
 #include "commands/async.h"
-#include "executor/spi.h"
 #include "fmgr.h"
-#include "funcapi.h"
 #include "miscadmin.h"
-#include "pgstat.h"
 #include "storage/condition_variable.h"
-#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
-#include "utils/memutils.h"
-#include "utils/timestamp.h"
 
 #include "store/store.h"
-#include "util/durable_errcodes.h"
 
 /* counts of the current transaction, added to shared memory at commit */
 static int64 pending[DC_COUNT];

@@ -390,7 +390,6 @@ extern DurableShared *durable_shmem(void);
 extern DurableWorkerSlot *durable_worker_slot(int n);
 extern void durable_wake_workers(int n);
 extern void durable_wake_at_commit(void);
-extern void durable_wake_launcher(void);
 extern void durable_wake_http_at_commit(void);
 extern void durable_http_cancel_at_commit(void);
 extern void durable_launcher_at_end(bool pause);
