@@ -95,6 +95,23 @@ for my $f (@files)
 	}
 }
 
+# macros, so that a call through one counts as a call of what it expands
+# to (store/ files call their runner through a run() macro)
+my %macro;
+for my $h (sort(glob("$src/*.c"), glob("$src/*/*.c"), glob("$src/*/*.h")))
+{
+	open my $fh, '<', $h or die "$h: $!\n";
+	local $/;
+	my $t = <$fh>;
+	close $fh;
+	$t =~ s/\\\n/ /g;
+	while ($t =~ /^#define\s+([A-Za-z_]\w*)\(([^\n]*)$/mg)
+	{
+		my ($name, $body) = ($1, $2);
+		$macro{$name} = [ $body =~ /\b([A-Za-z_]\w*)\b/g ];
+	}
+}
+
 my %edge;    # "$from $to" => first example
 for my $f (@files)
 {
@@ -103,7 +120,9 @@ for my $f (@files)
 	{
 		$cur = $1 if $line =~ /^([A-Za-z_]\w*)\(/;
 		my %seen;
-		for my $id ($line =~ /\b([A-Za-z_]\w*)\b/g)
+		my @ids = $line =~ /\b([A-Za-z_]\w*)\b/g;
+		push @ids, @{ $macro{$_} } for grep { $macro{$_} } @ids;
+		for my $id (@ids)
 		{
 			next if $seen{$id}++;
 			my $to = $def{$id};
@@ -120,7 +139,9 @@ for my $f (@files)
 my %used_elsewhere;
 for my $f (@files)
 {
-	for my $id ($text{$f} =~ /\b([A-Za-z_]\w*)\b/g)
+	my @ids = $text{$f} =~ /\b([A-Za-z_]\w*)\b/g;
+	push @ids, @{ $macro{$_} } for grep { $macro{$_} } @ids;
+	for my $id (@ids)
 	{
 		$used_elsewhere{$id} = 1 if defined $def{$id} && $def{$id} ne $f;
 	}

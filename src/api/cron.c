@@ -19,7 +19,7 @@
  * that happens twice in a minute starts one execution.  Schedule names and
  * execution names are per owner: no other role can take the names of a
  * schedule's fires, nor learn that a schedule exists.  The statements
- * against pg_cron's tables live here; store/ has those against
+ * against pg_cron's tables live here; store/schedules.c has those against
  * durable's.
  *
  * pg_cron runs a job through libpq at the job's nodename, by default

@@ -59,7 +59,6 @@ durable_redrive(PG_FUNCTION_ARGS)
 	DurableExecution ex;
 	char	   *qualified;
 	char	   *hash;
-	DurableExecStatus status;
 	TimestampTz now = durable_clock_now();
 
 	durable_not_inside_workflow("durable_redrive");
@@ -69,14 +68,13 @@ durable_redrive(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("execution \"%s\" does not exist", execution)));
-	status = durable_exec_status_from_name(ex.status);
-	if (status != DES_FAILED && status != DES_TIMED_OUT)
+	if (ex.status != DES_FAILED && ex.status != DES_TIMED_OUT)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("execution \"%s\" cannot be redriven", execution),
 				 errdetail("Its status is %s; only FAILED and TIMED_OUT executions can be redriven.",
-						   ex.status),
-				 status == DES_STOPPED ?
+						   durable_exec_status_name(ex.status)),
+				 ex.status == DES_STOPPED ?
 				 errhint("A stopped execution was stopped on purpose; start a new one.") : 0));
 	if (ex.has_parent)
 		ereport(ERROR,

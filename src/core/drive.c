@@ -229,7 +229,7 @@ durable_drive_one(const pg_uuid_t *id)
 			{
 				while (durable_drive_advance(d) == DA_CONTINUE)
 					;
-				status = durable_exec_status_name(d->status);
+				status = durable_exec_status_name(d->ex.status);
 			}
 			PG_FINALLY();
 			{

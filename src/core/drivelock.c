@@ -102,12 +102,11 @@ durable_drive_take(const pg_uuid_t *id, bool wait, bool queue_locked, bool load_
 
 	d->ops = durable_ops_hash_new(cxt);
 	d->fresh = true;
-	d->status = durable_exec_status_from_name(d->ex.status);
 
 	/* a new execution has no checkpoints (a redriven one has): skip the load */
 	if (!load_ops)
 		d->ops_unknown = true;
-	else if (d->status != DES_PENDING || d->ex.redrive_count > 0)
+	else if (d->ex.status != DES_PENDING || d->ex.redrive_count > 0)
 		durable_storage_load_ops(d);
 	return d;
 }

@@ -115,8 +115,8 @@ end_execution(DurableExecution *ex, DurableExecStatus status, Jsonb *result,
 	durable_storage_set_status(id, name, result, error, DT_NOBEGIN, now);
 	durable_storage_queue_delete(id);
 	durable_storage_history(id, ex->run_no, ex->owner, event, NULL, details);
-	durable_status_changed(ex, name);
-	durable_log_failure(ex, name, error);
+	durable_status_changed(ex, status);
+	durable_log_failure(ex, status, error);
 	if (cancel)
 		durable_lifecycle_stop_children(id, 0, 0, "stopped: its parent execution ended",
 										NULL, NULL);
@@ -146,7 +146,7 @@ durable_lifecycle_finish(DurableDrive *d, DurableExecStatus status, Jsonb *resul
 				  durable_jsonb_build(2, keys, values),
 				  d->ops_unknown || has_open_ops(d), true);
 	durable_history_bound(d, 1, true);
-	d->status = status;
+	d->ex.status = status;
 	return DA_FINISHED;
 }
 
@@ -220,7 +220,7 @@ durable_lifecycle_suspend(DurableDrive *d, TimestampTz wake_at, const char *opna
 							   wake_at == DT_NOEND ? DT_NOBEGIN : wake_at,
 							   durable_clock_now());
 	durable_storage_queue_set(&d->ex.id, d->ex.owner, wake_at);
-	durable_status_changed(&d->ex, durable_exec_status_name(DES_SUSPENDED));
+	durable_status_changed(&d->ex, DES_SUSPENDED);
 	values[0] = wake_at == DT_NOEND ? NULL :
 		durable_jsonb_string(DatumGetCString(DirectFunctionCall1(timestamptz_out,
 																 TimestampTzGetDatum(wake_at))));
@@ -228,7 +228,7 @@ durable_lifecycle_suspend(DurableDrive *d, TimestampTz wake_at, const char *opna
 	durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner, "suspended",
 							NULL, durable_jsonb_build(2, keys, values));
 	durable_history_bound(d, 1, true);
-	d->status = DES_SUSPENDED;
+	d->ex.status = DES_SUSPENDED;
 	return DA_SUSPENDED;
 }
 
@@ -239,16 +239,16 @@ durable_lifecycle_suspend(DurableDrive *d, TimestampTz wake_at, const char *opna
 void
 durable_lifecycle_resume(DurableDrive *d, TimestampTz now)
 {
-	Assert(d->status == DES_PENDING || d->status == DES_SUSPENDED);
+	Assert(d->ex.status == DES_PENDING || d->ex.status == DES_SUSPENDED);
 	durable_storage_history(&d->ex.id, d->ex.run_no, d->ex.owner,
-							d->status == DES_PENDING ? "started" : "resumed",
+							d->ex.status == DES_PENDING ? "started" : "resumed",
 							NULL, NULL);
 	durable_storage_set_status(&d->ex.id, durable_exec_status_name(DES_RUNNING), NULL, NULL,
 							   DT_NOBEGIN, now);
-	if (d->status == DES_SUSPENDED)
+	if (d->ex.status == DES_SUSPENDED)
 		durable_count(DC_TIMERS_FIRED, 1);
-	durable_status_changed(&d->ex, durable_exec_status_name(DES_RUNNING));
-	d->status = DES_RUNNING;
+	durable_status_changed(&d->ex, DES_RUNNING);
+	d->ex.status = DES_RUNNING;
 }
 
 /*
@@ -305,7 +305,7 @@ durable_stop_execution(const pg_uuid_t *id, Jsonb *error, bool cascade)
 	durable_stopping_add(id);
 	durable_drive_stop_wait(id);
 	if (durable_storage_lock_execution(id, &ex, CurrentMemoryContext, false) &&
-		!durable_exec_status_finished(durable_exec_status_from_name(ex.status)))
+		!durable_exec_status_finished(ex.status))
 	{
 		end_execution(&ex, DES_STOPPED, NULL, error, "stopped", error, true, !cascade);
 		stopped = true;
@@ -407,7 +407,7 @@ durable_drive_charge_error(const pg_uuid_t *id, ErrorData *edata)
 	sqlstate = unpack_sql_state(edata->sqlerrcode);
 	PG_TRY();
 	{
-		if (durable_exec_status_finished(d->status))
+		if (durable_exec_status_finished(d->ex.status))
 			errors = 0;
 		else
 			errors = durable_storage_note_drive_error(id);
@@ -545,7 +545,7 @@ durable_lifecycle_start(const DurableStart *s, TimestampTz now)
 		ex.owner = s->owner;
 		ex.name = (char *) s->name;
 		ex.workflow = (char *) s->workflow;
-		durable_status_changed(&ex, durable_exec_status_name(DES_PENDING));
+		durable_status_changed(&ex, DES_PENDING);
 	}
 }
 
@@ -570,12 +570,12 @@ durable_lifecycle_redrive(DurableExecution *ex, const char *hash, TimestampTz no
 	durable_storage_queue_set(&ex->id, ex->owner, now);
 
 	values[0] = durable_jsonb_int(count);
-	values[1] = durable_jsonb_string(ex->status);
+	values[1] = durable_jsonb_string(durable_exec_status_name(ex->status));
 	values[2] = reset;
 	values[3] = durable_jsonb_string(hash);
 	durable_storage_history(&ex->id, ex->run_no, ex->owner, "redriven", NULL,
 							durable_jsonb_build(4, keys, values));
-	durable_status_changed(ex, durable_exec_status_name(DES_PENDING));
+	durable_status_changed(ex, DES_PENDING);
 	durable_quota_add(ex->owner, 1);	/* unfinished again */
 	durable_wake_at_commit();
 }

@@ -343,7 +343,7 @@ durable_drive_advance(DurableDrive *d)
 	bool		carried = d->carried;
 
 	d->carried = false;
-	if (durable_exec_status_finished(d->status))
+	if (durable_exec_status_finished(d->ex.status))
 	{
 		/* messages that came too late: nothing will read them */
 		if (d->fresh)
@@ -357,7 +357,7 @@ durable_drive_advance(DurableDrive *d)
 		MemoryContextReset(d->replay_cxt);
 	oldcxt = MemoryContextSwitchTo(d->replay_cxt);
 
-	if (d->status != DES_RUNNING)
+	if (d->ex.status != DES_RUNNING)
 		durable_lifecycle_resume(d, now);
 
 	if (d->ex.deadline != DT_NOBEGIN && now >= d->ex.deadline)

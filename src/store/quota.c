@@ -34,7 +34,7 @@
  * past that, a database's quota is no longer enforced (logged once).
  *
  * IDENTIFICATION
- *	  src/quota.c
+ *	  src/store/quota.c
  *
  *-------------------------------------------------------------------------
  */
@@ -55,6 +55,7 @@
 #include "utils/memutils.h"
 
 #include "store/store.h"
+#include "store/store_int.h"
 #include "util/durable_errcodes.h"
 
 #define QUOTA_ENTRIES 4096
@@ -346,6 +347,50 @@ counted_add(Oid owner, int64 n)
 	if (!add_to_role(owner, n))
 		counting_full = true;
 	LWLockRelease(quota_lock);
+}
+
+/* the one statement of quota.c, run by spi.c */
+typedef enum QuotaQuery
+{
+	Q_UNFINISHED_PER_OWNER,
+	Q_COUNT
+} QuotaQuery;
+
+static const StorageStatement statements[Q_COUNT] = {
+	/* the quota counters' starting point; a seq scan, once */
+	[Q_UNFINISHED_PER_OWNER] = {
+		"SELECT owner::oid, count(*) FROM durable.executions "
+		"WHERE status IN ('PENDING', 'RUNNING', 'SUSPENDED') GROUP BY owner",
+		0, {InvalidOid}
+	},
+};
+
+static SPIPlanPtr plans[Q_COUNT];
+
+/*
+ * durable_storage_unfinished_per_owner
+ *		Calls add(owner, n) for every role that owns n > 0 unfinished
+ *		executions.
+ */
+static void
+durable_storage_unfinished_per_owner(void (*add) (Oid owner, int64 n))
+{
+	uint64		n,
+				i;
+
+	n = run(Q_UNFINISHED_PER_OWNER, NULL, NULL, 0);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		int64		count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 2, &isnull));
+
+		add(owner, count);
+	}
+	if (n > 0)
+		SPI_freetuptable(SPI_tuptable);
 }
 
 /*

@@ -9,7 +9,8 @@
  *	  and the commit-time wake-ups that backends send the workers.  Also
  *	  the durable.activity view: what each worker and the HTTP worker run
  *	  now, which a worker records in its slot with a spinlock held for a
- *	  few stores (no allocation, no lock of the lock manager).
+ *	  few stores (no allocation, no lock of the lock manager); api/observe.c
+ *	  reads it.
  *
  * A backend that makes an execution ready (durable_start) asks for a wake
  * at commit; a transaction callback then sets the latch of an idle worker
@@ -19,7 +20,7 @@
  * durable.max_workers can change at reload up to that many.
  *
  * IDENTIFICATION
- *	  src/shmem.c
+ *	  src/store/shmem.c
  *
  *-------------------------------------------------------------------------
  */
@@ -33,8 +34,6 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/pg_authid.h"
-#include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -43,10 +42,8 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
-#include "utils/uuid.h"
 
 #include "store/store.h"
 
@@ -66,6 +63,7 @@ static bool wake_launcher_at_end = false;
 static pg_uuid_t stopping_here[DURABLE_STOPPING_SLOTS];
 static int	nstopping_here = 0;
 static bool xact_callback_registered = false;
+static void durable_register_xact_callback(void);
 /* the slot of this backend when it is a worker: durable.activity shows it */
 static DurableWorkerSlot *activity_slot = NULL;
 
@@ -201,7 +199,8 @@ durable_wake_workers(int n)
 	}
 }
 
-void
+/* sets the launcher's latch, if it runs */
+static void
 durable_wake_launcher(void)
 {
 	int			procno;
@@ -458,7 +457,6 @@ durable_xact_callback(XactEvent event, void *arg)
 				set_proc_latch(procno);
 			}
 			wake_http_at_commit = false;
-			durable_observe_commit();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -466,7 +464,6 @@ durable_xact_callback(XactEvent event, void *arg)
 			wakes_at_commit = 0;
 			wake_http_at_commit = false;
 			http_cancel_at_commit = false;
-			durable_observe_abort();
 			break;
 		default:
 			break;
@@ -475,9 +472,12 @@ durable_xact_callback(XactEvent event, void *arg)
 
 /*
  * durable_register_xact_callback
- *		Registers the commit/abort callback once per backend.
+ *		Registers the commit/abort callback of the wake-ups above once per
+ *		backend.  signal.c (counters) and wfstats.c (counts per workflow)
+ *		register their own: see signal.c's observe_xact_callback for why
+ *		their order does not matter.
  */
-void
+static void
 durable_register_xact_callback(void)
 {
 	if (!xact_callback_registered)
@@ -636,154 +636,6 @@ durable_activity_op_end(void)
 	SpinLockAcquire(&activity_slot->mutex);
 	activity_slot->in_op = false;
 	SpinLockRelease(&activity_slot->mutex);
-}
-
-/*
- * may_see_execution
- *		Whether the current role may see what an execution of owner does:
- *		its owner's members, durable_admin, durable_monitor and pg_monitor
- *		(as durable's tables let them read it).
- */
-static bool
-may_see_execution(Oid owner, Oid admin, Oid monitor)
-{
-	Oid			me = GetUserId();
-
-	return superuser() ||
-		(OidIsValid(owner) && has_privs_of_role(me, owner)) ||
-		(OidIsValid(admin) && has_privs_of_role(me, admin)) ||
-		(OidIsValid(monitor) && has_privs_of_role(me, monitor)) ||
-		has_privs_of_role(me, ROLE_PG_MONITOR);
-}
-
-#define ACTIVITY_COLS 11
-
-PG_FUNCTION_INFO_V1(durable_activity_rows);
-
-/*
- * durable.activity_rows()
- *		The rows of durable.activity: one per live worker (pid, 'worker',
- *		its state: idle, driving (replaying, committing) or running an
- *		operation; the execution, the operation, its op_id and attempt; since
- *		when the operation or else the drive runs, since when the drive
- *		does), then one for the HTTP worker (requests in flight).  What
- *		concerns an execution is NULL for roles that may not see it.  No
- *		rows when the library was not preloaded.
- */
-Datum
-durable_activity_rows(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			admin = get_role_oid("durable_admin", true);
-	Oid			monitor = get_role_oid("durable_monitor", true);
-	int			i;
-
-	InitMaterializedSRF(fcinfo, 0);
-	if (durable_shared == NULL)
-		return (Datum) 0;
-
-	for (i = 0; i < durable_shared->nslots; i++)
-	{
-		DurableWorkerSlot *slot = &durable_shared->slots[i];
-		DurableWorkerSlot copy;
-		Datum		values[ACTIVITY_COLS];
-		bool		nulls[ACTIVITY_COLS];
-
-		SpinLockAcquire(&slot->mutex);
-		copy.pid = slot->pid;
-		copy.driving = slot->driving;
-		copy.execution = slot->execution;
-		copy.owner = slot->owner;
-		copy.drive_since = slot->drive_since;
-		copy.in_op = slot->in_op;
-		memcpy(copy.op_kind, slot->op_kind, sizeof(copy.op_kind));
-		memcpy(copy.op_name, slot->op_name, sizeof(copy.op_name));
-		copy.op_id = slot->op_id;
-		copy.op_attempt = slot->op_attempt;
-		copy.op_since = slot->op_since;
-		SpinLockRelease(&slot->mutex);
-		if (copy.pid == 0)
-			continue;
-
-		memset(nulls, true, sizeof(nulls));
-		values[0] = Int32GetDatum(copy.pid);
-		nulls[0] = false;
-		values[1] = CStringGetTextDatum("worker");
-		nulls[1] = false;
-		values[2] = CStringGetTextDatum(!copy.driving ? "idle" :
-										copy.in_op ? "running" : "driving");
-		nulls[2] = false;
-		if (copy.driving)
-		{
-			values[8] = TimestampTzGetDatum(copy.in_op ? copy.op_since : copy.drive_since);
-			nulls[8] = false;
-			values[9] = TimestampTzGetDatum(copy.drive_since);
-			nulls[9] = false;
-			if (may_see_execution(copy.owner, admin, monitor))
-			{
-				pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
-
-				*id = copy.execution;
-				values[3] = UUIDPGetDatum(id);
-				nulls[3] = false;
-				if (copy.in_op)
-				{
-					copy.op_name[sizeof(copy.op_name) - 1] = '\0';
-					copy.op_kind[sizeof(copy.op_kind) - 1] = '\0';
-					values[4] = CStringGetTextDatum(copy.op_name);
-					nulls[4] = false;
-					values[5] = CStringGetTextDatum(copy.op_kind);
-					nulls[5] = false;
-					values[6] = Int32GetDatum(copy.op_id);
-					nulls[6] = copy.op_id == 0;
-					values[7] = Int32GetDatum(copy.op_attempt);
-					nulls[7] = copy.op_attempt == 0;
-				}
-			}
-		}
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-
-	{
-		Datum		values[ACTIVITY_COLS];
-		bool		nulls[ACTIVITY_COLS];
-		pid_t		pid;
-		TimestampTz since;
-		uint32		n = pg_atomic_read_u32(&durable_shared->http_in_flight);
-
-		SpinLockAcquire(&durable_shared->mutex);
-		pid = durable_shared->http_pid;
-		since = durable_shared->http_since;
-		SpinLockRelease(&durable_shared->mutex);
-		if (pid != 0)
-		{
-			memset(nulls, true, sizeof(nulls));
-			values[0] = Int32GetDatum(pid);
-			nulls[0] = false;
-			values[1] = CStringGetTextDatum("http");
-			nulls[1] = false;
-			values[2] = CStringGetTextDatum(n > 0 ? "running" : "idle");
-			nulls[2] = false;
-			values[8] = TimestampTzGetDatum(since);
-			nulls[8] = false;
-			values[10] = Int32GetDatum((int32) n);
-			nulls[10] = false;
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		}
-	}
-	return (Datum) 0;
-}
-
-PG_FUNCTION_INFO_V1(durable_library_preloaded);
-
-/*
- * durable.library_preloaded() RETURNS boolean
- *		Whether the library was preloaded (its shared memory exists).
- */
-Datum
-durable_library_preloaded(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(durable_shared != NULL);
 }
 
 /*

@@ -2,10 +2,13 @@
  *
  * store.h
  *	  Storage and shared memory: every statement against the durable
- *	  tables (storage.c), the shared state of the workers (shmem.c),
- *	  counters and notifications at commit (signal.c), statistics per
- *	  workflow (wfstats.c), per-role quotas (quota.c) and the sealed
- *	  secrets (secrets.c).
+ *	  tables (one file per table family: executions.c, operations.c,
+ *	  queue.c, inbox.c, callbacks.c, children.c, http_requests.c,
+ *	  secrets_table.c, schedules.c, maintenance.c, all run by spi.c), the
+ *	  shared state of the workers (shmem.c), counters and notifications at
+ *	  commit (signal.c), statistics per workflow (wfstats.c), per-role
+ *	  quotas (quota.c) and the sealed secrets (secrets.c).  Internal
+ *	  helpers shared by these files are in store_int.h.
  *
  * IDENTIFICATION
  *	  src/store/store.h
@@ -18,7 +21,8 @@
 #include "util/util.h"
 
 /* ----------------------------------------------------------------
- * storage.c
+ * the tables (executions.c, operations.c, queue.c, inbox.c, callbacks.c,
+ * children.c, http_requests.c, secrets_table.c, schedules.c, maintenance.c)
  * ----------------------------------------------------------------
  */
 extern bool durable_storage_resolve(const char *execution, pg_uuid_t *id, Oid *owner);
@@ -377,11 +381,9 @@ extern DurableShared *durable_shmem(void);
 extern DurableWorkerSlot *durable_worker_slot(int n);
 extern void durable_wake_workers(int n);
 extern void durable_wake_at_commit(void);
-extern void durable_wake_launcher(void);
 extern void durable_wake_http_at_commit(void);
 extern void durable_http_cancel_at_commit(void);
 extern void durable_launcher_at_end(bool pause);
-extern void durable_register_xact_callback(void);
 extern bool durable_request_stop(const pg_uuid_t *id, bool exit_worker);
 extern void durable_verdict_set(DurableWorkerSlot *slot, const DurableVerdict *v);
 extern bool durable_verdict_take(const pg_uuid_t *id, DurableVerdictKind kind,
@@ -396,34 +398,34 @@ extern void durable_stopping_add(const pg_uuid_t *id);
 extern bool durable_is_stopping(const pg_uuid_t *id);
 extern bool durable_is_charging(const pg_uuid_t *id);
 
-/* observe.c: counters (added at commit), NOTIFY, durable_await */
+/* signal.c: counters (added at commit), NOTIFY, the wake of durable_await */
 extern void durable_count(DurableCounter c, int64 n);
 extern void durable_count_claim(TimestampTz due_at, TimestampTz now);
-extern void durable_observe_commit(void);
-extern void durable_observe_abort(void);
-extern void durable_status_changed(const DurableExecution *ex, const char *status);
+extern void durable_status_changed(const DurableExecution *ex, DurableExecStatus status);
 
 /* wfstats.c: statistics per workflow, and the log lines of failures */
 extern void durable_wfstats_init(void);
 extern void durable_wfstats_count(const char *workflow, DurableCounter c, int64 n);
-extern void durable_wfstats_finished(const DurableExecution *ex, const char *status);
-extern void durable_log_failure(const DurableExecution *ex, const char *status,
+extern void durable_wfstats_finished(const DurableExecution *ex, DurableExecStatus status);
+extern void durable_log_failure(const DurableExecution *ex, DurableExecStatus status,
 								Jsonb *error);
 extern void durable_log_exhausted(const DurableExecution *ex, const char *opname,
 								  int attempts, Jsonb *error);
-extern void durable_wfstats_commit(void);
-extern void durable_wfstats_abort(void);
+extern void durable_wfstats_rows(Tuplestorestate *store, TupleDesc desc);
+extern bool durable_wfstats_reset(TimestampTz now);
 /* quota.c: unfinished executions per role, in shared memory */
 extern void durable_quota_shmem_init(void);
 extern void durable_quota_add(Oid owner, int delta);
 extern void durable_quota_check(Oid owner);
 extern void durable_quota_prepare(void);
-extern void durable_storage_unfinished_per_owner(void (*add) (Oid owner, int64 n));
 
 
-/* secrets.c */
+/* secrets.c: the key file, sealing, and the values requests may use */
 extern void durable_secret_resolve(const char *name, Oid owner, const char *host,
 								   char **value, char **refusal);
+extern char *durable_secret_seal_value(const char *name, const char *value);
+extern bool durable_secret_is_sealed(const char *stored);
+extern bool durable_secret_host_ok(const char *host);
 
 extern bool durable_workers_running(void);
 extern void durable_lock_extension(void);

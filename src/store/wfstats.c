@@ -1,14 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * wfstats.c
- *	  Statistics per workflow (the durable.workflow_stats view and
- *	  durable_stats_reset), kept across a clean restart, and the server log
- *	  lines of failed executions and steps that ran out of attempts.
+ *	  Statistics per workflow (behind the durable.workflow_stats view and
+ *	  durable_stats_reset, whose SQL functions are in api/observe.c), kept
+ *	  across a clean restart, and the server log lines of failed executions
+ *	  and steps that ran out of attempts.
  *
  * Contract:
  *	- Counts and durations are gathered per transaction and added to a
  *	  fixed-size hash in shared memory, keyed by the workflow's qualified
- *	  name, when it commits: a rolled-back start or step is never counted.
+ *	  name, when it commits (this file's own transaction callback): a
+ *	  rolled-back start or step is never counted.
  *	  Once durable.max_tracked_workflows workflows have a row, the others
  *	  are counted together in one row whose workflow is NULL.
  *	- The duration of an execution is the wall-clock time from its start
@@ -27,7 +29,7 @@
  *	  (nothing when it rolls back).  This part works without the preload.
  *
  * IDENTIFICATION
- *	  src/wfstats.c
+ *	  src/store/wfstats.c
  *
  *-------------------------------------------------------------------------
  */
@@ -37,9 +39,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "access/xact.h"
 #include "catalog/pg_control.h"
 #include "common/controldata_utils.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/fd.h"
@@ -117,6 +119,10 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static MemoryContext wf_cxt = NULL;
 static List *wf_pending = NIL;
 static List *wf_logs = NIL;
+static bool wf_callback_registered = false;
+
+static void wf_xact_callback(XactEvent event, void *arg);
+static void wf_abort(void);
 
 static Size
 wf_shmem_size(void)
@@ -393,7 +399,11 @@ wf_cxt_ensure(void)
 	if (wf_cxt == NULL)
 		wf_cxt = AllocSetContextCreate(TopMemoryContext, "durable wfstats",
 									   ALLOCSET_SMALL_SIZES);
-	durable_register_xact_callback();
+	if (!wf_callback_registered)
+	{
+		RegisterXactCallback(wf_xact_callback, NULL);
+		wf_callback_registered = true;
+	}
 }
 
 static WfPending *
@@ -480,7 +490,7 @@ uuid7_time_us(const pg_uuid_t *id)
  *		it, and its duration, for its workflow.
  */
 void
-durable_wfstats_finished(const DurableExecution *ex, const char *status)
+durable_wfstats_finished(const DurableExecution *ex, DurableExecStatus status)
 {
 	WfPending  *p;
 	int64		start_us;
@@ -489,9 +499,9 @@ durable_wfstats_finished(const DurableExecution *ex, const char *status)
 	if (wf_hash == NULL || ex->workflow == NULL)
 		return;
 	durable_wfstats_count(ex->workflow,
-						  strcmp(status, "SUCCEEDED") == 0 ? DC_SUCCEEDED :
-						  strcmp(status, "FAILED") == 0 ? DC_FAILED :
-						  strcmp(status, "TIMED_OUT") == 0 ? DC_TIMED_OUT : DC_STOPPED, 1);
+						  status == DES_SUCCEEDED ? DC_SUCCEEDED :
+						  status == DES_FAILED ? DC_FAILED :
+						  status == DES_TIMED_OUT ? DC_TIMED_OUT : DC_STOPPED, 1);
 	start_us = uuid7_time_us(&ex->id);
 	if (start_us < 0)
 		return;
@@ -569,13 +579,13 @@ wf_log_at_commit(char *line)
  *		a LOG line at commit, unless durable.log_failures is off.
  */
 void
-durable_log_failure(const DurableExecution *ex, const char *status, Jsonb *error)
+durable_log_failure(const DurableExecution *ex, DurableExecStatus status, Jsonb *error)
 {
 	if (!durable_log_failures ||
-		(strcmp(status, "FAILED") != 0 && strcmp(status, "TIMED_OUT") != 0))
+		(status != DES_FAILED && status != DES_TIMED_OUT))
 		return;
 	wf_log_at_commit(psprintf("durable %s %s: %s", execution_text(ex),
-							  strcmp(status, "FAILED") == 0 ? "failed" : "timed out",
+							  status == DES_FAILED ? "failed" : "timed out",
 							  error_text(error)));
 }
 
@@ -597,12 +607,12 @@ durable_log_exhausted(const DurableExecution *ex, const char *opname, int attemp
 }
 
 /*
- * durable_wfstats_commit
+ * wf_commit
  *		The transaction commits: adds its counts to shared memory and writes
  *		its log lines.
  */
-void
-durable_wfstats_commit(void)
+static void
+wf_commit(void)
 {
 	ListCell   *lc;
 
@@ -640,21 +650,47 @@ durable_wfstats_commit(void)
 		ereport(LOG,
 				(errmsg("%s", (char *) lfirst(lc)),
 				 errhidestmt(true), errhidecontext(true)));
-	durable_wfstats_abort();
+	wf_abort();
 }
 
 /*
- * durable_wfstats_abort
+ * wf_abort
  *		The transaction ends without commit: forgets what it gathered.
  */
-void
-durable_wfstats_abort(void)
+static void
+wf_abort(void)
 {
 	if (wf_pending == NIL && wf_logs == NIL)
 		return;
 	wf_pending = NIL;
 	wf_logs = NIL;
 	MemoryContextReset(wf_cxt);
+}
+
+/*
+ * wf_xact_callback
+ *		Adds or forgets what the transaction gathered when it ends: on
+ *		commit after the commit is visible, on abort and PREPARE forgets.
+ *		Its order against the other callbacks does not matter (see
+ *		signal.c's observe_xact_callback).
+ */
+static void
+wf_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			wf_commit();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			wf_abort();
+			break;
+		default:
+			break;
+	}
 }
 
 /* ----------------------------------------------------------------
@@ -698,24 +734,21 @@ wf_percentile(const WfData *d, double q)
 	return v / 1000.0;
 }
 
-PG_FUNCTION_INFO_V1(durable_workflow_stats);
-
 /*
- * durable.workflow_stats_rows() RETURNS SETOF record
- *		One row per workflow of the hash, for durable.workflow_stats; none
- *		when the library was not preloaded.
+ * durable_wfstats_rows
+ *		Puts one row per workflow of the hash into store, for
+ *		durable.workflow_stats (api/observe.c); none when the library was
+ *		not preloaded.
  */
-Datum
-durable_workflow_stats(PG_FUNCTION_ARGS)
+void
+durable_wfstats_rows(Tuplestorestate *store, TupleDesc desc)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HASH_SEQ_STATUS seq;
 	WfEntry    *e;
 	TimestampTz reset_at;
 
-	InitMaterializedSRF(fcinfo, 0);
 	if (wf_hash == NULL)
-		PG_RETURN_VOID();
+		return;
 
 	LWLockAcquire(wf_shared->lock, LW_SHARED);
 	reset_at = wf_shared->reset_at;
@@ -759,39 +792,28 @@ durable_workflow_stats(PG_FUNCTION_ARGS)
 		}
 		values[col++] = TimestampTzGetDatum(reset_at);
 		Assert(col == WC_COUNT + 8);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		tuplestore_putvalues(store, desc, values, nulls);
 	}
 	LWLockRelease(wf_shared->lock);
-	PG_RETURN_VOID();
 }
 
-PG_FUNCTION_INFO_V1(durable_stats_reset);
-
 /*
- * durable_stats_reset() RETURNS timestamptz
- *		Empties durable.workflow_stats and sets the counters of durable.stats
- *		to zero; returns the time of the reset.  Superusers and members of
- *		durable_admin only.
+ * durable_wfstats_reset
+ *		Empties the statistics per workflow and sets the counters of
+ *		durable.stats to zero, as of now; false, and nothing done, when they
+ *		are not kept (the library not preloaded).  The caller checks the
+ *		caller's rights (durable_stats_reset in api/observe.c).
  */
-Datum
-durable_stats_reset(PG_FUNCTION_ARGS)
+bool
+durable_wfstats_reset(TimestampTz now)
 {
 	DurableShared *sh = durable_shmem();
-	TimestampTz now = GetCurrentTimestamp();
 	HASH_SEQ_STATUS seq;
 	WfEntry    *e;
 	int			i;
 
-	if (!durable_caller_controls_all())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to reset the durable statistics"),
-				 errhint("Run it as a superuser or a member of durable_admin.")));
 	if (wf_hash == NULL || sh == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("durable statistics are not kept"),
-				 errdetail("The library durable is not in shared_preload_libraries.")));
+		return false;
 
 	LWLockAcquire(wf_shared->lock, LW_EXCLUSIVE);
 	hash_seq_init(&seq, wf_hash);
@@ -811,5 +833,5 @@ durable_stats_reset(PG_FUNCTION_ARGS)
 		pg_atomic_write_u64(&sh->counters[i], 0);
 	sh->stats_since = now;
 	LWLockRelease(wf_shared->lock);
-	PG_RETURN_TIMESTAMPTZ(now);
+	return true;
 }

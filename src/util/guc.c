@@ -377,14 +377,3 @@ durable_define_settings(void)
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 }
-
-PG_FUNCTION_INFO_V1(durable_clock);
-
-/*
- * durable_clock() RETURNS timestamptz
- */
-Datum
-durable_clock(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_TIMESTAMPTZ(durable_clock_now());
-}

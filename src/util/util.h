@@ -255,7 +255,7 @@ typedef struct DurableExecution
 	pg_uuid_t	id;
 	char	   *name;
 	char	   *workflow;		/* qualified name */
-	char	   *status;
+	DurableExecStatus status;
 	Oid			owner;
 	char	   *search_path;
 	int32		run_no;
@@ -305,7 +305,6 @@ struct DurableDrive
 	List	   *dirty;			/* DurableOps to write after the replay */
 	DurableOp  *raised_op;		/* the last checkpointed failure raised */
 	int			history_unchecked;	/* events written since the last bound check */
-	DurableExecStatus status;	/* ex.status */
 };
 
 
