@@ -604,12 +604,14 @@ durable_http_worker_main(Datum main_arg)
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		ereport(ERROR,
-				(errmsg("durable: could not initialize libcurl")));
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not initialize libcurl")));
 	multi = curl_multi_init();
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (multi == NULL || epfd < 0)
 		ereport(ERROR,
-				(errmsg("durable: could not set up the HTTP worker: %m")));
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not set up the HTTP worker: %m")));
 	(void) curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	(void) curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	answer_cxt = AllocSetContextCreate(TopMemoryContext, "durable http answers",

@@ -269,7 +269,7 @@ extern void durable_storage_schedule_delete(const char *name, Oid owner);
 
 
 /* ----------------------------------------------------------------
- * shmem.c, launcher.c and worker.c
+ * shmem.c: the shared state of the workers
  * ----------------------------------------------------------------
  */
 #include "port/atomics.h"
