@@ -509,6 +509,18 @@ DROP FUNCTION durable.secret_seal(text, text);
 COMMENT ON COLUMN durable.secrets.value IS
 	'the value sealed with AES-256-GCM under the key of durable.secrets_key_file';
 
+/* --- issue 15: durable_wait_for_any --- */
+
+/*
+ * Waits for the first of several branches (events, timers, callbacks of
+ * durable_create_callback) and returns {"branch", "payload"}.  Like the
+ * other waits, executable by PUBLIC: it only works inside a workflow.
+ */
+CREATE FUNCTION @extschema@.durable_wait_for_any(name text, branches jsonb)
+RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_wait_for_any';
+COMMENT ON FUNCTION @extschema@.durable_wait_for_any(text, jsonb) IS
+	'wait for the first of several events, timers and callbacks; returns {"branch", "payload"}';
+
 /* --- last: say when no worker will run executions (issue 14) --- */
 
 DO $$

@@ -27,6 +27,7 @@ static const DurableOpKindInfo *const op_kinds[] = {
 	&durable_kind_create_callback,
 	&durable_kind_await_callback,
 	&durable_kind_event,
+	&durable_kind_any,
 	&durable_kind_condition,
 	&durable_kind_invoke,
 	&durable_kind_parallel,

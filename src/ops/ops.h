@@ -31,6 +31,7 @@ extern const DurableOpKindInfo durable_kind_callback;	/* callback.c */
 extern const DurableOpKindInfo durable_kind_create_callback;
 extern const DurableOpKindInfo durable_kind_await_callback;
 extern const DurableOpKindInfo durable_kind_event;	/* event.c */
+extern const DurableOpKindInfo durable_kind_any;	/* any.c */
 extern const DurableOpKindInfo durable_kind_condition;	/* condition.c */
 extern const DurableOpKindInfo durable_kind_invoke; /* children.c */
 extern const DurableOpKindInfo durable_kind_parallel;
