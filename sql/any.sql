@@ -174,6 +174,16 @@ SELECT o.result->'branches'->'approved'->>'callback' = encode(sha256(convert_to(
 SELECT durable_callback_success(any_cb_id('any-cb'), '{"ok": true}');
 SELECT durable_drive('any-cb');
 SELECT status, result FROM durable_status('any-cb');
+-- a completion sent after the timer's deadline, before the next drive:
+-- the timer fired first and wins; the callback keeps its outcome
+SELECT durable_start('wf_any_cb', '{}', name => 'any-cb-late') IS NOT NULL AS started;
+SELECT durable_drive('any-cb-late');
+SET durable.clock_offset = '2 days';
+SELECT durable_callback_success(any_cb_id('any-cb-late'), '"too late"');
+SELECT durable_drive('any-cb-late');
+SELECT status, result FROM durable_status('any-cb-late');
+SELECT status FROM durable.callbacks WHERE execution_id = durable.execution_id('any-cb-late');
+RESET durable.clock_offset;
 -- a callback that fails: WF002, catchable, as durable_await_callback
 SELECT durable_start('wf_any_cb', '{}', name => 'any-cb-fail') IS NOT NULL AS started;
 SELECT durable_drive('any-cb-fail');

@@ -478,7 +478,12 @@ apply_message(DurableDrive *d, DurableMessage *m)
 	status = durable_jsonb_get_text(m->payload, "status");
 	if (s.ref == NULL || status == NULL)
 		return false;
-	s.sent_at = DT_NOBEGIN;
+	/*
+	 * A completion sent after a wait's deadline does not win (a race's
+	 * timer fired first); a callback wait that reached its deadline reads
+	 * the callback's row instead, which has the completion.
+	 */
+	s.sent_at = m->created_at;
 	s.failed = strcmp(status, "SUCCEEDED") != 0;
 	s.payload = durable_jsonb_get(m->payload, "result");
 	s.error = durable_jsonb_get(m->payload, "error");
