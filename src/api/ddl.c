@@ -29,15 +29,11 @@
 
 #include <signal.h>
 
-#include "access/xact.h"
-#include "catalog/pg_database.h"
 #include "catalog/pg_extension.h"
-#include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"

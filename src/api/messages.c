@@ -13,10 +13,6 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
-#include "fmgr.h"
-#include "utils/builtins.h"
-#include "utils/jsonb.h"
-#include "utils/timestamp.h"
 
 #include "api/api.h"
 #include "util/durable_errcodes.h"

@@ -27,8 +27,6 @@
 
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/jsonb.h"
-#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "core/core.h"

@@ -15,12 +15,10 @@
 #include "postgres.h"
 
 #include "common/hashfn.h"
-#include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "storage/lock.h"
 #include "utils/memutils.h"
-#include "utils/timestamp.h"
 
 #include "core/core.h"
 #include "util/durable_errcodes.h"

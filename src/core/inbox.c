@@ -22,9 +22,6 @@
  */
 #include "postgres.h"
 
-#include "utils/jsonb.h"
-#include "utils/timestamp.h"
-
 #include "core/core.h"
 
 /*

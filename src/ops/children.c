@@ -39,17 +39,10 @@
 
 #include <math.h>
 
-#include "executor/spi.h"
-#include "fmgr.h"
-#include "funcapi.h"
 #include "lib/stringinfo.h"
-#include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/float.h"
 #include "utils/json.h"
-#include "utils/jsonb.h"
-#include "utils/memutils.h"
-#include "utils/timestamp.h"
 
 #include "ops/ops.h"
 #include "util/durable_errcodes.h"

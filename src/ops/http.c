@@ -14,11 +14,7 @@
  */
 #include "postgres.h"
 
-#include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/jsonb.h"
-#include "utils/memutils.h"
-#include "utils/timestamp.h"
 
 #include "ops/ops.h"
 #include "util/durable_errcodes.h"

@@ -13,17 +13,11 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_type.h"
 #include "common/pg_prng.h"
-#include "fmgr.h"
-#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/float.h"
-#include "utils/jsonb.h"
-#include "utils/memutils.h"
 #include "utils/timestamp.h"
-#include "utils/uuid.h"
 
 #include "ops/ops.h"
 #include "util/durable_errcodes.h"

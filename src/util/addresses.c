@@ -19,7 +19,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "utils/guc.h"
 #include "utils/varlena.h"
 
 #include "util/util.h"
