@@ -555,6 +555,7 @@ CREATE TABLE durable.task_leases (
 	op_id			integer NOT NULL,
 	attempt			integer NOT NULL,
 	worker			text NOT NULL,
+	owner			regrole NOT NULL,		/* the task's */
 	claimed_at		timestamptz NOT NULL,
 	PRIMARY KEY (lease_hash),
 	FOREIGN KEY (execution_id, run_no, op_id) REFERENCES durable.tasks ON DELETE CASCADE
@@ -586,8 +587,9 @@ $$;
 /* a role sees its own tasks and the grants it gave or got; nobody needs the leases */
 CREATE POLICY tasks_owner ON durable.tasks FOR SELECT USING (
 	pg_catalog.pg_has_role(owner::oid, 'USAGE')
-	OR pg_catalog.pg_has_role('durable_admin', 'USAGE')
-	OR pg_catalog.pg_has_role('durable_monitor', 'USAGE'));
+	OR pg_catalog.pg_has_role('durable_admin', 'USAGE'));
+CREATE POLICY tasks_monitor ON durable.tasks FOR SELECT USING (
+	pg_catalog.pg_has_role('durable_monitor', 'USAGE'));
 CREATE POLICY task_queue_grants_owner ON durable.task_queue_grants FOR SELECT USING (
 	pg_catalog.pg_has_role(owner::oid, 'USAGE')
 	OR pg_catalog.pg_has_role(grantee::oid, 'USAGE')

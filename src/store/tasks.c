@@ -125,8 +125,8 @@ static const StorageStatement statements[Q_COUNT] = {
 	},
 	[Q_LEASE_INSERT] = {
 		"INSERT INTO durable.task_leases (lease_hash, execution_id, run_no, op_id, attempt, "
-		"worker, claimed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		7, {BYTEAOID, UUIDOID, INT4OID, INT4OID, INT4OID, TEXTOID, TIMESTAMPTZOID}
+		"worker, claimed_at, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		8, {BYTEAOID, UUIDOID, INT4OID, INT4OID, INT4OID, TEXTOID, TIMESTAMPTZOID, REGROLEOID}
 	},
 	/* when the next task of a queue comes due (its backoff ends) */
 	[Q_TASK_NEXT] = {
@@ -330,8 +330,8 @@ List *
 durable_storage_task_claim(const char *task_queue, const char *worker, Oid role, bool admin,
 						   int64 lease_us, int max_tasks, TimestampTz now)
 {
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	List	   *keys = NIL;
 	List	   *claimed = NIL;
 	ListCell   *lc;
@@ -378,6 +378,7 @@ durable_storage_task_claim(const char *task_queue, const char *worker, Oid role,
 		values[4] = Int32GetDatum(c->attempt);
 		values[5] = CStringGetTextDatum(worker);
 		values[6] = TimestampTzGetDatum(now);
+		values[7] = ObjectIdGetDatum(c->owner);
 		run(Q_LEASE_INSERT, values, nulls, 0);
 		claimed = lappend(claimed, c);
 	}
