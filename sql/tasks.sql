@@ -140,6 +140,16 @@ SELECT claim('x', 'llm', 'w1');
 SELECT durable_task_fail(task_of('x1'), '{"message": "bad input", "code": 400}', false);
 SELECT durable_drive('t-fatal');
 SELECT status, error->>'sqlstate' AS sqlstate, error->>'message' AS message FROM durable_status('t-fatal');
+-- redriven, the task starts over: attempt 1 again, the old task id forgotten
+SELECT durable_redrive('t-fatal');
+SELECT durable_drive('t-fatal');
+SELECT task_row('t-fatal');
+SELECT terr($$SELECT durable_task_complete(task_of('x1'), '"old"')$$);
+SELECT claim('y', 'llm', 'w1');
+SELECT attempt FROM claims WHERE label = 'y1';
+SELECT durable_task_complete(task_of('y1'), '"redriven"');
+SELECT durable_drive('t-fatal');
+SELECT status, result FROM durable_status('t-fatal');
 -- a timeout: WF021
 SELECT durable_start('wf_task_catch', '{"payload": 5, "options": {"timeout": "1 minute"}}', name => 't-timeout') IS NOT NULL AS started;
 SELECT durable_drive('t-timeout');

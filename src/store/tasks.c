@@ -63,10 +63,19 @@ typedef enum TasksQuery
 
 static const StorageStatement statements[Q_COUNT] = {
 	[Q_TASK_INSERT] = {
+		"WITH gone AS (DELETE FROM durable.task_leases "
+		"WHERE execution_id = $1 AND run_no = $2 AND op_id = $3) "
 		"INSERT INTO durable.tasks (execution_id, run_no, op_id, name, task_queue, payload, "
 		"options, status, max_attempts, available_at, timeout_at, heartbeat_timeout, owner, "
 		"created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'QUEUED', $8, $9, $10, "
-		"$11 * interval '1 microsecond', $12, $9)",
+		"$11 * interval '1 microsecond', $12, $9) "
+		"ON CONFLICT (execution_id, run_no, op_id) DO UPDATE SET name = EXCLUDED.name, "
+		"task_queue = EXCLUDED.task_queue, payload = EXCLUDED.payload, "
+		"options = EXCLUDED.options, status = 'QUEUED', attempt = 0, "
+		"max_attempts = EXCLUDED.max_attempts, available_at = EXCLUDED.available_at, "
+		"timeout_at = EXCLUDED.timeout_at, heartbeat_timeout = EXCLUDED.heartbeat_timeout, "
+		"worker = NULL, lease = NULL, lease_until = NULL, result = NULL, error = NULL, "
+		"owner = EXCLUDED.owner, created_at = EXCLUDED.created_at, completed_at = NULL",
 		12, {UUIDOID, INT4OID, INT4OID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID,
 		TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, REGROLEOID}
 	},
@@ -221,6 +230,12 @@ task_from_row(DurableTask *t)
 	t->lease_attempt = DatumGetInt32(get_col(20, &isnull));
 }
 
+/*
+ * durable_storage_task_insert
+ *		A new task, claimable at commit.  An operation that durable_redrive
+ *		runs again may have the op_id of a task of the failed run: that task
+ *		starts over, and the ids handed out for it are forgotten.
+ */
 void
 durable_storage_task_insert(const pg_uuid_t *id, int32 run_no, int32 op_id, const char *name,
 							const char *task_queue, Jsonb *payload, Jsonb *options,
