@@ -119,7 +119,7 @@ static const StorageStatement statements[Q_COUNT] = {
 		"AND ($4 OR pg_has_role($3, t.owner, 'USAGE') "
 		"OR EXISTS (SELECT 1 FROM durable.task_queue_grants g WHERE g.task_queue = $1 "
 		"AND g.owner = t.owner AND pg_has_role($3, g.grantee, 'USAGE'))) "
-		"ORDER BY t.available_at, t.created_at, t.op_id LIMIT $5 FOR UPDATE OF t SKIP LOCKED",
+		"ORDER BY t.available_at LIMIT $5 FOR UPDATE OF t SKIP LOCKED",
 		5, {TEXTOID, TIMESTAMPTZOID, OIDOID, BOOLOID, INT8OID}
 	},
 	/* a lease no longer than the task's heartbeat_timeout */
