@@ -239,6 +239,15 @@ SELECT n, error->>'sqlstate' AS sqlstate, error->>'message' AS message
   FROM generate_series(1, 10) n, durable_status('bad-' || n) ORDER BY n;
 SELECT count(*) AS tasks_made FROM durable.tasks t JOIN durable.executions e ON e.id = t.execution_id
  WHERE e.name LIKE 'bad-%';
+-- a step may not claim: it would hold a worker while it waits
+CREATE FUNCTION wf_claim_in_step(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN durable_step('claim', 'SELECT count(*) FROM durable_task_claim(''llm'', ''w'', wait => ''1 minute'')',
+                      options => '{"max_attempts": 1}');
+END $$;
+SELECT durable_start('wf_claim_in_step', '{}', name => 't-step-claim') IS NOT NULL AS started;
+SELECT durable_drive('t-step-claim');
+SELECT error->>'sqlstate' AS sqlstate, error->>'message' AS message FROM durable_status('t-step-claim');
 -- a limiter is accepted (kept for the limiters of issue 16)
 SELECT durable_start('wf_task', '{"payload": 7, "options": {"limiter": "llm-rate", "heartbeat_timeout": "10 seconds"}}',
                      name => 't-limiter') IS NOT NULL AS started;
@@ -288,6 +297,14 @@ SELECT count(*) FROM durable.task_queue_grants;
 SELECT durable_task_queue_revoke('owned', 'regress_task_other', 'regress_task_owner');
 
 SELECT durable_stop(e) FROM unnest(ARRAY['t-owned', 't-limiter']) e;
+-- purging an execution takes its tasks and their leases with it
+SELECT (SELECT count(*) FROM durable.tasks WHERE owner = 'regress_task_owner'::regrole) AS tasks,
+       (SELECT count(*) FROM durable.task_leases WHERE owner = 'regress_task_owner'::regrole) AS leases;
+SET ROLE regress_task_owner;
+SELECT durable_purge('0 seconds') AS purged;
+RESET ROLE;
+SELECT (SELECT count(*) FROM durable.tasks WHERE owner = 'regress_task_owner'::regrole) AS tasks,
+       (SELECT count(*) FROM durable.task_leases WHERE owner = 'regress_task_owner'::regrole) AS leases;
 DROP FUNCTION wf_owned(jsonb);
 REVOKE CREATE ON SCHEMA public FROM regress_task_owner;
 REVOKE ALL ON claims FROM regress_task_worker, regress_task_other;
