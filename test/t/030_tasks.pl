@@ -10,6 +10,8 @@
 #   which the workflow catches.
 # - A claim with a wait returns as soon as a task is added, well before
 #   its wait ends; one whose task never comes returns empty after its wait.
+# - Four workers waiting on an empty queue share 40 tasks that come: each
+#   task is claimed once, at attempt 1.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -149,6 +151,44 @@ is(query(q{SELECT count(*) FROM durable_task_claim('never', 'patient', '1 minute
 my $waited = time - $t0;
 cmp_ok($waited, '>=', 1.9, sprintf('after its wait (%.2f s)', $waited));
 cmp_ok($waited, '<', 30, 'and not much later');
+
+# ------------------------------------------------------------ concurrent claimers
+# four workers wait on an empty queue; 40 tasks come: each is claimed once
+my @claimers;
+for my $w (1 .. 4)
+{
+	my $script = join('', map { qq{SELECT task_id AS tid FROM durable_task_claim('many', 'w$w', '1 minute', 1, '120 seconds') \\gset
+SELECT durable_task_complete(:'tid', '"w$w"');
+} } 1 .. 10);
+	my $file = PostgreSQL::Test::Utils::tempdir() . "/claimer$w.sql";
+	PostgreSQL::Test::Utils::append_to_file($file, $script);
+	my ($o, $e) = ('', '');
+	push @claimers, [ IPC::Run::start(
+		[ $node->installed_command('psql'), '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1',
+		  '-d', $node->connstr('postgres'), '-f', $file ],
+		'>', \$o, '2>', \$e), \$e ];
+}
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 4 FROM pg_stat_activity WHERE query LIKE '%durable_task_claim(''many''%'
+	  AND wait_event_type = 'Extension'}), 'four workers wait on the queue');
+query(q{SELECT count(durable_start('wf', jsonb_build_object('queue', 'many', 'payload', i), name => 'many-' || i))
+          FROM generate_series(1, 40) i});
+my $all_ok = 1;
+for my $c (@claimers)
+{
+	$c->[0]->finish or $all_ok = 0;
+	diag(${ $c->[1] }) if ${ $c->[1] } ne '';
+}
+ok($all_ok, 'each worker claimed and completed ten tasks');
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 40 FROM durable.executions WHERE name LIKE 'many-%' AND status = 'SUCCEEDED'}),
+	'the 40 executions succeed');
+is(query(q{SELECT count(*) || ' ' || count(DISTINCT (execution_id, op_id)) || ' ' || max(attempt)
+             FROM durable.task_leases l WHERE worker LIKE 'w_'}), '40 40 1',
+	'40 claims for 40 tasks, all at attempt 1: no task was handed out twice');
+is(query(q{SELECT string_agg(n::text, ',') FROM (SELECT count(*) n FROM durable.executions
+             WHERE name LIKE 'many-%' GROUP BY result ORDER BY result) s}), '10,10,10,10',
+	'each worker completed ten of them');
 
 $node->stop;
 done_testing();
