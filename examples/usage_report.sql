@@ -32,17 +32,20 @@
 --   2. writes one narrative per style with durable_map, a child execution
 --      per style: most styles call the LLM (an OpenAI-style responses API)
 --      with durable_http, retried on 429 and 5xx; the styles listed in the
---      setting callback_styles (by default "executive") go through the
---      callback pattern instead: a row in llm_jobs carries the callback id
---      to an external worker (examples/llm_worker.sh) that calls the LLM
---      and completes the callback;
+--      setting task_styles (by default "executive") are handed to the
+--      workers of the task queue "llm" with durable_task instead: an
+--      external worker (examples/llm_worker.py) claims the task, calls the
+--      LLM and completes the task with its answer (a 429 fails the attempt,
+--      and the task comes back after the backoff of its options);
 --   3. marks the report DONE with pointers to its artifacts (the metrics
 --      row and one narrative row per style).
 --
 -- Needs: CREATE EXTENSION durable; the LLM's API key as a secret, e.g.
 --   SELECT durable_secret_set('llm_api_key', 'sk-...', ARRAY['api.openai.com']);
--- and the worker running for the callback styles:
---   LLM_API_KEY=sk-... bash examples/llm_worker.sh -d 'dbname=app'
+-- and a worker of the task queue "llm" running for the task styles:
+--   LLM_API_KEY=sk-... python3 examples/llm_worker.py -d 'dbname=app'
+-- (connected as the role that requests the reports, or as a role it
+-- granted the queue: SELECT durable_task_queue_grant('llm', 'llm_worker');)
 -- test/t/012_examples.pl runs all of it against a mock LLM.
 
 CREATE SCHEMA usage_report;
@@ -59,7 +62,7 @@ INSERT INTO usage_report.settings VALUES
     ('llm_url',         'https://api.openai.com/v1/responses'),
     ('llm_model',       'gpt-4.1-mini'),
     ('llm_secret',      'llm_api_key'),   -- a durable secret: sent as "Authorization: Bearer <value>"
-    ('callback_styles', 'executive');     -- comma list: styles written by examples/llm_worker.sh
+    ('task_styles',     'executive');     -- comma list: styles written by examples/llm_worker.py
 
 -- What the API gateway records, one row per request.
 CREATE TABLE usage_report.usage_events (
@@ -108,35 +111,13 @@ CREATE TABLE usage_report.narratives (
     report_key  text NOT NULL REFERENCES usage_report.reports,
     style       text NOT NULL,
     body        text NOT NULL,
-    source      text NOT NULL CHECK (source IN ('http', 'callback')),
+    source      text NOT NULL CHECK (source IN ('http', 'task')),
     model       text,
     response_id text,
     usage       jsonb,
     created_at  timestamptz NOT NULL DEFAULT now(),
     UNIQUE (report_key, style)
 );
-
--- The queue of the external LLM worker (examples/llm_worker.sh).  A row is
--- inserted by the submitter of a callback, in the transaction that records
--- the wait, so the worker never sees a callback id that does not exist.
--- available_at: when a queued job may be taken; for a running job, the end
--- of its lease (a worker that died leaves it to be taken again).
-CREATE TABLE usage_report.llm_jobs (
-    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    callback_id  text NOT NULL UNIQUE,
-    report_key   text NOT NULL,
-    style        text NOT NULL,
-    url          text NOT NULL,
-    request      jsonb NOT NULL,          -- the body to POST: {model, input, metadata}
-    status       text NOT NULL DEFAULT 'queued'
-                 CHECK (status IN ('queued', 'running', 'done', 'failed')),
-    attempts     integer NOT NULL DEFAULT 0,
-    available_at timestamptz NOT NULL DEFAULT now(),
-    last_error   text,
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    finished_at  timestamptz
-);
-CREATE INDEX ON usage_report.llm_jobs (available_at) WHERE status IN ('queued', 'running');
 
 -- ------------------------------------------------ the request and its key
 
@@ -587,8 +568,8 @@ BEGIN
     SELECT jsonb_agg(jsonb_build_object(
                'reportKey', key,
                'style', s->>'id',
-               'mode', CASE WHEN s->>'id' = ANY (string_to_array(cfg->>'callback_styles', ','))
-                            THEN 'callback' ELSE 'http' END,
+               'mode', CASE WHEN s->>'id' = ANY (string_to_array(cfg->>'task_styles', ','))
+                            THEN 'task' ELSE 'http' END,
                'url', cfg->>'llm_url',
                'secret', cfg->>'llm_secret',
                'request', jsonb_build_object(
@@ -622,13 +603,17 @@ DECLARE
     job jsonb := input->'item';
     response jsonb;
 BEGIN
-    IF job->>'mode' = 'callback' THEN
-        -- The external worker takes the queue row, calls the LLM and
-        -- completes the callback with the LLM's answer.
-        response := durable_wait_for_callback('llm-job',
-            'INSERT INTO usage_report.llm_jobs (callback_id, report_key, style, url, request)
-             VALUES ($1, $2->>''reportKey'', $2->>''style'', $2->>''url'', $2->''request'')',
-            job, timeout => interval '1 hour');
+    IF job->>'mode' = 'task' THEN
+        -- A worker of the task queue "llm" (examples/llm_worker.py) claims
+        -- the task, calls the LLM and completes it with the LLM's answer; a
+        -- failed attempt (a 429, a lost lease) comes back after the backoff.
+        response := durable_task('llm-task', 'llm',
+            jsonb_build_object('url', job->>'url', 'request', job->'request',
+                               'style', job->>'style',
+                               'taskKey', encode(sha256(convert_to(
+                                   (job->>'reportKey') || '/' || (job->>'style'), 'UTF8')), 'hex')),
+            '{"timeout": "1 hour", "heartbeat_timeout": "5 minutes", "max_attempts": 5,
+              "initial_delay": "1 second", "jitter": "none"}');
     ELSE
         -- Retried on connection errors, timeouts, 429 (honouring
         -- Retry-After) and 5xx; any other status >= 400 fails at once.

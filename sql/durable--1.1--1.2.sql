@@ -521,6 +521,137 @@ RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_wait_for_any';
 COMMENT ON FUNCTION @extschema@.durable_wait_for_any(text, jsonb) IS
 	'wait for the first of several events, timers and callbacks; returns {"branch", "payload"}';
 
+/* --- issue 16: task queues for external workers --- */
+
+/*
+ * A task (durable_task) is work a workflow hands to a worker outside the
+ * database.  Workers claim tasks of a task queue by name with plain SQL
+ * (durable_task_claim) and get a lease; each claim hands out a new task
+ * id, a capability of which only the SHA-256 is stored (task_leases), so
+ * that a worker whose lease moved on to another attempt cannot complete
+ * the task.  One row per durable_task operation; the row goes with its
+ * execution when the execution is purged.
+ */
+CREATE TABLE durable.tasks (
+	execution_id	uuid NOT NULL REFERENCES durable.executions ON DELETE CASCADE,
+	run_no			integer NOT NULL,
+	op_id			integer NOT NULL,		/* the durable_task operation */
+	name			text NOT NULL,
+	task_queue		text NOT NULL,
+	payload			jsonb,
+	options			jsonb,					/* the options of durable_task, as given */
+	status			text NOT NULL,			/* QUEUED, CLAIMED, SUCCEEDED, FAILED, TIMED_OUT */
+	attempt			integer NOT NULL DEFAULT 0,	/* attempts claimed so far */
+	max_attempts	integer NOT NULL,
+	available_at	timestamptz NOT NULL,	/* QUEUED: when it may be claimed */
+	timeout_at		timestamptz,
+	heartbeat_timeout interval,				/* the longest lease a claim or heartbeat gets */
+	worker			text,					/* CLAIMED: who holds the lease */
+	lease			interval,				/* CLAIMED: the lease a heartbeat renews */
+	lease_until		timestamptz,			/* CLAIMED: the end of the lease */
+	result			jsonb,
+	error			jsonb,					/* the last failure of an attempt */
+	owner			regrole NOT NULL,		/* the execution's owner */
+	created_at		timestamptz NOT NULL,
+	completed_at	timestamptz,
+	PRIMARY KEY (execution_id, run_no, op_id)
+);
+CREATE INDEX tasks_queued_idx ON durable.tasks (task_queue, available_at)
+	WHERE status = 'QUEUED';
+COMMENT ON TABLE durable.tasks IS 'tasks for workers outside the database (durable_task)';
+
+CREATE TABLE durable.task_leases (
+	lease_hash		bytea NOT NULL,			/* sha256 of the task id a claim handed out */
+	execution_id	uuid NOT NULL,
+	run_no			integer NOT NULL,
+	op_id			integer NOT NULL,
+	attempt			integer NOT NULL,
+	worker			text NOT NULL,
+	owner			regrole NOT NULL,		/* the task's */
+	claimed_at		timestamptz NOT NULL,
+	PRIMARY KEY (lease_hash),
+	FOREIGN KEY (execution_id, run_no, op_id) REFERENCES durable.tasks ON DELETE CASCADE
+);
+CREATE INDEX task_leases_task_idx ON durable.task_leases (execution_id, run_no, op_id);
+COMMENT ON TABLE durable.task_leases IS 'the claims of tasks, by the hash of the task id each handed out';
+
+/* who may claim the tasks of an owner from a task queue, besides its members */
+CREATE TABLE durable.task_queue_grants (
+	task_queue		text NOT NULL,
+	owner			regrole NOT NULL,		/* whose tasks */
+	grantee			regrole NOT NULL,
+	granted_at		timestamptz NOT NULL,
+	PRIMARY KEY (task_queue, owner, grantee)
+);
+
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['tasks', 'task_leases', 'task_queue_grants']
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE durable.%I ENABLE ROW LEVEL SECURITY', t);
+		EXECUTE pg_catalog.format('REVOKE ALL ON durable.%I FROM PUBLIC', t);
+		PERFORM pg_catalog.pg_extension_config_dump('durable.' OPERATOR(pg_catalog.||) t, '');
+	END LOOP;
+END
+$$;
+/* a role sees its own tasks and the grants it gave or got; nobody needs the leases */
+CREATE POLICY tasks_owner ON durable.tasks FOR SELECT USING (
+	pg_catalog.pg_has_role(owner::oid, 'USAGE')
+	OR pg_catalog.pg_has_role('durable_admin', 'USAGE'));
+CREATE POLICY tasks_monitor ON durable.tasks FOR SELECT USING (
+	pg_catalog.pg_has_role('durable_monitor', 'USAGE'));
+CREATE POLICY task_queue_grants_owner ON durable.task_queue_grants FOR SELECT USING (
+	pg_catalog.pg_has_role(owner::oid, 'USAGE')
+	OR pg_catalog.pg_has_role(grantee::oid, 'USAGE')
+	OR pg_catalog.pg_has_role('durable_admin', 'USAGE'));
+GRANT SELECT ON durable.tasks, durable.task_queue_grants TO PUBLIC;
+
+CREATE FUNCTION @extschema@.durable_task(name text, task_queue text, payload jsonb,
+										 options jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_task';
+COMMENT ON FUNCTION @extschema@.durable_task(text, text, jsonb, jsonb) IS
+	'hand a task to the workers of a task queue and wait for its result';
+
+CREATE FUNCTION @extschema@.durable_task_claim(task_queue text, worker text,
+											   lease interval DEFAULT '30 seconds',
+											   max_tasks integer DEFAULT 1,
+											   wait interval DEFAULT '0')
+RETURNS TABLE (task_id text, name text, payload jsonb, attempt integer, execution_id uuid,
+			   lease_until timestamptz)
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_task_claim';
+COMMENT ON FUNCTION @extschema@.durable_task_claim(text, text, interval, integer, interval) IS
+	'claim tasks of a task queue, waiting up to wait for one to come';
+
+CREATE FUNCTION @extschema@.durable_task_heartbeat(task_id text, lease interval DEFAULT NULL)
+RETURNS timestamptz LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_task_heartbeat';
+COMMENT ON FUNCTION @extschema@.durable_task_heartbeat(text, interval) IS
+	'renew the lease of a claimed task; returns its new end';
+
+CREATE FUNCTION @extschema@.durable_task_complete(task_id text, result jsonb)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_task_complete';
+COMMENT ON FUNCTION @extschema@.durable_task_complete(text, jsonb) IS
+	'complete a claimed task with its result; its execution resumes';
+
+CREATE FUNCTION @extschema@.durable_task_fail(task_id text, error jsonb,
+											  retryable boolean DEFAULT true)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_task_fail';
+COMMENT ON FUNCTION @extschema@.durable_task_fail(text, jsonb, boolean) IS
+	'fail an attempt of a claimed task: retried while attempts remain, unless not retryable';
+
+CREATE FUNCTION @extschema@.durable_task_queue_grant(task_queue text, role name,
+													 owner name DEFAULT current_user)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_task_queue_grant';
+COMMENT ON FUNCTION @extschema@.durable_task_queue_grant(text, name, name) IS
+	'let a role claim the tasks of an owner from a task queue';
+
+CREATE FUNCTION @extschema@.durable_task_queue_revoke(task_queue text, role name,
+													  owner name DEFAULT current_user)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_task_queue_revoke';
+COMMENT ON FUNCTION @extschema@.durable_task_queue_revoke(text, name, name) IS
+	'take back a grant of durable_task_queue_grant';
+
 /* --- last: say when no worker will run executions (issue 14) --- */
 
 DO $$

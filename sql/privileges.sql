@@ -201,6 +201,18 @@ CREATE FUNCTION priv_fixtures() RETURNS void LANGUAGE sql AS $$
                                      options, idempotency_key, at_most_once, created_at)
   SELECT e.id, 1, 99, 1, e.owner, '{"url": "http://127.0.0.1:1/"}', '{}', 'k', false, now()
     FROM durable.executions e WHERE e.name IN ('alice-sleep', 'bob-sleep');
+  -- a task, its lease and a grant of its queue (the task queues of issue 16)
+  INSERT INTO durable.tasks (execution_id, run_no, op_id, name, task_queue, status, max_attempts,
+                             available_at, owner, created_at)
+  SELECT e.id, 1, 99, 'priv', 'priv', 'QUEUED', 1, now(), e.owner, now()
+    FROM durable.executions e WHERE e.name IN ('alice-sleep', 'bob-sleep');
+  INSERT INTO durable.task_leases (lease_hash, execution_id, run_no, op_id, attempt, worker,
+                                   owner, claimed_at)
+  SELECT sha256(convert_to(t.owner::text, 'UTF8')), t.execution_id, 1, 99, 1, 'w', t.owner, now()
+    FROM durable.tasks t WHERE t.task_queue = 'priv';
+  INSERT INTO durable.task_queue_grants (task_queue, owner, grantee, granted_at)
+  SELECT 'priv', r::regrole, r::regrole, now()
+    FROM unnest(ARRAY['regress_priv_alice', 'regress_priv_bob']) r;
 $$;
 
 -- each role's rows and the total of every table, counted by a superuser

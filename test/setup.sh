@@ -31,7 +31,7 @@ durable_setup() (
     local packages=(
         postgresql-15 postgresql-server-dev-15 postgresql-client-15
         libcurl4-openssl-dev libssl-dev libipc-run-perl make gcc curl postgresql-15-cron
-        python3 prometheus-postgres-exporter
+        python3 python3-psycopg2 prometheus-postgres-exporter
     )
     missing=()
     for p in "${packages[@]}"; do

@@ -34,6 +34,7 @@ static const DurableOpKindInfo *const op_kinds[] = {
 	&durable_kind_map,
 	&durable_kind_http,
 	&durable_kind_patch,
+	&durable_kind_task,
 };
 
 static const DurableMessageKind *const message_kinds[] = {
@@ -41,6 +42,7 @@ static const DurableMessageKind *const message_kinds[] = {
 	&durable_message_event,
 	&durable_message_child,
 	&durable_message_http,
+	&durable_message_task,
 };
 
 /*

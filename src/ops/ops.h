@@ -36,12 +36,14 @@ extern const DurableOpKindInfo durable_kind_condition;	/* condition.c */
 extern const DurableOpKindInfo durable_kind_invoke; /* children.c */
 extern const DurableOpKindInfo durable_kind_parallel;
 extern const DurableOpKindInfo durable_kind_map;
+extern const DurableOpKindInfo durable_kind_task;	/* task.c */
 
 /* the inbox's message kinds, each defined in the file that applies it */
 extern const DurableMessageKind durable_message_callback;	/* callback.c */
 extern const DurableMessageKind durable_message_event;	/* event.c */
 extern const DurableMessageKind durable_message_child;	/* children.c */
 extern const DurableMessageKind durable_message_http;	/* http.c */
+extern const DurableMessageKind durable_message_task;	/* task.c */
 
 /* kinds.c */
 extern void durable_ops_register(void);

@@ -5,8 +5,10 @@
  *	  background worker (its latch, whether it is idle, the execution it
  *	  drives, the verdict its predecessor left when it exited to end code
  *	  that ignored a cancel), the launcher's latch, the counters of
- *	  durable.stats, and the condition variable durable_await sleeps on;
- *	  and the commit-time wake-ups that backends send the workers.  Also
+ *	  durable.stats, the condition variable durable_await sleeps on and
+ *	  those durable_task_claim sleeps on (one per hash of a task queue's
+ *	  name); and the commit-time wake-ups that backends send the workers
+ *	  and the claims waiting for tasks.  Also
  *	  the durable.activity view: what each worker and the HTTP worker run
  *	  now, which a worker records in its slot with a spinlock held for a
  *	  few stores (no allocation, no lock of the lock manager); api/observe.c
@@ -27,6 +29,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_extension.h"
+#include "common/hashfn.h"
 #include "commands/extension.h"
 #include "storage/lmgr.h"
 
@@ -63,6 +66,8 @@ static bool wake_launcher_at_end = false;
 static pg_uuid_t stopping_here[DURABLE_STOPPING_SLOTS];
 static int	nstopping_here = 0;
 static bool xact_callback_registered = false;
+/* the task condition variables to broadcast when this transaction commits */
+static uint32 task_cvs_at_commit = 0;
 static void durable_register_xact_callback(void);
 /* the slot of this backend when it is a worker: durable.activity shows it */
 static DurableWorkerSlot *activity_slot = NULL;
@@ -108,6 +113,8 @@ durable_shmem_startup(void)
 		pg_atomic_init_u32(&durable_shared->notes_state, NOTES_PENDING);
 		pg_atomic_init_u32(&durable_shared->nverdicts, 0);
 		ConditionVariableInit(&durable_shared->finished_cv);
+		for (i = 0; i < DURABLE_TASK_CVS; i++)
+			ConditionVariableInit(&durable_shared->task_cv[i]);
 		for (i = 0; i < DC_COUNT; i++)
 			pg_atomic_init_u64(&durable_shared->counters[i], 0);
 		durable_shared->stats_since = GetCurrentTimestamp();
@@ -457,6 +464,15 @@ durable_xact_callback(XactEvent event, void *arg)
 				set_proc_latch(procno);
 			}
 			wake_http_at_commit = false;
+			if (task_cvs_at_commit != 0)
+			{
+				int			i;
+
+				for (i = 0; i < DURABLE_TASK_CVS; i++)
+					if (task_cvs_at_commit & ((uint32) 1 << i))
+						ConditionVariableBroadcast(&durable_shared->task_cv[i]);
+			}
+			task_cvs_at_commit = 0;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -464,6 +480,7 @@ durable_xact_callback(XactEvent event, void *arg)
 			wakes_at_commit = 0;
 			wake_http_at_commit = false;
 			http_cancel_at_commit = false;
+			task_cvs_at_commit = 0;
 			break;
 		default:
 			break;
@@ -501,6 +518,41 @@ durable_wake_at_commit(void)
 	durable_register_xact_callback();
 	if (wakes_at_commit < Min(durable_max_workers, durable_shared->nslots))
 		wakes_at_commit++;
+}
+
+static int
+task_cv_index(const char *task_queue)
+{
+	return (int) (hash_bytes((const unsigned char *) task_queue, strlen(task_queue)) %
+				  DURABLE_TASK_CVS);
+}
+
+/*
+ * durable_task_cv
+ *		The condition variable a claim of the task queue sleeps on; NULL
+ *		when the library was not preloaded (no shared memory).
+ */
+ConditionVariable *
+durable_task_cv(const char *task_queue)
+{
+	if (durable_shared == NULL)
+		return NULL;
+	return &durable_shared->task_cv[task_cv_index(task_queue)];
+}
+
+/*
+ * durable_task_wake_at_commit
+ *		Tasks of the task queue become claimable when this transaction
+ *		commits: the claims waiting on it are woken then, not before (they
+ *		would not see the rows) and not on rollback.
+ */
+void
+durable_task_wake_at_commit(const char *task_queue)
+{
+	if (durable_shared == NULL)
+		return;
+	durable_register_xact_callback();
+	task_cvs_at_commit |= (uint32) 1 << task_cv_index(task_queue);
 }
 
 /*

@@ -123,6 +123,45 @@ typedef struct DurableCallback
 	TimestampTz heartbeat_deadline; /* DT_NOBEGIN when none */
 } DurableCallback;
 
+/* a row of durable.tasks, and the attempt of the lease it was found by */
+typedef struct DurableTask
+{
+	pg_uuid_t	execution;
+	int32		run_no;
+	int32		op_id;
+	char	   *name;
+	char	   *task_queue;
+	char	   *status;			/* QUEUED, CLAIMED, SUCCEEDED, FAILED, TIMED_OUT */
+	int32		attempt;		/* attempts claimed so far */
+	int32		max_attempts;
+	TimestampTz available_at;
+	TimestampTz timeout_at;		/* DT_NOBEGIN when none */
+	int64		heartbeat_timeout;	/* microseconds; 0: none */
+	int64		lease;			/* microseconds, the lease a heartbeat renews */
+	TimestampTz lease_until;	/* DT_NOBEGIN when not claimed */
+	Jsonb	   *result;
+	Jsonb	   *error;
+	Jsonb	   *options;
+	Jsonb	   *payload;
+	Oid			owner;
+	bool		live;			/* its execution's run is not finished */
+	int32		lease_attempt;	/* by_lease: the attempt of that claim */
+} DurableTask;
+
+/* a task a claim took */
+typedef struct DurableClaimed
+{
+	pg_uuid_t	execution;
+	int32		run_no;
+	int32		op_id;
+	char	   *task_id;
+	char	   *name;
+	Jsonb	   *payload;
+	int32		attempt;
+	TimestampTz lease_until;
+	Oid			owner;
+} DurableClaimed;
+
 /* a row of durable.children, or the part of it a query returns */
 typedef struct DurableChildRow
 {
@@ -153,6 +192,29 @@ extern bool durable_storage_callback_complete(const uint8 *hash, const char *sta
 											  int32 *run_no, int32 *op_id, Oid *owner);
 extern bool durable_storage_callback_heartbeat(const uint8 *hash, TimestampTz now);
 extern bool durable_storage_callback_get(const uint8 *hash, DurableCallback *cb);
+
+/* tasks.c: durable.tasks, durable.task_leases, durable.task_queue_grants */
+extern void durable_storage_task_insert(const pg_uuid_t *id, int32 run_no, int32 op_id,
+										const char *name, const char *task_queue,
+										Jsonb *payload, Jsonb *options, int max_attempts,
+										TimestampTz timeout_at, int64 heartbeat_us, Oid owner,
+										TimestampTz now);
+extern bool durable_storage_task_get(const pg_uuid_t *id, int32 run_no, int32 op_id,
+									 DurableTask *t);
+extern bool durable_storage_task_by_lease(const uint8 *hash, DurableTask *t);
+extern void durable_storage_task_finish(const DurableTask *t, const char *status,
+										Jsonb *result, Jsonb *error, TimestampTz now);
+extern void durable_storage_task_requeue(const DurableTask *t, Jsonb *error,
+										 TimestampTz available_at);
+extern void durable_storage_task_lease(const DurableTask *t, int64 lease_us,
+									   TimestampTz lease_until);
+extern List *durable_storage_task_claim(const char *task_queue, const char *worker, Oid role,
+										bool admin, int64 lease_us, int max_tasks,
+										TimestampTz now);
+extern TimestampTz durable_storage_task_next(const char *task_queue, TimestampTz now);
+extern bool durable_storage_task_grant(const char *task_queue, Oid owner, Oid grantee,
+									   TimestampTz now);
+extern bool durable_storage_task_revoke(const char *task_queue, Oid owner, Oid grantee);
 extern bool durable_storage_callback_timeout(const uint8 *hash, TimestampTz now,
 											 bool *total);
 extern void durable_storage_callbacks_cancel(const pg_uuid_t *id, TimestampTz now);
@@ -355,6 +417,9 @@ typedef enum DurableCounter
 /* executions durable_stop is stopping, which workers must not take up */
 #define DURABLE_STOPPING_SLOTS 32
 
+/* condition variables of task queues: a queue's name hashes to one */
+#define DURABLE_TASK_CVS 32
+
 typedef struct DurableShared
 {
 	int			nslots;			/* max_worker_processes at server start */
@@ -366,6 +431,8 @@ typedef struct DurableShared
 	pg_atomic_uint32 notes_state;	/* crash notes of this start: NOTES_* */
 	pg_atomic_uint32 nverdicts;	/* verdicts set in slots, not yet taken */
 	ConditionVariable finished_cv;	/* broadcast when executions finish */
+	/* broadcast at the commit that makes tasks claimable, by task queue hash */
+	ConditionVariable task_cv[DURABLE_TASK_CVS];
 	int			http_procno;	/* the HTTP worker; -1 when not running */
 	pg_atomic_uint32 http_cancels;	/* bumped when requests' rows are deleted */
 	pid_t		http_pid;		/* the HTTP worker; 0 when not running */
@@ -397,6 +464,8 @@ extern void durable_activity_owner(Oid owner);
 extern void durable_stopping_add(const pg_uuid_t *id);
 extern bool durable_is_stopping(const pg_uuid_t *id);
 extern bool durable_is_charging(const pg_uuid_t *id);
+extern ConditionVariable *durable_task_cv(const char *task_queue);
+extern void durable_task_wake_at_commit(const char *task_queue);
 
 /* signal.c: counters (added at commit), NOTIFY, the wake of durable_await */
 extern void durable_count(DurableCounter c, int64 n);

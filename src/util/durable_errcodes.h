@@ -54,5 +54,9 @@
 #define ERRCODE_DURABLE_HTTP_UNKNOWN		MAKE_SQLSTATE('W','F','0','1','7')
 /* drives of the execution raised durable.max_drive_errors errors in a row */
 #define ERRCODE_DURABLE_DRIVE_ERRORS		MAKE_SQLSTATE('W','F','0','1','8')
+/* a task failed: attempts exhausted, or a failure its worker said is not retryable */
+#define ERRCODE_DURABLE_TASK_FAILED			MAKE_SQLSTATE('W','F','0','2','0')
+/* a task was not completed within its timeout */
+#define ERRCODE_DURABLE_TASK_TIMEOUT		MAKE_SQLSTATE('W','F','0','2','1')
 
 #endif							/* DURABLE_ERRCODES_H */

@@ -315,6 +315,59 @@ durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts)
 }
 
 /*
+ * durable_parse_task_options
+ *		The options of durable_task: max_attempts (default 3) and the
+ *		backoff between attempts, timeout (of the whole task),
+ *		heartbeat_timeout (the longest lease a claim or heartbeat gets),
+ *		limiter (a name, kept for the performer).
+ */
+void
+durable_parse_task_options(Jsonb *options, DurableTaskOptions *o)
+{
+	JsonbIterator *it = NULL;
+	JsonbValue	v;
+	char	   *key = NULL;
+
+	retry_defaults(&o->retry);
+	o->timeout = 0;
+	o->heartbeat_timeout = 0;
+	o->limiter = NULL;
+	while (durable_options_next(options, &it, &key, &v))
+	{
+		if (backoff_option(key, &v, 1000, &o->retry))
+			continue;
+		if (strcmp(key, "timeout") == 0 || strcmp(key, "heartbeat_timeout") == 0)
+		{
+			int64		us = durable_option_interval(key, &v, NULL);
+
+			if (us <= 0)
+				options_error(key, "a positive interval");
+			if (us > (int64) durable_max_wait * USECS_PER_SEC)
+				ereport(ERROR,
+						(errcode(ERRCODE_DURABLE_LIMIT_EXCEEDED),
+						 errmsg("%s is longer than durable.max_wait", key)));
+			if (key[0] == 't')
+				o->timeout = us;
+			else
+				o->heartbeat_timeout = us;
+		}
+		else if (strcmp(key, "limiter") == 0)
+		{
+			if (v.type != jbvString || v.val.string.len == 0)
+				options_error(key, "the name of a limiter, as a string");
+			o->limiter = pnstrdup(v.val.string.val, v.val.string.len);
+			durable_check_name("limiter name", o->limiter);
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\"", key),
+					 errhint("Valid options are max_attempts, initial_delay, max_delay, backoff_rate, jitter, timeout, heartbeat_timeout and limiter.")));
+	}
+	check_backoff(&o->retry);
+}
+
+/*
  * http_codes
  *		retry_on, no_retry_on and fail_on_status of HTTP: statuses (100 to
  *		599), classes ("4xx", "5xx") and, unless statuses_only, the error

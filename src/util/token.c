@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * token.c
- *	  Callback ids: "cb_" and 32 random hexadecimal digits, a capability
- *	  whose SHA-256 hash alone is stored.
+ *	  Callback ids ("cb_") and task ids ("tk_", one per claim of a task):
+ *	  the prefix and 32 random hexadecimal digits, a capability whose
+ *	  SHA-256 hash alone is stored.
  *
  * IDENTIFICATION
  *	  src/util/token.c
@@ -16,6 +17,7 @@
 #include "util/util.h"
 
 #define TOKEN_PREFIX "cb_"
+#define TASK_PREFIX "tk_"
 #define TOKEN_PREFIX_LEN 3
 #define TOKEN_RANDOM_BYTES 16
 #define TOKEN_LEN (TOKEN_PREFIX_LEN + 2 * TOKEN_RANDOM_BYTES)
@@ -49,12 +51,9 @@ durable_hex(const uint8 *bytes, int n)
 	return s;
 }
 
-/*
- * durable_token_new
- *		A new callback id and its hash.
- */
-char *
-durable_token_new(uint8 *hash)
+/* a new id with the prefix (three characters), and its hash */
+static char *
+token_new(const char *prefix, const char *what, uint8 *hash)
 {
 	uint8		random[TOKEN_RANDOM_BYTES];
 	char	   *token;
@@ -62,10 +61,38 @@ durable_token_new(uint8 *hash)
 	if (!pg_strong_random(random, sizeof(random)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random callback id")));
-	token = psprintf(TOKEN_PREFIX "%s", durable_hex(random, TOKEN_RANDOM_BYTES));
+				 errmsg("could not generate a random %s", what)));
+	token = psprintf("%s%s", prefix, durable_hex(random, TOKEN_RANDOM_BYTES));
 	sha256(token, TOKEN_LEN, hash);
 	return token;
+}
+
+/* the hash of an id with the prefix; a malformed id is an error */
+static void
+token_hash(const char *token, const char *prefix, const char *what, uint8 *hash)
+{
+	int			i;
+	bool		ok = strlen(token) == TOKEN_LEN &&
+		strncmp(token, prefix, TOKEN_PREFIX_LEN) == 0;
+
+	for (i = TOKEN_PREFIX_LEN; ok && i < TOKEN_LEN; i++)
+		ok = (token[i] >= '0' && token[i] <= '9') || (token[i] >= 'a' && token[i] <= 'f');
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("malformed %s", what),
+				 errdetail("A %s is \"%s\" followed by 32 hexadecimal digits.", what, prefix)));
+	sha256(token, TOKEN_LEN, hash);
+}
+
+/*
+ * durable_token_new
+ *		A new callback id and its hash.
+ */
+char *
+durable_token_new(uint8 *hash)
+{
+	return token_new(TOKEN_PREFIX, "callback id", hash);
 }
 
 /*
@@ -75,16 +102,25 @@ durable_token_new(uint8 *hash)
 void
 durable_token_hash(const char *token, uint8 *hash)
 {
-	int			i;
-	bool		ok = strlen(token) == TOKEN_LEN &&
-		strncmp(token, TOKEN_PREFIX, TOKEN_PREFIX_LEN) == 0;
+	token_hash(token, TOKEN_PREFIX, "callback id", hash);
+}
 
-	for (i = TOKEN_PREFIX_LEN; ok && i < TOKEN_LEN; i++)
-		ok = (token[i] >= '0' && token[i] <= '9') || (token[i] >= 'a' && token[i] <= 'f');
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("malformed callback id"),
-				 errdetail("A callback id is \"cb_\" followed by 32 hexadecimal digits.")));
-	sha256(token, TOKEN_LEN, hash);
+/*
+ * durable_task_token_new
+ *		A new task id (of one claim of a task) and its hash.
+ */
+char *
+durable_task_token_new(uint8 *hash)
+{
+	return token_new(TASK_PREFIX, "task id", hash);
+}
+
+/*
+ * durable_task_token_hash
+ *		The hash of a task id; a malformed id is an error.
+ */
+void
+durable_task_token_hash(const char *token, uint8 *hash)
+{
+	token_hash(token, TASK_PREFIX, "task id", hash);
 }

@@ -443,6 +443,17 @@ typedef struct DurableHttpOptions
 
 extern void durable_parse_http_options(Jsonb *options, DurableHttpOptions *o);
 extern void durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts);
+
+/* options of durable_task */
+typedef struct DurableTaskOptions
+{
+	DurableRetryOptions retry;	/* max_attempts and the backoff */
+	int64		timeout;		/* microseconds, the whole task; 0: none */
+	int64		heartbeat_timeout;	/* microseconds, the longest lease; 0: none */
+	char	   *limiter;		/* NULL: none */
+} DurableTaskOptions;
+
+extern void durable_parse_task_options(Jsonb *options, DurableTaskOptions *o);
 extern void durable_parse_wait_strategy(Jsonb *options, DurableRetryOptions *opts);
 extern void durable_parse_policy(Jsonb *options, bool map, int n, DurablePolicy *p);
 extern int64 durable_wait_length_arg(FunctionCallInfo fcinfo, int n, const char *what);
@@ -478,10 +489,12 @@ extern ErrorData *durable_subxact(bool (*fn) (void *arg), void (*on_error) (void
 extern bool durable_subxact_call(void (*fn) (void *arg), void *arg, ErrorData **error);
 extern void durable_hide_statement(ErrorContextCallback *cb);
 
-/* token.c: callback ids */
+/* token.c: callback ids and task ids */
 #define DURABLE_TOKEN_HASH_LEN 32	/* SHA-256 */
 extern char *durable_hex(const uint8 *bytes, int n);
 extern char *durable_token_new(uint8 *hash);
 extern void durable_token_hash(const char *token, uint8 *hash);
+extern char *durable_task_token_new(uint8 *hash);
+extern void durable_task_token_hash(const char *token, uint8 *hash);
 
 #endif							/* DURABLE_UTIL_UTIL_H */

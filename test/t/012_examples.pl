@@ -5,8 +5,10 @@
 #   asked with its lists reordered, gives one execution and one report
 #   row; bad requests get clear errors), the metrics are aggregated from
 #   usage_events, three styles are written (two through durable_http with
-#   a 429 retried, honouring Retry-After; "executive" through a callback
-#   completed by examples/llm_worker.sh, which retries its own 429), and
+#   a 429 retried, honouring Retry-After; "executive" through durable_task,
+#   served by examples/llm_worker.py, a worker of the task queue "llm",
+#   whose 429 fails the attempt and whose task comes back for a second
+#   attempt under the same Idempotency-Key), and
 #   the report is DONE with pointers to its three narratives, which asking
 #   again returns; the LLM key is a secret that reaches the mock and no
 #   durable table; the metricsKey covers the metrics spec alone, so a
@@ -163,10 +165,10 @@ like(sql_error(q[SELECT usage_report.request_report('{"tenantId": "acme", "perio
 	'a prompt that is not a string is refused');
 is(query('SELECT count(*) FROM usage_report.reports'), '1', 'bad requests leave no report row');
 
-# the executive style waits in the queue of the external worker
+# the executive style waits in the task queue of the external worker
 ok($node->poll_query_until('postgres',
-	"SELECT string_agg(style || ':' || status, ',') FROM usage_report.llm_jobs",
-	'executive:queued'), 'the executive narrative is queued for the LLM worker');
+	"SELECT string_agg(name || ':' || task_queue || ':' || (payload->>'style') || ':' || status, ',') FROM durable.tasks",
+	'llm-task:llm:executive:QUEUED'), 'the executive narrative is a task of the queue llm');
 ok($node->poll_query_until('postgres', qq{
 SELECT s.status || ' ' || s.current_operation || ' ' ||
        (SELECT string_agg(c.status, ',' ORDER BY c.idx) FROM durable.children c
@@ -178,15 +180,18 @@ is(query(q{SELECT r.status || ' ' || (m.metrics->'totalRequests') || ' ' || (m.c
              FROM usage_report.reports r JOIN usage_report.metrics m USING (metrics_key)}), 'RUNNING 855 true',
 	'its metrics are stored already');
 
-# run the worker until it has settled one job: its first call gets a 429
+# run the worker until it has completed one task: its first call gets a 429
 my ($out, $err) = ('', '');
+my $python = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
 my $worker_ok = IPC::Run::run(
-	[ 'env', 'LLM_API_KEY=sk-worker-key', 'PSQL=' . $node->installed_command('psql'),
-	  'bash', "$root/examples/llm_worker.sh", '-d', $node->connstr('postgres'), '-n', '1', '-i', '60' ],
+	[ 'env', 'LLM_API_KEY=sk-worker-key',
+	  $python, "$root/examples/llm_worker.py", '-d', $node->connstr('postgres'), '-n', '1', '-i', '60' ],
 	'>', \$out, '2>', \$err, IPC::Run::timeout(120));
-ok($worker_ok, 'examples/llm_worker.sh settled the job') or diag($err);
-like($err, qr/job 1: attempt 1: HTTP 429.*\n.*job 1: done \(HTTP 200\)/,
-	'the worker retried the 429 and then completed the callback');
+ok($worker_ok, 'examples/llm_worker.py completed the task') or diag($err);
+like($err, qr/task executive attempt 1: HTTP 429, retried after the backoff\n(?:.*\n)*.*task executive attempt 2: done \(HTTP 200\)/,
+	'its first attempt got a 429 and was failed as retryable; the task came back and its second attempt completed it');
+is(query(q{SELECT concat_ws(' ', status, attempt, error->>'message') FROM durable.tasks}),
+	'SUCCEEDED 2 HTTP 429 from the LLM', 'the task succeeded at attempt 2, the 429 kept as the last error');
 
 is(await_status($first->{executionId}), 'SUCCEEDED', 'the report execution succeeded');
 is(query(q{SELECT status || ' ' || jsonb_array_length(artifacts->'narratives') || ' '
@@ -198,8 +203,8 @@ is(query(q{SELECT string_agg(concat_ws(':', a->>'style', a->>'source', n.style =
                              ',' ORDER BY a->>'style')
              FROM usage_report.reports r, jsonb_array_elements(r.artifacts->'narratives') a
              JOIN usage_report.narratives n ON n.id = (a->>'narrativeId')::bigint}),
-	'customer:http:t,executive:callback:t,technical:http:t',
-	'each pointer names its narrative row, one per style, executive by callback');
+	'customer:http:t,executive:task:t,technical:http:t',
+	'each pointer names its narrative row, one per style, executive by the task queue');
 is(query(q{SELECT string_agg(style || '=' || (body LIKE 'summary(' || style || '): Write the ' || style || ' narrative%'), ','
              ORDER BY style) FROM usage_report.narratives}),
 	'customer=true,executive=true,technical=true', "each narrative is the LLM's answer for its style");
@@ -218,7 +223,8 @@ my %per_key;
 $per_key{ $_->{headers}{'idempotency-key'} }++ for @$llm;
 is(scalar(@$llm), 6, 'six LLM requests: two per style');
 is(join(',', sort values %per_key), '2,2,2', 'each style sent its request twice under one key');
-is($per_key{'llm-job-1'}, 2, "the worker's job was one of them");
+is(scalar(grep { /^llm-task-[0-9a-f]{64}$/ && $per_key{$_} == 2 } keys %per_key), 1,
+	"the worker's task was one of them, both attempts under one key");
 is(join(',', sort map { $_->{headers}{authorization} } @$llm),
 	'Bearer sk-test-llm-4242,Bearer sk-test-llm-4242,Bearer sk-test-llm-4242,Bearer sk-test-llm-4242,'
 	  . 'Bearer sk-worker-key,Bearer sk-worker-key',
@@ -238,7 +244,7 @@ is("$again->{executionId} $again->{status}", "$first->{executionId} DONE",
 is(join(',', $again->{artifacts}{metrics}{metricsKey} eq $first->{metricsKey} ? 'metrics' : 'no metrics',
 		map { "$_->{style}:$_->{source}:" . ($_->{narrativeId} =~ /^\d+$/ ? 'id' : 'no id') }
 		  @{ $again->{artifacts}{narratives} // [] }),
-	'metrics,customer:http:id,executive:callback:id,technical:http:id',
+	'metrics,customer:http:id,executive:task:id,technical:http:id',
 	'with the artifact pointers: the metrics and a narrative per style');
 
 # The same figures with other styles, each with a prompt of its own: a
