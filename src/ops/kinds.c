@@ -40,6 +40,7 @@ static const DurableMessageKind *const message_kinds[] = {
 	&durable_message_event,
 	&durable_message_child,
 	&durable_message_http,
+	&durable_message_limiter,
 };
 
 /*

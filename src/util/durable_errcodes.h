@@ -54,5 +54,7 @@
 #define ERRCODE_DURABLE_HTTP_UNKNOWN		MAKE_SQLSTATE('W','F','0','1','7')
 /* drives of the execution raised durable.max_drive_errors errors in a row */
 #define ERRCODE_DURABLE_DRIVE_ERRORS		MAKE_SQLSTATE('W','F','0','1','8')
+/* a limiter of operations that does not exist or that the owner may not use */
+#define ERRCODE_DURABLE_LIMITER				MAKE_SQLSTATE('W','F','0','2','3')
 
 #endif							/* DURABLE_ERRCODES_H */
