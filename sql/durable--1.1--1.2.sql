@@ -550,8 +550,8 @@ CREATE TABLE durable.limiter_holders (
 CREATE INDEX limiter_holders_limiter_idx ON durable.limiter_holders (limiter);
 COMMENT ON TABLE durable.limiter_holders IS 'operations holding a limiter: an attempt under way';
 CREATE TABLE durable.limiter_waiters (
-	waiter_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	limiter			text NOT NULL,
+	waiter_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	execution_id	uuid NOT NULL,
 	run_no			integer NOT NULL,
 	op_id			integer NOT NULL,

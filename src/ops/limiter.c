@@ -122,8 +122,7 @@ durable_limiter_acquire(DurableDrive *d, DurableOp **opp, const char *limiter, b
 	if (queued)
 		limiter_event(d, op, "limiter_waiting", limiter);
 	op->quiet = true;
-	op->wake_at = wake_at == DT_NOEND ? now + LIMITER_RECHECK_US :
-		Min(wake_at, now + LIMITER_RECHECK_US);
+	op->wake_at = wake_at == DT_NOEND ? now + LIMITER_RECHECK_US : wake_at;
 	durable_op_mark_dirty(d, op);
 	*next = durable_drive_performed(d, op->wake_at, op->name);
 	return false;
