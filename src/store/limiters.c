@@ -47,6 +47,7 @@
 
 typedef enum LimitersQuery
 {
+	Q_PEEK,
 	Q_LOCK,
 	Q_UPSERT,
 	Q_DELETE,
@@ -68,6 +69,11 @@ typedef enum LimitersQuery
 } LimitersQuery;
 
 static const StorageStatement statements[Q_COUNT] = {
+	/* who may use it, without a lock: others' operations never wait on it */
+	[Q_PEEK] = {
+		"SELECT owner, roles FROM durable.limiters WHERE name = $1",
+		1, {TEXTOID}
+	},
 	[Q_LOCK] = {
 		"SELECT owner, roles, max_concurrency, rate, "
 		"(extract(epoch FROM period) * 1000000)::int8, burst, tokens, refilled_at, "
@@ -333,11 +339,7 @@ durable_storage_limiter_set(const char *name, Oid owner, ArrayType *roles,
 	wake_head(name, NULL, 0, 0, now);
 }
 
-/*
- * durable_storage_limiter_drop
- *		Drops the limiter (its row locked by the caller) with its holders
- *		and its line; every operation in line is woken, to find it gone.
- */
+/* an operation in the line of a limiter being dropped */
 typedef struct DroppedWaiter
 {
 	pg_uuid_t	id;
@@ -346,6 +348,11 @@ typedef struct DroppedWaiter
 	Oid			owner;
 } DroppedWaiter;
 
+/*
+ * durable_storage_limiter_drop
+ *		Drops the limiter (its row locked by the caller) with its holders
+ *		and its line; every operation in line is woken, to find it gone.
+ */
 void
 durable_storage_limiter_drop(const char *name, TimestampTz now)
 {
@@ -413,8 +420,15 @@ durable_storage_limiter_take(const char *name, const pg_uuid_t *id, int32 run_no
 	op_values(key, id, run_no, op_id);
 	if (run(Q_HELD, key, NULL, 1) > 0)
 		return LT_HELD;
-	if (!lock_limiter(name, &row) || !may_use(&row, owner))
+	values[0] = CStringGetTextDatum(name);
+	if (run(Q_PEEK, values, NULL, 1) == 0)
 		return LT_MISSING;
+	row.owner = DatumGetObjectId(get_col(1, &isnull));
+	row.roles = DatumGetArrayTypePCopy(get_col(2, &isnull));
+	if (!may_use(&row, owner))
+		return LT_MISSING;
+	if (!lock_limiter(name, &row))
+		return LT_MISSING;		/* dropped meanwhile */
 
 	/* the line: who is first */
 	values[0] = CStringGetTextDatum(name);
