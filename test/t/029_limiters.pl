@@ -8,7 +8,8 @@
 # waiter is woken by the holder's release: its step begins less than 2 s
 # after the holder's step ended (the workers' idle poll is 10 s, the
 # waiters' safety recheck 5 min).  Eight waiters, queued one after the
-# other, get the limiter in that order.  A 429 with Retry-After: 3 on a
+# other, get the limiter in that order, and meanwhile another execution
+# runs at once: those in line hold no worker.  A 429 with Retry-After: 3 on a
 # request governed by a limiter pauses it: requests of other executions
 # that came meanwhile are sent only after the 3 seconds.  A worker killed
 # with kill -9 while its step holds a limiter: after the restart the step
@@ -124,22 +125,36 @@ SELECT extract(epoch FROM (SELECT began FROM spans WHERE who = 'waiter')
 diag(sprintf('from the end of the holder\'s step to the beginning of the waiter\'s: %.3f s', $gap));
 ok($gap > 0 && $gap < 2, 'the waiter began less than 2 s after the holder\'s step ended');
 
-# --- first come, first served ------------------------------------------------
+# --- first come, first served; those in line hold no worker ----------------
 $node->safe_psql('postgres', q{SELECT durable_limiter_set('fifo', '{"max_concurrency": 1}')});
-start_limited('fifo', '1.5', 'f0');
+$node->safe_psql('postgres', q{SELECT durable_limiter_set('unused', '{"max_concurrency": 100}')});
+start_limited('fifo', '8', 'f0');
 ok($node->poll_query_until('postgres', q{
 SELECT count(*) = 1 FROM durable.limiter_holders WHERE limiter = 'fifo'}), 'f0 holds the limiter');
 for my $i (1 .. 8)
 {
 	start_limited('fifo', '0.05', "f$i");
+	# in line (or, on a very slow machine, through it already)
 	$node->poll_query_until('postgres', qq{
-SELECT count(*) = $i FROM durable.limiter_waiters WHERE limiter = 'fifo'})
+SELECT EXISTS (SELECT 1 FROM durable.limiter_waiters w JOIN durable.executions e ON e.id = w.execution_id
+                WHERE e.name = 'f$i')
+    OR EXISTS (SELECT 1 FROM spans WHERE who = 'f$i')})
 	  or die "f$i never joined the line";
 }
+# 4 workers, one running f0's step, eight executions in line: a ninth
+# execution without a limiter runs at once, as those in line hold no worker
+$node->safe_psql('postgres', q{
+SELECT durable_start('limited', '{"who": "other", "limiter": "unused"}', name => 'other')});
+ok($node->poll_query_until('postgres', q{SELECT status <> 'PENDING' FROM durable_status('other')}),
+	'an execution that does not wait for the limiter is driven');
 ok(wait_finished('f%', 9), 'the nine steps of the line succeed');
 is($node->safe_psql('postgres', q{
 SELECT string_agg(who, ' ' ORDER BY began) FROM spans WHERE who LIKE 'f%'}),
 	'f0 f1 f2 f3 f4 f5 f6 f7 f8', 'they held the limiter in the order they came');
+is($node->safe_psql('postgres', q{
+SELECT (SELECT finished_at FROM durable.executions WHERE name = 'other')
+     < (SELECT ended FROM spans WHERE who = 'f0')}),
+	't', 'the other execution finished while the eight waited in line');
 
 # --- a 429 with Retry-After pauses the limiter for everybody ------------------
 $node->safe_psql('postgres', q{SELECT durable_limiter_set('prov', '{"max_concurrency": 10}')});
