@@ -14,12 +14,13 @@
  *
  *	  An execution that ends (finish or stop) goes through end_execution,
  *	  one fixed order: what it waits on is cancelled (operations,
- *	  callbacks, HTTP requests, limiters held or waited for), its messages and kept events dropped, the
- *	  status written and the queue row removed, the history event written,
- *	  the change announced (counters, NOTIFY, durable_await, the failure
- *	  log), its running children stopped, and a child reports to its
- *	  parent.  A drive error charged to an execution (durable_drive_charge_
- *	  error) ends it the same way once there were too many in a row.
+ *	  callbacks, HTTP requests, limiters held or waited for), its messages
+ *	  and kept events dropped, the status written and the queue row
+ *	  removed, the history event written, the change announced (counters,
+ *	  NOTIFY, durable_await, the failure log), its running children
+ *	  stopped, and a child reports to its parent.  A drive error charged
+ *	  to an execution (durable_drive_charge_error) ends it the same way
+ *	  once there were too many in a row.
  *
  * IDENTIFICATION
  *	  src/core/lifecycle.c
