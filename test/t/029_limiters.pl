@@ -3,17 +3,19 @@
 # With 4 workers and a limiter of max_concurrency 3, the steps holding it
 # overlap 3 at a time and never 4: each step records when its body began
 # and ended, and the peak of overlapping bodies is exactly 3.  A rate of
-# 5 per second (burst 1) paces 25 steps: no two begin closer than the
-# bucket allows and the observed rate is within 15% of 5 per second.  A
-# waiter is woken by the holder's release: its step begins less than 2 s
-# after the holder's step ended (the workers' idle poll is 10 s, the
+# 5 per second (burst 1) paces 25 steps: the rate observed from the first
+# to the last is at most 15% above 5 per second (and at least half of it).
+# A waiter is woken by the holder's release: its step begins less than
+# 2 s after the holder's step ended (the workers' idle poll is 10 s, the
 # waiters' safety recheck 5 min).  Eight waiters, queued one after the
 # other, get the limiter in that order, and meanwhile another execution
-# runs at once: those in line hold no worker.  A 429 with Retry-After: 3 on a
-# request governed by a limiter pauses it: requests of other executions
-# that came meanwhile are sent only after the 3 seconds.  A worker killed
-# with kill -9 while its step holds a limiter: after the restart the step
-# runs again holding the same slot and the limiter ends free.
+# runs at once: those in line hold no worker.  Twenty requests under a
+# limiter of 3 are exactly 3 at once at the server at the most.  A 429
+# with Retry-After: 3 on a request governed by a limiter pauses it:
+# requests of other executions that came meanwhile are sent only after
+# the 3 seconds.  A worker killed with kill -9 while its step holds a
+# limiter: after the restart the step runs again holding the same slot
+# and the limiter ends free.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -155,6 +157,19 @@ is($node->safe_psql('postgres', q{
 SELECT (SELECT finished_at FROM durable.executions WHERE name = 'other')
      < (SELECT ended FROM spans WHERE who = 'f0')}),
 	't', 'the other execution finished while the eight waited in line');
+
+# --- requests in flight: the mock sees exactly max_concurrency at once ------
+$node->safe_psql('postgres', q{SELECT durable_limiter_set('http3', '{"max_concurrency": 3}')});
+$mock->reset;
+$node->safe_psql('postgres', qq{
+SELECT count(durable_start('get', jsonb_build_object('url', '$url/delay/300?k=' || g,
+                                                     'limiter', 'http3'), name => 'd-' || g))
+  FROM generate_series(1, 20) g});
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 20 FROM durable.executions WHERE name LIKE 'd-%' AND status = 'SUCCEEDED'}),
+	'20 requests under a limiter of 3 succeed');
+my (undef, $stats) = $mock->request('GET', '/_stats');
+is($stats->{max_in_progress}, 3, 'the server had exactly 3 of them in progress at the most');
 
 # --- a 429 with Retry-After pauses the limiter for everybody ------------------
 $node->safe_psql('postgres', q{SELECT durable_limiter_set('prov', '{"max_concurrency": 10}')});
