@@ -652,6 +652,93 @@ RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_task_queue_revok
 COMMENT ON FUNCTION @extschema@.durable_task_queue_revoke(text, name, name) IS
 	'take back a grant of durable_task_queue_grant';
 
+/* --- issue 16: limiters of operations --- */
+
+/*
+ * A limiter (durable_limiter_set) governs the operations that name it
+ * ({"limiter": "<name>"} in their options) across all executions: at most
+ * max_concurrency hold it at once, and a token bucket of rate per period
+ * (burst at most at once) paces their beginnings.  Limiter names are one
+ * namespace per database; a limiter belongs to the role that created it,
+ * whose executions may use it, and to the roles it lists in roles.
+ * holders: the operations holding it (an attempt under way); waiters: the
+ * operations waiting for it, in arrival order (waiter_id).  Written only
+ * through the extension's functions.
+ */
+CREATE TABLE durable.limiters (
+	name			text NOT NULL PRIMARY KEY,
+	owner			regrole NOT NULL,
+	roles			regrole[] NOT NULL DEFAULT '{}',
+	max_concurrency	integer,
+	rate			integer,
+	period			interval,
+	burst			integer,
+	tokens			double precision,
+	refilled_at		timestamptz,
+	paused_until	timestamptz,
+	created_at		timestamptz NOT NULL,
+	updated_at		timestamptz NOT NULL
+);
+COMMENT ON TABLE durable.limiters IS
+	'limiters of operations across executions: concurrency, a token bucket, a pause after Retry-After';
+CREATE TABLE durable.limiter_holders (
+	limiter			text NOT NULL,
+	execution_id	uuid NOT NULL,
+	run_no			integer NOT NULL,
+	op_id			integer NOT NULL,
+	owner			regrole NOT NULL,
+	acquired_at		timestamptz NOT NULL,
+	PRIMARY KEY (execution_id, run_no, op_id)
+);
+CREATE INDEX limiter_holders_limiter_idx ON durable.limiter_holders (limiter);
+COMMENT ON TABLE durable.limiter_holders IS 'operations holding a limiter: an attempt under way';
+CREATE TABLE durable.limiter_waiters (
+	limiter			text NOT NULL,
+	waiter_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	execution_id	uuid NOT NULL,
+	run_no			integer NOT NULL,
+	op_id			integer NOT NULL,
+	owner			regrole NOT NULL,
+	since			timestamptz NOT NULL,
+	UNIQUE (execution_id, run_no, op_id)
+);
+CREATE INDEX limiter_waiters_limiter_idx ON durable.limiter_waiters (limiter, waiter_id);
+COMMENT ON TABLE durable.limiter_waiters IS 'operations waiting for a limiter, first come first served';
+
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['limiters', 'limiter_holders', 'limiter_waiters']
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE durable.%I ENABLE ROW LEVEL SECURITY', t);
+		EXECUTE pg_catalog.format($p$CREATE POLICY %I ON durable.%I FOR SELECT USING (
+			pg_catalog.pg_has_role(owner::oid, 'USAGE')
+			OR pg_catalog.pg_has_role('durable_admin', 'USAGE')
+			OR pg_catalog.pg_has_role('durable_monitor', 'USAGE'))$p$,
+			t OPERATOR(pg_catalog.||) '_owner', t);
+		EXECUTE pg_catalog.format('REVOKE ALL ON durable.%I FROM PUBLIC', t);
+		PERFORM pg_catalog.pg_extension_config_dump('durable.' OPERATOR(pg_catalog.||) t, '');
+	END LOOP;
+END
+$$;
+REVOKE ALL ON SEQUENCE durable.limiter_waiters_waiter_id_seq FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('durable.limiter_waiters_waiter_id_seq', '');
+GRANT SELECT ON durable.limiters, durable.limiter_holders, durable.limiter_waiters TO PUBLIC;
+
+CREATE FUNCTION @extschema@.durable_limiter_set(name text, options jsonb)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_limiter_set';
+COMMENT ON FUNCTION @extschema@.durable_limiter_set(text, jsonb) IS
+	'creates or redefines a limiter of operations: max_concurrency, rate, period, burst, roles';
+CREATE FUNCTION @extschema@.durable_limiter_drop(name text)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_limiter_drop';
+COMMENT ON FUNCTION @extschema@.durable_limiter_drop(text) IS
+	'drops a limiter; the operations waiting for it fail with WF023';
+REVOKE ALL ON FUNCTION @extschema@.durable_limiter_set(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.durable_limiter_drop(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.durable_limiter_set(text, jsonb) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.durable_limiter_drop(text) TO PUBLIC;
+
 /* --- last: say when no worker will run executions (issue 14) --- */
 
 DO $$

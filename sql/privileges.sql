@@ -192,6 +192,7 @@ SELECT table_name FROM information_schema.tables t
 
 -- rows of schedules and http_requests come from pg_cron and the HTTP
 -- worker, which this test has not: a superuser adds one of each role's
+-- (and of the limiters' tables, whose rows need operations in flight)
 CREATE FUNCTION priv_fixtures() RETURNS void LANGUAGE sql AS $$
   INSERT INTO durable.schedules (name, owner, schedule, workflow, input, options,
                                  search_path, jobid, created_at)
@@ -213,6 +214,15 @@ CREATE FUNCTION priv_fixtures() RETURNS void LANGUAGE sql AS $$
   INSERT INTO durable.task_queue_grants (task_queue, owner, grantee, granted_at)
   SELECT 'priv', r::regrole, r::regrole, now()
     FROM unnest(ARRAY['regress_priv_alice', 'regress_priv_bob']) r;
+  INSERT INTO durable.limiters (name, owner, max_concurrency, created_at, updated_at)
+  SELECT 'priv-' || r, r::regrole, 1, now(), now()
+    FROM unnest(ARRAY['regress_priv_alice', 'regress_priv_bob']) r;
+  INSERT INTO durable.limiter_holders (limiter, execution_id, run_no, op_id, owner, acquired_at)
+  SELECT 'priv-' || e.owner, e.id, 1, 99, e.owner, now()
+    FROM durable.executions e WHERE e.name IN ('alice-sleep', 'bob-sleep');
+  INSERT INTO durable.limiter_waiters (limiter, execution_id, run_no, op_id, owner, since)
+  SELECT 'priv-' || e.owner, e.id, 1, 98, e.owner, now()
+    FROM durable.executions e WHERE e.name IN ('alice-sleep', 'bob-sleep');
 $$;
 
 -- each role's rows and the total of every table, counted by a superuser

@@ -14,12 +14,13 @@
  *
  *	  An execution that ends (finish or stop) goes through end_execution,
  *	  one fixed order: what it waits on is cancelled (operations,
- *	  callbacks, HTTP requests), its messages and kept events dropped, the
- *	  status written and the queue row removed, the history event written,
- *	  the change announced (counters, NOTIFY, durable_await, the failure
- *	  log), its running children stopped, and a child reports to its
- *	  parent.  A drive error charged to an execution (durable_drive_charge_
- *	  error) ends it the same way once there were too many in a row.
+ *	  callbacks, HTTP requests, limiters held or waited for), its messages
+ *	  and kept events dropped, the status written and the queue row
+ *	  removed, the history event written, the change announced (counters,
+ *	  NOTIFY, durable_await, the failure log), its running children
+ *	  stopped, and a child reports to its parent.  A drive error charged
+ *	  to an execution (durable_drive_charge_error) ends it the same way
+ *	  once there were too many in a row.
  *
  * IDENTIFICATION
  *	  src/core/lifecycle.c
@@ -106,6 +107,8 @@ end_execution(DurableExecution *ex, DurableExecStatus status, Jsonb *result,
 		durable_storage_cancel_ops(id, ex->run_no, now);
 		durable_storage_callbacks_cancel(id, now);
 		durable_storage_http_cancel(id);
+		/* limiters it holds or waits for go to the next in line */
+		durable_storage_limiters_release_execution(id, now);
 	}
 	/* messages and events nothing will read */
 	durable_storage_inbox_delete(id);

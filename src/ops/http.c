@@ -5,7 +5,9 @@
  *	  to get one) means for the operation: a result, a retry after a
  *	  durable delay (Retry-After honoured), or the error the workflow
  *	  sees.  The answer comes from net/http.c in place, or from the HTTP
- *	  worker as a message in the inbox.
+ *	  worker as a message in the inbox.  A request whose options name a
+ *	  limiter is sent holding it, gives it back when its answer is applied,
+ *	  and a 429 or 503 with Retry-After pauses the limiter (ops/limiter.c).
  *
  * IDENTIFICATION
  *	  src/ops/http.c
@@ -71,6 +73,7 @@ typedef struct HttpArgs
 	Jsonb	   *request;		/* checked */
 	Jsonb	   *options;		/* as given ({} when none) */
 	bool		at_most_once;
+	char	   *limiter;		/* or NULL */
 } HttpArgs;
 
 static DurableAdvance perform_http(DurableDrive *d);
@@ -105,6 +108,24 @@ apply(DurableDrive *d, DurableOp *op, Jsonb *outcome, Jsonb *options)
 	char	   *why;
 
 	durable_parse_http_options(options, &o);
+
+	/*
+	 * The attempt ended: its limiter is free.  A server that asks to wait
+	 * (429 or 503 with Retry-After) pauses the limiter for every execution.
+	 */
+	if (o.retry.limiter != NULL)
+	{
+		durable_limiter_release(d, op);
+		if (response != NULL)
+		{
+			long		st = atol(durable_jsonb_get_text(response, "status"));
+			int64		ra = durable_http_retry_after(durable_jsonb_get(response, "headers"));
+
+			if ((st == 429 || st == 503) && ra > 0)
+				durable_limiter_pause(o.retry.limiter, durable_clock_now() +
+									  Min(ra, (int64) durable_max_wait * USECS_PER_SEC));
+		}
+	}
 
 	if (response != NULL)
 	{
@@ -294,6 +315,7 @@ durable_http(PG_FUNCTION_ARGS)
 	a->options = options ? (Jsonb *) datumCopy(PointerGetDatum(options), false, -1) :
 		durable_cstring_to_jsonb("{}");
 	a->at_most_once = o.retry.at_most_once;
+	a->limiter = o.retry.limiter ? pstrdup(o.retry.limiter) : NULL;
 	d->pending.args = a;
 	MemoryContextSwitchTo(old);
 	durable_yield(d);
@@ -328,6 +350,14 @@ perform_http(DurableDrive *d)
 	}
 	else
 	{
+		/* a limiter: the attempt is sent once the request holds it */
+		if (a->limiter != NULL)
+		{
+			DurableAdvance next;
+
+			if (!durable_limiter_acquire(d, &op, a->limiter, !durable_http_async, &next))
+				return next;
+		}
 		if (op == NULL)
 			op = durable_op_create(d, &p->key, &durable_kind_http, p->name, DOS_STARTED);
 		else

@@ -43,6 +43,7 @@ static const DurableMessageKind *const message_kinds[] = {
 	&durable_message_child,
 	&durable_message_http,
 	&durable_message_task,
+	&durable_message_limiter,
 };
 
 /*

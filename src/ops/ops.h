@@ -44,6 +44,22 @@ extern const DurableMessageKind durable_message_event;	/* event.c */
 extern const DurableMessageKind durable_message_child;	/* children.c */
 extern const DurableMessageKind durable_message_http;	/* http.c */
 extern const DurableMessageKind durable_message_task;	/* task.c */
+extern const DurableMessageKind durable_message_limiter;	/* limiter.c */
+
+/*
+ * limiter.c: limiters of operations, for any performer (see the contract
+ * in the file's header).  Before an attempt of the pending operation
+ * begins: durable_limiter_acquire is true when it holds the limiter and
+ * may begin now (*op its checkpoint, created when NULL); false when it may
+ * not, and *next is what the performer returns (it waits, it failed with
+ * WF023, or the take commits first because the attempt runs in_place, in
+ * the drive's own transaction).  When the attempt ended:
+ * durable_limiter_release.  A server's Retry-After: durable_limiter_pause.
+ */
+extern bool durable_limiter_acquire(DurableDrive *d, DurableOp **op, const char *limiter,
+									bool in_place, DurableAdvance *next);
+extern void durable_limiter_release(DurableDrive *d, DurableOp *op);
+extern void durable_limiter_pause(const char *limiter, TimestampTz until);
 
 /* kinds.c */
 extern void durable_ops_register(void);

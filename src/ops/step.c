@@ -4,6 +4,8 @@
  *	  durable_step: SQL run as the workflow's owner in a subtransaction,
  *	  exactly once when it succeeds, retried after durable delays when it
  *	  fails, its outcome checkpointed with the step's own transaction.
+ *	  A step whose options name a limiter runs each attempt holding it
+ *	  (ops/limiter.c).
  *
  * IDENTIFICATION
  *	  src/ops/step.c
@@ -133,13 +135,23 @@ perform_step(DurableDrive *d)
 	DurablePending *p = &d->pending;
 	StepArgs   *a = p->args;
 	DurableOp  *op = p->op;
-	int			attempt = op != NULL ? op->attempt + 1 : 1;
+	int			attempt;
 	ErrorData  *err = NULL;
 	Jsonb	   *result;
-	TimestampTz started = durable_clock_now();
+	TimestampTz started;
 	int64		timeout = a->retry.timeout;
 	bool		until_deadline = false;
 
+	/* a limiter: the attempt begins once the step holds it */
+	if (a->retry.limiter != NULL)
+	{
+		DurableAdvance next;
+
+		if (!durable_limiter_acquire(d, &op, a->retry.limiter, true, &next))
+			return next;
+	}
+	attempt = op != NULL ? op->attempt + 1 : 1;
+	started = durable_clock_now();
 	durable_count(DC_STEPS, 1);
 	durable_wfstats_count(d->ex.workflow, DC_STEPS, 1);
 	/* durable_drive_advance saw the deadline ahead: stop the attempt there */
@@ -177,6 +189,8 @@ perform_step(DurableDrive *d)
 		op = durable_op_create(d, &p->key, &durable_kind_step, p->name, DOS_STARTED);
 		op->started_at = started;
 	}
+	else if (op->attempt == 0)
+		op->started_at = started;	/* it waited for its limiter until now */
 	op->attempt = attempt;
 
 	if (until_deadline && err != NULL && err->sqlerrcode == ERRCODE_DURABLE_STEP_TIMEOUT)
@@ -222,5 +236,8 @@ perform_step(DurableDrive *d)
 			durable_log_exhausted(&d->ex, p->name, attempt,
 								  durable_error_to_jsonb(err, NULL));
 	}
+	/* the attempt ended: its limiter is free for the next one in line */
+	if (a->retry.limiter != NULL)
+		durable_limiter_release(d, op);
 	return durable_drive_settled(d, op);
 }

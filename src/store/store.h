@@ -7,7 +7,8 @@
  *	  secrets_table.c, schedules.c, maintenance.c, all run by spi.c), the
  *	  shared state of the workers (shmem.c), counters and notifications at
  *	  commit (signal.c), statistics per workflow (wfstats.c), per-role
- *	  quotas (quota.c) and the sealed secrets (secrets.c).  Internal
+ *	  quotas (quota.c), the sealed secrets (secrets.c) and the limiters of
+ *	  operations (limiters.c).  Internal
  *	  helpers shared by these files are in store_int.h.
  *
  * IDENTIFICATION
@@ -488,6 +489,31 @@ extern void durable_quota_add(Oid owner, int delta);
 extern void durable_quota_check(Oid owner);
 extern void durable_quota_prepare(void);
 
+
+/* limiters.c: limiters of operations, their holders and their lines */
+typedef enum DurableLimiterTake
+{
+	LT_MISSING,					/* no such limiter, or the owner may not use it */
+	LT_HELD,					/* the operation holds it already */
+	LT_TAKEN,					/* the operation takes it now */
+	LT_WAIT						/* the operation waits in line */
+} DurableLimiterTake;
+
+extern bool durable_storage_limiter_owner(const char *name, Oid *owner);
+extern void durable_storage_limiter_set(const char *name, Oid owner, ArrayType *roles,
+										int max_concurrency, int rate, int64 period,
+										int burst, TimestampTz now);
+extern void durable_storage_limiter_drop(const char *name, TimestampTz now);
+extern DurableLimiterTake durable_storage_limiter_take(const char *name, const pg_uuid_t *id,
+													   int32 run_no, int32 op_id, Oid owner,
+													   TimestampTz now, TimestampTz *wake_at,
+													   bool *queued, bool *waited);
+extern void durable_storage_limiter_release(const pg_uuid_t *id, int32 run_no, int32 op_id,
+											TimestampTz now);
+extern void durable_storage_limiters_release_execution(const pg_uuid_t *id, TimestampTz now);
+extern void durable_storage_limiter_pause(const char *name, TimestampTz until);
+extern bool durable_storage_limiter_waiting(const char *name, const pg_uuid_t *id,
+											int32 run_no, int32 op_id);
 
 /* secrets.c: the key file, sealing, and the values requests may use */
 extern void durable_secret_resolve(const char *name, Oid owner, const char *host,

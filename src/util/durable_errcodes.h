@@ -58,5 +58,7 @@
 #define ERRCODE_DURABLE_TASK_FAILED			MAKE_SQLSTATE('W','F','0','2','0')
 /* a task was not completed within its timeout */
 #define ERRCODE_DURABLE_TASK_TIMEOUT		MAKE_SQLSTATE('W','F','0','2','1')
+/* a limiter of operations that does not exist or that the owner may not use */
+#define ERRCODE_DURABLE_LIMITER				MAKE_SQLSTATE('W','F','0','2','3')
 
 #endif							/* DURABLE_ERRCODES_H */

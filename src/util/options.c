@@ -8,7 +8,8 @@
  * (interval, default 1 s), max_delay (default 5 min), backoff_rate
  * (default 2), jitter (none, full, half; default full), retry_on and
  * no_retry_on (arrays of SQLSTATEs or two-character classes), timeout
- * (interval per attempt), semantics (at_least_once or at_most_once).
+ * (interval per attempt), semantics (at_least_once or at_most_once),
+ * limiter (the name of the limiter each attempt holds, ops/limiter.c).
  * Errors of class 42 (programming errors) are retried only when retry_on
  * names them.
  *
@@ -234,7 +235,7 @@ check_backoff(const DurableRetryOptions *opts)
 /*
  * attempt_option
  *		The keys steps and HTTP requests share besides the backoff: timeout
- *		(per attempt) and semantics.  False for another key.
+ *		(per attempt), semantics and limiter.  False for another key.
  */
 static bool
 attempt_option(const char *key, JsonbValue *v, DurableRetryOptions *opts)
@@ -259,6 +260,13 @@ attempt_option(const char *key, JsonbValue *v, DurableRetryOptions *opts)
 		else
 			options_error(key, "\"at_least_once\" or \"at_most_once\"");
 	}
+	else if (strcmp(key, "limiter") == 0)
+	{
+		if (v->type != jbvString)
+			options_error(key, "the name of a limiter as a string");
+		opts->limiter = pnstrdup(v->val.string.val, v->val.string.len);
+		durable_check_name("limiter name", opts->limiter);
+	}
 	else
 		return false;
 	return true;
@@ -277,6 +285,7 @@ retry_defaults(DurableRetryOptions *opts)
 	opts->no_retry_on = NIL;
 	opts->timeout = 0;
 	opts->at_most_once = false;
+	opts->limiter = NULL;
 }
 
 /*
@@ -308,7 +317,7 @@ durable_parse_retry_options(Jsonb *options, DurableRetryOptions *opts)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%s\"", key),
-					 errhint("Valid options are max_attempts, initial_delay, max_delay, backoff_rate, jitter, retry_on, no_retry_on, timeout and semantics.")));
+					 errhint("Valid options are max_attempts, initial_delay, max_delay, backoff_rate, jitter, retry_on, no_retry_on, timeout, semantics and limiter.")));
 	}
 
 	check_backoff(opts);
@@ -477,7 +486,7 @@ durable_parse_http_options(Jsonb *options, DurableHttpOptions *o)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%s\"", key),
-					 errhint("Valid options are max_attempts, initial_delay, max_delay, backoff_rate, jitter, retry_on, no_retry_on, timeout, semantics, fail_on_status, connect_timeout, max_redirects and tls_verify.")));
+					 errhint("Valid options are max_attempts, initial_delay, max_delay, backoff_rate, jitter, retry_on, no_retry_on, timeout, semantics, limiter, fail_on_status, connect_timeout, max_redirects and tls_verify.")));
 	}
 	check_backoff(&o->retry);
 }

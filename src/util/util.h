@@ -185,6 +185,8 @@ typedef struct DurableRetryOptions
 	List	   *no_retry_on;
 	int64		timeout;		/* microseconds per attempt, 0 = none */
 	bool		at_most_once;
+	char	   *limiter;		/* steps, requests: the limiter each attempt
+								 * holds (ops/limiter.c); NULL: none */
 } DurableRetryOptions;
 
 /* How a drive ends a step of its work. */
