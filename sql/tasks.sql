@@ -248,7 +248,8 @@ END $$;
 SELECT durable_start('wf_claim_in_step', '{}', name => 't-step-claim') IS NOT NULL AS started;
 SELECT durable_drive('t-step-claim');
 SELECT error->>'sqlstate' AS sqlstate, error->>'message' AS message FROM durable_status('t-step-claim');
--- a limiter is accepted (kept for the limiters of issue 16)
+-- a task may name a limiter: it is offered once it holds it
+SELECT durable_limiter_set('llm-rate', '{"rate": 1000}');
 SELECT durable_start('wf_task', '{"payload": 7, "options": {"limiter": "llm-rate", "heartbeat_timeout": "10 seconds"}}',
                      name => 't-limiter') IS NOT NULL AS started;
 SELECT durable_drive('t-limiter');
@@ -297,6 +298,43 @@ SELECT count(*) FROM durable.task_queue_grants;
 SELECT durable_task_queue_revoke('owned', 'regress_task_other', 'regress_task_owner');
 
 SELECT durable_stop(e) FROM unnest(ARRAY['t-owned', 't-limiter']) e;
+SELECT durable_limiter_drop('llm-rate');
+
+-- ------------------------------------------------- a limiter of tasks
+-- A task whose options name a limiter of max_concurrency 1 holds it from
+-- when it is offered until it finishes: the second waits in the
+-- limiter's line with no task row, and is offered when the first ends.
+SELECT durable_limiter_set('one-llm', '{"max_concurrency": 1}');
+CREATE FUNCTION wf_lim_task(input jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN durable_task('summarize', 'lim-q', input, '{"limiter": "one-llm"}');
+END $$;
+SELECT durable_start('wf_lim_task', to_jsonb(i), name => 't-lim-' || i) IS NOT NULL AS started
+  FROM generate_series(1, 2) i;
+SELECT durable_drive('t-lim-' || i) FROM generate_series(1, 2) i;
+SELECT e.name, t.status FROM durable.tasks t JOIN durable.executions e ON e.id = t.execution_id
+ WHERE e.name LIKE 't-lim-%' ORDER BY e.name;
+SELECT h.event, h.details FROM durable.history h JOIN durable.executions e ON e.id = h.execution_id
+ WHERE e.name = 't-lim-2' AND h.event LIKE 'limiter%';
+SELECT count(*) AS offered FROM durable.tasks t JOIN durable.executions e ON e.id = t.execution_id
+ WHERE e.name LIKE 't-lim-%';
+CREATE TEMP TABLE lim_claims AS SELECT * FROM durable_task_claim('lim-q', 'w-lim', '1 minute', 5);
+SELECT name, payload FROM lim_claims;
+SELECT durable_task_complete(task_id, '"done"') FROM lim_claims;
+SELECT durable_drive('t-lim-1');
+SELECT durable_drive('t-lim-2');
+SELECT e.name, t.status FROM durable.tasks t JOIN durable.executions e ON e.id = t.execution_id
+ WHERE e.name LIKE 't-lim-%' ORDER BY e.name;
+DELETE FROM lim_claims;
+INSERT INTO lim_claims SELECT * FROM durable_task_claim('lim-q', 'w-lim', '1 minute', 5);
+SELECT name, payload FROM lim_claims;
+SELECT durable_task_complete(task_id, '"done"') FROM lim_claims;
+SELECT durable_drive('t-lim-2');
+SELECT name, status, result FROM durable.executions WHERE name LIKE 't-lim-%' ORDER BY name;
+DROP TABLE lim_claims;
+SELECT count(*) AS holders FROM durable.limiter_holders WHERE limiter = 'one-llm';
+SELECT durable_limiter_drop('one-llm');
+DROP FUNCTION wf_lim_task(jsonb);
 -- purging an execution takes its tasks and their leases with it
 SELECT (SELECT count(*) FROM durable.tasks WHERE owner = 'regress_task_owner'::regrole) AS tasks,
        (SELECT count(*) FROM durable.task_leases WHERE owner = 'regress_task_owner'::regrole) AS leases;

@@ -81,15 +81,22 @@ durable_task(PG_FUNCTION_ARGS)
 	durable_check_name("task name", name);
 	durable_check_name("task queue", task_queue);
 	op = durable_op_lookup(d, &durable_kind_task, name, &key);
-	if (op != NULL)
+	if (op != NULL && op->result != NULL)
 	{
 		DURABLE_RETURN_OUTCOME(d, op);
 		durable_op_await(d, op, &key, perform_check_task);
 	}
-	durable_op_check_limit(d);
+	if (op != NULL)
+	{
+		/* in the line of its limiter, no task yet: asks again when due */
+		DURABLE_RETURN_OUTCOME(d, op);
+		durable_op_sleep(d, op, &key);
+	}
+	else
+		durable_op_check_limit(d);
 	durable_check_payload("task payload", payload);
 	durable_parse_task_options(options, &checked);	/* bad options: an error here */
-	old = durable_pending_begin(d, DPK_PERFORM, perform_task, &durable_kind_task, &key, NULL,
+	old = durable_pending_begin(d, DPK_PERFORM, perform_task, &durable_kind_task, &key, op,
 								name);
 	a = palloc0(sizeof(TaskArgs));
 	durable_parse_task_options(options, &a->opts);
@@ -231,11 +238,15 @@ apply_task(DurableDrive *d, DurableOp *op, DurableTask *t, TimestampTz now)
 		return deadline == DT_NOBEGIN ? DT_NOEND : deadline;
 	}
 
-	/*
-	 * LIMITER (issue 16, limiters): the task has finished; a task that
-	 * acquired the limiter of its options in perform_task releases it here
-	 * (durable_limiter_release).
-	 */
+	/* the task has finished: it gives back the limiter it held (perform_task) */
+	if (t->options != NULL)
+	{
+		DurableTaskOptions opts;
+
+		durable_parse_task_options(t->options, &opts);
+		if (opts.limiter != NULL)
+			durable_limiter_release(d, op);
+	}
 	return DT_NOBEGIN;
 }
 
@@ -253,23 +264,26 @@ task_ref_jsonb(int32 run_no, int32 op_id, const char *task_queue)
 /*
  * create_task
  *		Records the waiting operation and its task, claimable when this
- *		transaction commits.
+ *		transaction commits.  op: the operation when it waited for its
+ *		limiter, else NULL.
  */
 static TimestampTz
-create_task(DurableDrive *d)
+create_task(DurableDrive *d, DurableOp *op)
 {
 	DurablePending *p = &d->pending;
 	TaskArgs   *a = p->args;
 	TimestampTz now = durable_clock_now();
 	TimestampTz timeout_at = a->opts.timeout > 0 ? now + a->opts.timeout : DT_NOBEGIN;
-	DurableOp  *op;
 
-	/*
-	 * LIMITER (issue 16, limiters): a task whose options name a limiter
-	 * (a->opts.limiter) acquires it here (durable_limiter_acquire), before
-	 * its row makes it claimable; the release is in apply_task.
-	 */
-	op = durable_op_create(d, &p->key, &durable_kind_task, p->name, DOS_PENDING);
+	if (op == NULL)
+		op = durable_op_create(d, &p->key, &durable_kind_task, p->name, DOS_PENDING);
+	else
+	{
+		/* it waited for its limiter (attempt 0): the task begins now */
+		op->started_at = now;
+		op->quiet = false;
+		durable_op_mark_dirty(d, op);
+	}
 	durable_storage_task_insert(&d->ex.id, d->ex.run_no, op->op_id, p->name, a->task_queue,
 								a->payload, a->options, a->opts.retry.max_attempts,
 								timeout_at, a->opts.heartbeat_timeout, d->ex.owner, now);
@@ -302,10 +316,27 @@ check_task(DurableDrive *d)
 	return apply_task(d, op, &t, durable_clock_now());
 }
 
+/*
+ * perform_task
+ *		A new task.  A task whose options name a limiter holds it from when
+ *		it is offered to the workers until it has finished (all its
+ *		attempts): it is offered only once it holds it, and waits in the
+ *		limiter's line meanwhile, with no task row.
+ */
 static DurableAdvance
 perform_task(DurableDrive *d)
 {
-	return durable_drive_performed(d, create_task(d), d->pending.name);
+	TaskArgs   *a = d->pending.args;
+	DurableOp  *op = d->pending.op;
+
+	if (a->opts.limiter != NULL)
+	{
+		DurableAdvance next;
+
+		if (!durable_limiter_acquire(d, &op, a->opts.limiter, false, &next))
+			return next;
+	}
+	return durable_drive_performed(d, create_task(d, op), d->pending.name);
 }
 
 static DurableAdvance
