@@ -20,6 +20,10 @@
  * waiting execution comes one turn after its previous one, and never
  * before the turn the queue has reached, so a key with a long backlog
  * takes one turn in every round, not all of them.
+ * The admission stops at the next execution in order when another session
+ * holds its row rather than pass it over (a driver that claimed it as a
+ * gate and could not have the lock looks again 100 ms later and admits in
+ * order then).
  *
  * A start, a stop or a change of the queue, which run in the caller's
  * transaction, never take that lock: they make a waiting row a gate (a
@@ -68,6 +72,7 @@ typedef enum XqQuery
 	Q_DEBOUNCE,
 	Q_RUNNING,
 	Q_PICK,
+	Q_PICK_LOCK,
 	Q_ADMIT,
 	Q_NUDGE,
 	Q_GATE_HOLD,
@@ -157,8 +162,7 @@ static const StorageStatement statements[Q_COUNT] = {
 	},
 	/*
 	 * The next execution to admit: waiting, past its debounce, of a key
-	 * below max_concurrency_per_key ($4, NULL: none), in order; one that
-	 * another session holds (being stopped, debounced) is passed over.
+	 * below max_concurrency_per_key ($4, NULL: none), in order.
 	 */
 	[Q_PICK] = {
 		"SELECT q.execution_id, q.queue_vseq FROM durable.queue q "
@@ -167,9 +171,18 @@ static const StorageStatement statements[Q_COUNT] = {
 		"AND ($4::integer IS NULL OR (SELECT count(*) FROM durable.queue r "
 		"WHERE r.owner = $1 AND r.queue_name = $2 AND r.queue_admitted "
 		"AND r.queue_key IS NOT DISTINCT FROM q.queue_key) < $4) "
-		"ORDER BY q.queue_priority, q.queue_vseq, q.execution_id "
-		"LIMIT 1 FOR UPDATE OF q SKIP LOCKED",
+		"ORDER BY q.queue_priority, q.queue_vseq, q.execution_id LIMIT 1",
 		4, {REGROLEOID, TEXTOID, TIMESTAMPTZOID, INT4OID}
+	},
+	/*
+	 * The picked one, unless another session holds it (a driver that
+	 * claimed it as a gate and will admit in turn, a stop, a debounce):
+	 * the admission then stops rather than pass it over.
+	 */
+	[Q_PICK_LOCK] = {
+		"SELECT 1 FROM durable.queue WHERE execution_id = $1 AND NOT queue_admitted "
+		"FOR UPDATE SKIP LOCKED",
+		1, {UUIDOID}
 	},
 	[Q_ADMIT] = {
 		"UPDATE durable.queue SET queue_admitted = true, due_at = $2, retry_at = NULL "
@@ -336,11 +349,12 @@ durable_xq_debounce(Oid owner, const DurableXqStart *q, const char *workflow,
  *		what its limits allow now.  -1 when another session holds the
  *		queue's lock (and wait is false); otherwise how many it admitted.
  *		When gate is not NULL, *gate_at is the due time given to it, or
- *		DT_NOEND when it still waits.
+ *		DT_NOEND when it still waits.  *blocked: it stopped at an execution
+ *		another session holds, which was next in order.
  */
 static int
 admit(Oid owner, const char *name, TimestampTz now, bool wait,
-	  const pg_uuid_t *gate, TimestampTz *gate_at)
+	  const pg_uuid_t *gate, TimestampTz *gate_at, bool *blocked)
 {
 	Datum		values[4];
 	char		nulls[4] = "    ";
@@ -360,6 +374,7 @@ admit(Oid owner, const char *name, TimestampTz now, bool wait,
 
 	if (gate_at != NULL)
 		*gate_at = DT_NOEND;
+	*blocked = false;
 	set_name_args(values, owner, name);
 	if (run(wait ? Q_DEF_LOCK_WAIT : Q_DEF_LOCK, values, NULL, 1) != 1)
 		return -1;				/* locked by another (or dropped) */
@@ -403,6 +418,11 @@ admit(Oid owner, const char *name, TimestampTz now, bool wait,
 			Datum		a[2];
 
 			a[0] = UUIDPGetDatum(&id);
+			if (run(Q_PICK_LOCK, a, NULL, 1) != 1)
+			{
+				*blocked = true;
+				break;
+			}
 			a[1] = TimestampTzGetDatum(at);
 			run(Q_ADMIT, a, NULL, 0);
 		}
@@ -456,7 +476,11 @@ durable_xq_nudge(Oid owner, const char *name, TimestampTz now, bool may_wait)
 		return;
 	}
 	if (may_wait)
-		(void) admit(owner, name, now, true, NULL, NULL);
+	{
+		bool		blocked;
+
+		(void) admit(owner, name, now, true, NULL, NULL, &blocked);
+	}
 }
 
 /*
@@ -475,6 +499,7 @@ durable_xq_gate(const pg_uuid_t *id, TimestampTz now)
 	Oid			owner;
 	char	   *name;
 	TimestampTz at;
+	bool		blocked;
 
 	values[0] = UUIDPGetDatum(id);
 	values[1] = TimestampTzGetDatum(DT_NOEND);
@@ -482,8 +507,10 @@ durable_xq_gate(const pg_uuid_t *id, TimestampTz now)
 		return false;
 	owner = DatumGetObjectId(get_col(1, &isnull));
 	name = TextDatumGetCString(get_col(2, &isnull));
-	if (admit(owner, name, now, false, id, &at) < 0)
+	if (admit(owner, name, now, false, id, &at, &blocked) < 0 ||
+		(blocked && at == DT_NOEND))
 	{
+		/* another session holds the queue, or the next one: look again soon */
 		values[1] = TimestampTzGetDatum(now + XQ_GATE_RETRY_US);
 		run(Q_GATE_HOLD, values, NULL, 0);
 		return false;
