@@ -4,6 +4,7 @@
  *	  Every change of an execution's status, in one place:
  *
  *		start		(none) -> PENDING			durable_lifecycle_start
+ *					(in a queue of executions: durable_lifecycle_start_queued)
  *		resume		PENDING, SUSPENDED -> RUNNING	durable_lifecycle_resume
  *		suspend		RUNNING -> SUSPENDED		durable_lifecycle_suspend
  *		new run		RUNNING -> RUNNING (run + 1)	durable_lifecycle_new_run
