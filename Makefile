@@ -12,7 +12,7 @@ PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
               -Wno-clobbered
 SHLIB_LINK  = $(shell curl-config --libs) -lcrypto
 
-REGRESS      = start steps replay control cron observe waits children http secrets versioning upgrade hostile privileges graph bi roles sessions quotas isolation_http scheduling monitoring defects activity fanout secrets_at_rest any tasks limiters
+REGRESS      = start steps replay control cron observe waits children http secrets versioning upgrade hostile privileges graph bi roles sessions quotas isolation_http scheduling monitoring defects activity fanout secrets_at_rest any tasks limiters queues
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
 
 TAP_TESTS   = 1

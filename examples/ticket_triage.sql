@@ -4,7 +4,8 @@
 --     "customerTier": "pro", "subject": "Invoice charged twice",
 --     "body": "We were billed twice in March."}');
 --
--- For each ticket the workflow
+-- For each ticket (one at a time per customer: the queue "triage") the
+-- workflow
 --
 --   1. asks an LLM (an OpenAI-style responses API, durable_http, retried on
 --      429 and 5xx) to classify it: {category, priority, sentiment,
@@ -119,6 +120,14 @@ CREATE TABLE triage.surveys (
 
 -- ------------------------------------------------------ starting a triage
 
+-- The triages run in a queue of executions keyed by customer (by email
+-- when the ticket names none): one ticket of a customer at a time, from
+-- its analysis to its resolution, so that agents never review two tickets
+-- of one customer at once; tickets of different customers run side by
+-- side.  A queue belongs to the role that made it: the role that installs
+-- this script is the one that submits tickets.
+SELECT durable_queue_set('triage', '{"max_concurrency_per_key": 1}');
+
 -- The ticketing system calls this when a ticket arrives: the ticket row and
 -- its triage execution (named ticket-<id>) commit together.
 CREATE FUNCTION triage.submit_ticket(ticket jsonb)
@@ -138,7 +147,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     execution := durable_start('triage.ticket_triage', ticket, name => 'ticket-' || (ticket->>'ticketId'),
-                               options => '{"execution_timeout": "14 days"}');
+                               options => jsonb_build_object('execution_timeout', '14 days',
+                                   'queue', 'triage',
+                                   'key', coalesce(ticket->>'customer', ticket->>'email')));
     INSERT INTO triage.tickets (id, email, customer, customer_tier, subject, body, execution_id)
     VALUES (ticket->>'ticketId', ticket->>'email', ticket->>'customer', lower(ticket->>'customerTier'),
             ticket->>'subject', ticket->>'body', execution)

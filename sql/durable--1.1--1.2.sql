@@ -739,6 +739,101 @@ REVOKE ALL ON FUNCTION @extschema@.durable_limiter_drop(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.durable_limiter_set(text, jsonb) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.durable_limiter_drop(text) TO PUBLIC;
 
+/* --- issue 16: queues of executions --- */
+
+/*
+ * A queue of executions belongs to the role that made it (its name is per
+ * owner, like a schedule's): durable_start(..., options => '{"queue": ...}')
+ * finds it among the caller's queues.  An execution of a queue has its
+ * ready-queue row from its start, marked with the queue: queue_admitted is
+ * false while it waits (due never, retry never, so no claim takes it nor
+ * its inbox), true once the queue admitted it (its due time is then when
+ * the queue's rate lets it begin).  A waiting row due now is a gate: the
+ * driver that claims it runs the queue's admission, under the lock of the
+ * queue's row in durable.exec_queues.  admissions keeps the last rate
+ * admission times (the sliding window of the rate), vclock the virtual
+ * time of the round robin between keys.
+ */
+CREATE TABLE durable.exec_queues (
+	owner			regrole NOT NULL,
+	name			text NOT NULL,
+	max_concurrency	integer,
+	max_concurrency_per_key integer,
+	rate			integer,
+	period			interval,
+	fairness		boolean NOT NULL DEFAULT true,
+	vclock			bigint NOT NULL DEFAULT 0,
+	admissions		timestamptz[] NOT NULL DEFAULT '{}',
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (owner, name)
+);
+ALTER TABLE durable.exec_queues ENABLE ROW LEVEL SECURITY;
+CREATE POLICY exec_queues_owner ON durable.exec_queues FOR SELECT USING (
+	pg_catalog.pg_has_role(owner::oid, 'USAGE')
+	OR pg_catalog.pg_has_role('durable_admin', 'USAGE')
+	OR pg_catalog.pg_has_role('durable_monitor', 'USAGE'));
+REVOKE ALL ON durable.exec_queues FROM PUBLIC;
+GRANT SELECT ON durable.exec_queues TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('durable.exec_queues', '');
+COMMENT ON TABLE durable.exec_queues IS
+	'queues of executions (durable_queue_set): their limits, per owner';
+
+ALTER TABLE durable.queue
+	ADD COLUMN queue_name text,
+	ADD COLUMN queue_key text,
+	ADD COLUMN queue_priority integer,
+	ADD COLUMN queue_vseq bigint,
+	ADD COLUMN queue_admitted boolean,
+	ADD COLUMN queue_not_before timestamptz;
+/* the waiting executions of a queue in the order of admission */
+CREATE INDEX queue_xq_wait_idx ON durable.queue
+	(owner, queue_name, queue_priority, queue_vseq, execution_id) WHERE NOT queue_admitted;
+/* the waiting executions of a key (debounce, round robin) */
+CREATE INDEX queue_xq_key_idx ON durable.queue
+	(owner, queue_name, queue_key, queue_vseq) WHERE NOT queue_admitted;
+/* the admitted executions of a queue and key (its concurrency) */
+CREATE INDEX queue_xq_run_idx ON durable.queue
+	(owner, queue_name, queue_key) WHERE queue_admitted;
+
+CREATE FUNCTION @extschema@.durable_queue_set(name text, options jsonb)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_queue_set';
+COMMENT ON FUNCTION @extschema@.durable_queue_set(text, jsonb) IS
+	'creates or changes a queue of executions of the calling role';
+CREATE FUNCTION @extschema@.durable_queue_drop(name text)
+RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'durable_queue_drop';
+COMMENT ON FUNCTION @extschema@.durable_queue_drop(text) IS
+	'drops a queue of executions of the calling role that has no unfinished execution';
+
+/*
+ * Per queue and key, what waits to be admitted and what runs (admitted,
+ * not finished, suspended included); a queue with no execution shows once
+ * with key and counts NULL and 0.  As durable.activity, a role sees the
+ * queues of the roles whose privileges it has; durable_admin and
+ * durable_monitor see all.
+ */
+CREATE VIEW durable.queue_status AS
+SELECT d.owner, d.name AS queue, s.key,
+	   COALESCE(s.waiting, 0) AS waiting,
+	   COALESCE(s.running, 0) AS running,
+	   s.oldest_waiting,
+	   d.max_concurrency, d.max_concurrency_per_key, d.rate, d.period
+  FROM durable.exec_queues d
+  LEFT JOIN (SELECT q.owner, q.queue_name, q.queue_key AS key,
+					pg_catalog.count(*) FILTER (WHERE NOT q.queue_admitted) AS waiting,
+					pg_catalog.count(*) FILTER (WHERE q.queue_admitted) AS running,
+					pg_catalog.min(e.created_at) FILTER (WHERE NOT q.queue_admitted) AS oldest_waiting
+			   FROM durable.queue q JOIN durable.executions e ON e.id = q.execution_id
+			  WHERE q.queue_name IS NOT NULL
+			  GROUP BY q.owner, q.queue_name, q.queue_key) s
+	ON s.owner = d.owner AND s.queue_name = d.name
+ WHERE pg_catalog.pg_has_role(d.owner::oid, 'USAGE')
+	OR pg_catalog.pg_has_role('durable_admin', 'USAGE')
+	OR pg_catalog.pg_has_role('durable_monitor', 'USAGE');
+COMMENT ON VIEW durable.queue_status IS
+	'per queue of executions and key: how many wait to be admitted and how many run';
+REVOKE ALL ON durable.queue_status FROM PUBLIC;
+GRANT SELECT ON durable.queue_status TO PUBLIC;
+
 /* --- last: say when no worker will run executions (issue 14) --- */
 
 DO $$

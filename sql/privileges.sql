@@ -130,6 +130,7 @@ SELECT durable_drive(e) FROM unnest(ARRAY['alice-approve', 'alice-fail', 'alice-
 SELECT durable_drive_pending();   -- the child
 SELECT durable_secret_set('alice-key', 'sk-alice-secret-value', ARRAY['127.0.0.1']);
 SELECT durable_secret_grant('alice-key', 'regress_priv_alice');
+SELECT durable_queue_set('priv-q', '{}');
 RESET ROLE;
 SET ROLE regress_priv_bob;
 SELECT durable_start('priv_bob.wf_approve', '{"execution": "bob-approve"}', name => 'bob-approve') IS NOT NULL AS started;
@@ -139,6 +140,7 @@ SELECT durable_drive(e) FROM unnest(ARRAY['bob-approve', 'bob-sleep', 'bob-paren
 SELECT durable_drive_pending();   -- the child
 SELECT durable_secret_set('bob-key', 'sk-bob-secret-value', ARRAY['127.0.0.1']);
 SELECT durable_secret_grant('bob-key', 'regress_priv_bob');
+SELECT durable_queue_set('priv-q', '{}');
 -- an event that no wait takes (kept in durable.events), and one not yet
 -- taken (in durable.inbox)
 SELECT durable_send_event('bob-approve', 'unrelated', '1');

@@ -151,6 +151,7 @@ durable_start(PG_FUNCTION_ARGS)
 	Oid			owner = GetUserId();
 	int32		depth = 0;
 	DurableStart s;
+	DurableXqStart xq;
 
 	if (durable_current != NULL && durable_current->in_replay)
 		ereport(ERROR,
@@ -173,7 +174,12 @@ durable_start(PG_FUNCTION_ARGS)
 					 errdetail("Executions are looked up by id or by name; a name like an id would be ambiguous.")));
 	}
 	durable_check_payload("input", input);
-	durable_start_options(options, &timeout, &retention, &tags);
+	durable_start_options_xq(options, &timeout, &retention, &tags, &xq);
+	if (xq.debounce_us > 0 && name != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a debounced start cannot have a name"),
+				 errdetail("A debounced start may return the execution already waiting under its key, which has another name or none.")));
 	(void) durable_resolve_workflow(workflow, true, &qualified, &hash);
 
 	durable_uuid7(id);
@@ -232,7 +238,10 @@ durable_start(PG_FUNCTION_ARGS)
 	s.retention = retention;
 	s.parent = NULL;
 	s.depth = depth;
-	durable_lifecycle_start(&s, durable_clock_now());
+	if (xq.queue == NULL)
+		durable_lifecycle_start(&s, durable_clock_now());
+	else
+		(void) durable_lifecycle_start_queued(&s, &xq, durable_clock_now(), id);
 	if (durable_current != NULL)
 		durable_current->step_starts++;
 	SPI_finish();
@@ -304,6 +313,7 @@ PG_FUNCTION_INFO_V1(durable_drive);
  * durable_drive(execution text) RETURNS text
  *		Drives one execution in this transaction until it suspends or
  *		finishes.  A workflow failure is a FAILED status, not an error.
+ *		One that waits in a queue of executions is left waiting: PENDING.
  */
 Datum
 durable_drive(PG_FUNCTION_ARGS)
@@ -317,7 +327,11 @@ durable_drive(PG_FUNCTION_ARGS)
 	durable_not_inside_workflow("durable_drive");
 	SPI_connect();
 	(void) durable_resolve_controlled(execution, &id);
-	status = durable_drive_one(&id);
+	/* one its queue has not admitted waits for its turn */
+	if (durable_xq_available() && durable_xq_waiting(&id))
+		status = durable_exec_status_name(DES_PENDING);
+	else
+		status = durable_drive_one(&id);
 	if (status == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

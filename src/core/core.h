@@ -104,6 +104,8 @@ typedef struct DurableStart
 } DurableStart;
 
 extern void durable_lifecycle_start(const DurableStart *s, TimestampTz now);
+extern bool durable_lifecycle_start_queued(const DurableStart *s, const DurableXqStart *q,
+										   TimestampTz now, pg_uuid_t *id);
 extern void durable_lifecycle_resume(DurableDrive *d, TimestampTz now);
 extern DurableAdvance durable_lifecycle_suspend(DurableDrive *d, TimestampTz wake_at,
 												const char *opname);

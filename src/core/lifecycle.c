@@ -4,6 +4,7 @@
  *	  Every change of an execution's status, in one place:
  *
  *		start		(none) -> PENDING			durable_lifecycle_start
+ *					(in a queue of executions: durable_lifecycle_start_queued)
  *		resume		PENDING, SUSPENDED -> RUNNING	durable_lifecycle_resume
  *		suspend		RUNNING -> SUSPENDED		durable_lifecycle_suspend
  *		new run		RUNNING -> RUNNING (run + 1)	durable_lifecycle_new_run
@@ -16,7 +17,8 @@
  *	  one fixed order: what it waits on is cancelled (operations,
  *	  callbacks, HTTP requests, limiters held or waited for), its messages
  *	  and kept events dropped, the status written and the queue row
- *	  removed, the history event written, the change announced (counters,
+ *	  removed (a queue of executions that had admitted it admits the
+ *	  next), the history event written, the change announced (counters,
  *	  NOTIFY, durable_await, the failure log), its running children
  *	  stopped, and a child reports to its parent.  A drive error charged
  *	  to an execution (durable_drive_charge_error) ends it the same way
@@ -101,6 +103,7 @@ end_execution(DurableExecution *ex, DurableExecStatus status, Jsonb *result,
 	const pg_uuid_t *id = &ex->id;
 	const char *name = durable_exec_status_name(status);
 	TimestampTz now = durable_clock_now();
+	char	   *xq;
 
 	if (cancel)
 	{
@@ -114,7 +117,10 @@ end_execution(DurableExecution *ex, DurableExecStatus status, Jsonb *result,
 	durable_storage_inbox_delete(id);
 	durable_storage_events_delete(id);
 	durable_storage_set_status(id, name, result, error, DT_NOBEGIN, now);
-	durable_storage_queue_delete(id);
+	/* a queue of executions that had admitted it has a slot free */
+	xq = durable_storage_queue_delete(id);
+	if (xq != NULL)
+		durable_xq_nudge(ex->owner, xq, now, true);
 	durable_storage_history(id, ex->run_no, ex->owner, event, NULL, details);
 	durable_status_changed(ex, status);
 	durable_log_failure(ex, status, error);
@@ -579,4 +585,38 @@ durable_lifecycle_redrive(DurableExecution *ex, const char *hash, TimestampTz no
 	durable_status_changed(ex, DES_PENDING);
 	durable_quota_add(ex->owner, 1);	/* unfinished again */
 	durable_wake_at_commit();
+}
+
+/*
+ * durable_lifecycle_start_queued
+ *		A start by durable_start in a queue of executions of its owner: a
+ *		new execution (true, as durable_lifecycle_start) that waits in the
+ *		queue until a driver admits it; or, debounced, the execution of the
+ *		workflow already waiting in the queue under the key takes the input
+ *		and waits longer (false, *id is it).  The queue must exist.
+ */
+bool
+durable_lifecycle_start_queued(const DurableStart *s, const DurableXqStart *q,
+							   TimestampTz now, pg_uuid_t *id)
+{
+	bool		fairness;
+	int64		vclock;
+	TimestampTz not_before = now + q->debounce_us;
+
+	Assert(s->parent == NULL);
+	if (!durable_xq_available() || !durable_xq_lookup(s->owner, q->queue, &fairness, &vclock))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", q->queue),
+				 errhint("Make it with durable_queue_set; queues are per role, and durable_start looks among the caller's.")));
+	if (q->debounce_us > 0 &&
+		durable_xq_debounce(s->owner, q, s->workflow, s->input, not_before, id))
+	{
+		durable_storage_history(id, 1, s->owner, "debounced", NULL, NULL);
+		return false;
+	}
+	durable_lifecycle_start(s, now);
+	durable_xq_enqueue(&s->id, q, fairness, vclock, not_before);
+	*id = s->id;
+	return true;
 }

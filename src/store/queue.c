@@ -43,9 +43,12 @@ typedef enum QueueQuery
 	Q_LOCK_QUEUE,
 	Q_QUEUE_SET,
 	Q_QUEUE_DELETE,
+	Q_QUEUE_DELETE_XQ,
 	Q_READY_OWNERS,
 	Q_CLAIM_ANY,
 	Q_CLAIM_READY,
+	Q_CLAIM_ANY_XQ,
+	Q_CLAIM_READY_XQ,
 	Q_NOTE_DRIVE_ERROR,
 	Q_QUEUE_BACKOFF,
 	Q_NEXT_DUE,
@@ -68,6 +71,12 @@ static const StorageStatement statements[Q_COUNT] = {
 	},
 	[Q_QUEUE_DELETE] = {
 		"DELETE FROM durable.queue WHERE execution_id = $1",
+		1, {UUIDOID}
+	},
+	/* the same, saying which queue of executions it was admitted by */
+	[Q_QUEUE_DELETE_XQ] = {
+		"DELETE FROM durable.queue WHERE execution_id = $1 "
+		"RETURNING CASE WHEN queue_admitted THEN queue_name END",
 		1, {UUIDOID}
 	},
 	/*
@@ -106,6 +115,21 @@ static const StorageStatement statements[Q_COUNT] = {
 		"AND (due_at, execution_id) > ($4, $5) "
 		"ORDER BY due_at, execution_id LIMIT 1 FOR UPDATE SKIP LOCKED",
 		5, {TIMESTAMPTZOID, BOOLOID, OIDOID, TIMESTAMPTZOID, UUIDOID}
+	},
+	/* the same two, saying whether the row is a gate of a queue of executions */
+	[Q_CLAIM_ANY_XQ] = {
+		"SELECT execution_id, due_at, owner::oid, NOT queue_admitted FROM durable.queue "
+		"WHERE due_at <= $1 AND ($2 OR pg_has_role($3, owner, 'USAGE')) "
+		"AND (due_at, execution_id) > ($4, $5) "
+		"ORDER BY due_at, execution_id LIMIT 1 FOR UPDATE SKIP LOCKED",
+		5, {TIMESTAMPTZOID, BOOLOID, OIDOID, TIMESTAMPTZOID, UUIDOID}
+	},
+	[Q_CLAIM_READY_XQ] = {
+		"SELECT execution_id, due_at, NOT queue_admitted FROM durable.queue "
+		"WHERE (owner::oid, due_at, execution_id) > ($1, $3, $4) "
+		"AND (owner::oid, due_at) <= ($1, $2) "
+		"ORDER BY owner::oid, due_at, execution_id LIMIT 1 FOR UPDATE SKIP LOCKED",
+		4, {OIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDOID}
 	},
 	/* the oldest due queue row of an owner after the cursor */
 	[Q_CLAIM_READY] = {
@@ -206,13 +230,45 @@ durable_storage_queue_set(const pg_uuid_t *id, Oid owner, TimestampTz due_at)
 	run(Q_QUEUE_SET, values, NULL, 0);
 }
 
-void
+/*
+ * durable_storage_queue_delete
+ *		Removes an execution's queue row; returns the name of the queue of
+ *		executions that had admitted it (palloc'd), or NULL.
+ */
+char *
 durable_storage_queue_delete(const pg_uuid_t *id)
 {
 	Datum		values[1];
+	bool		isnull;
+	Datum		name;
 
 	values[0] = UUIDPGetDatum(id);
-	run(Q_QUEUE_DELETE, values, NULL, 0);
+	if (!durable_xq_available())
+	{
+		run(Q_QUEUE_DELETE, values, NULL, 0);
+		return NULL;
+	}
+	if (run(Q_QUEUE_DELETE_XQ, values, NULL, 0) != 1)
+		return NULL;
+	name = get_col(1, &isnull);
+	return isnull ? NULL : TextDatumGetCString(name);
+}
+
+/*
+ * is_gate
+ *		Column col of the claimed row says it is a gate of a queue of
+ *		executions: its admission runs now.  True when the claim must pass
+ *		over it (it still waits, or waits for its rate).
+ */
+static bool
+is_gate(int col, const pg_uuid_t *id, TimestampTz now)
+{
+	bool		isnull;
+	bool		gate = DatumGetBool(get_col(col, &isnull));
+
+	if (isnull || !gate)
+		return false;
+	return !durable_xq_gate(id, now);
 }
 
 /* how often a claim looks up which owners have ready work, at most */
@@ -330,15 +386,20 @@ claim_queue(TimestampTz now, DurableOwnerCursor *oc, DurableQueueCursor *cursor,
 	Datum		values[4];
 	bool		isnull;
 
-	values[0] = ObjectIdGetDatum(oc->owner);
-	values[1] = TimestampTzGetDatum(now);
-	values[2] = TimestampTzGetDatum(oc->due_at);
-	values[3] = UUIDPGetDatum(&oc->id);
-	if (run(Q_CLAIM_READY, values, NULL, 1) != 1)
-		return false;
-	*id = *DatumGetUUIDP(get_col(1, &isnull));
-	oc->id = *id;
-	oc->due_at = DatumGetTimestampTz(get_col(2, &isnull));
+	bool		xq = durable_xq_available();
+
+	do
+	{
+		values[0] = ObjectIdGetDatum(oc->owner);
+		values[1] = TimestampTzGetDatum(now);
+		values[2] = TimestampTzGetDatum(oc->due_at);
+		values[3] = UUIDPGetDatum(&oc->id);
+		if (run(xq ? Q_CLAIM_READY_XQ : Q_CLAIM_READY, values, NULL, 1) != 1)
+			return false;
+		*id = *DatumGetUUIDP(get_col(1, &isnull));
+		oc->id = *id;
+		oc->due_at = DatumGetTimestampTz(get_col(2, &isnull));
+	} while (xq && is_gate(3, id, now));
 	cursor->claimed_at = oc->due_at;
 	cursor->from_inbox = false;
 	return true;
@@ -377,6 +438,8 @@ claim_any(TimestampTz now, Oid caller, bool all, DurableQueueCursor *cursor,
 	Datum		values[5];
 	bool		isnull;
 	int			source;
+	bool		found;
+	bool		xq = durable_xq_available();
 
 	oc->inbox_first = !oc->inbox_first;
 	for (source = 0; source < 2; source++)
@@ -397,17 +460,23 @@ claim_any(TimestampTz now, Oid caller, bool all, DurableQueueCursor *cursor,
 			cursor->from_inbox = true;
 			return true;
 		}
-		values[0] = TimestampTzGetDatum(now);
-		values[1] = BoolGetDatum(all);
-		values[2] = ObjectIdGetDatum(caller);
-		values[3] = TimestampTzGetDatum(oc->due_at);
-		values[4] = UUIDPGetDatum(&oc->id);
-		if (run(Q_CLAIM_ANY, values, NULL, 1) != 1)
+		do
+		{
+			values[0] = TimestampTzGetDatum(now);
+			values[1] = BoolGetDatum(all);
+			values[2] = ObjectIdGetDatum(caller);
+			values[3] = TimestampTzGetDatum(oc->due_at);
+			values[4] = UUIDPGetDatum(&oc->id);
+			found = run(xq ? Q_CLAIM_ANY_XQ : Q_CLAIM_ANY, values, NULL, 1) == 1;
+			if (!found)
+				break;
+			*id = *DatumGetUUIDP(get_col(1, &isnull));
+			oc->id = *id;
+			oc->due_at = DatumGetTimestampTz(get_col(2, &isnull));
+			*owner = DatumGetObjectId(get_col(3, &isnull));
+		} while (xq && is_gate(4, id, now));
+		if (!found)
 			continue;
-		*id = *DatumGetUUIDP(get_col(1, &isnull));
-		oc->id = *id;
-		oc->due_at = DatumGetTimestampTz(get_col(2, &isnull));
-		*owner = DatumGetObjectId(get_col(3, &isnull));
 		cursor->claimed_at = oc->due_at;
 		cursor->from_inbox = false;
 		return true;

@@ -68,7 +68,7 @@ extern void durable_storage_set_status(const pg_uuid_t *id, const char *status,
 extern void durable_storage_new_run(const pg_uuid_t *id, int32 run_no, Jsonb *input,
 									TimestampTz now);
 extern void durable_storage_queue_set(const pg_uuid_t *id, Oid owner, TimestampTz due_at);
-extern void durable_storage_queue_delete(const pg_uuid_t *id);
+extern char *durable_storage_queue_delete(const pg_uuid_t *id);
 extern void durable_storage_cancel_ops(const pg_uuid_t *id, int32 run_no, TimestampTz now);
 extern bool durable_storage_next_due(TimestampTz after, TimestampTz *due_at);
 extern bool durable_storage_status(const pg_uuid_t *id, char **status, bool *mine);
@@ -449,6 +449,19 @@ extern DurableShared *durable_shmem(void);
 extern DurableWorkerSlot *durable_worker_slot(int n);
 extern void durable_wake_workers(int n);
 extern void durable_wake_at_commit(void);
+
+/* queues.c: queues of executions */
+extern bool durable_xq_available(void);
+extern void durable_xq_define(Oid owner, const char *name, const DurableXqLimits *lim);
+extern int64 durable_xq_drop(Oid owner, const char *name);
+extern bool durable_xq_lookup(Oid owner, const char *name, bool *fairness, int64 *vclock);
+extern void durable_xq_enqueue(const pg_uuid_t *id, const DurableXqStart *q, bool fairness,
+							   int64 vclock, TimestampTz not_before);
+extern bool durable_xq_debounce(Oid owner, const DurableXqStart *q, const char *workflow,
+								Jsonb *input, TimestampTz not_before, pg_uuid_t *id);
+extern void durable_xq_nudge(Oid owner, const char *name, TimestampTz now, bool may_wait);
+extern bool durable_xq_gate(const pg_uuid_t *id, TimestampTz now);
+extern bool durable_xq_waiting(const pg_uuid_t *id);
 extern void durable_wake_http_at_commit(void);
 extern void durable_http_cancel_at_commit(void);
 extern void durable_launcher_at_end(bool pause);

@@ -680,6 +680,35 @@ durable_parse_policy(Jsonb *options, bool map, int n, DurablePolicy *p)
 }
 
 /*
+ * option_int
+ *		An option that must be an integer from lo to hi.
+ */
+static int32
+option_int(const char *key, JsonbValue *v, int32 lo, int32 hi)
+{
+	double		d = option_number(key, v);
+
+	if (d != (double) (int64) d || d < lo || d > hi)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\"", key),
+				 errdetail("Expected an integer from %d to %d.", lo, hi)));
+	return (int32) d;
+}
+
+/*
+ * option_text
+ *		An option that must be a non-empty string of at most 200 bytes.
+ */
+static char *
+option_text(const char *key, JsonbValue *v)
+{
+	if (v->type != jbvString || v->val.string.len == 0 || v->val.string.len > 200)
+		options_error(key, "a non-empty string of at most 200 bytes");
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
  * durable_start_options
  *		execution_timeout (interval), retention (interval), tags (object).
  *		durable_schedule checks the options of its starts with it too.
@@ -688,13 +717,29 @@ void
 durable_start_options(Jsonb *options, Interval **timeout, Interval **retention,
 					  Jsonb **tags)
 {
+	durable_start_options_xq(options, timeout, retention, tags, NULL);
+}
+
+/*
+ * durable_start_options_xq
+ *		The same, and when xq is not NULL (durable_start) the options of a
+ *		queue of executions: queue (name), key (text), priority (integer,
+ *		smaller first, 0 by default), debounce (interval, with a key).
+ */
+void
+durable_start_options_xq(Jsonb *options, Interval **timeout, Interval **retention,
+						 Jsonb **tags, DurableXqStart *xq)
+{
 	JsonbIterator *it = NULL;
 	JsonbValue	v;
 	char	   *key = NULL;
+	bool		queued = false;
 
 	*timeout = NULL;
 	*retention = NULL;
 	*tags = durable_cstring_to_jsonb("{}");
+	if (xq != NULL)
+		memset(xq, 0, sizeof(DurableXqStart));
 	while (durable_options_next(options, &it, &key, &v))
 	{
 		if (strcmp(key, "execution_timeout") == 0 || strcmp(key, "retention") == 0)
@@ -720,12 +765,106 @@ durable_start_options(Jsonb *options, Interval **timeout, Interval **retention,
 			*tags = JsonbValueToJsonb(&v);
 			durable_check_payload("tags", *tags);
 		}
+		else if (strcmp(key, "queue") == 0 || strcmp(key, "key") == 0 ||
+				 strcmp(key, "priority") == 0 || strcmp(key, "debounce") == 0)
+		{
+			if (xq == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"%s\" is for durable_start only", key),
+						 errdetail("Queues of executions admit the executions that durable_start starts; children and schedules do not use them.")));
+			queued = true;
+			if (key[0] == 'q')
+				xq->queue = option_text(key, &v);
+			else if (key[0] == 'k')
+				xq->key = option_text(key, &v);
+			else if (key[0] == 'p')
+				xq->priority = option_int(key, &v, -1000000, 1000000);
+			else
+			{
+				xq->debounce_us = durable_option_interval(key, &v, NULL);
+				if (xq->debounce_us <= 0 || xq->debounce_us > INT64CONST(86400000000))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("debounce must be positive and at most a day")));
+			}
+		}
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%s\"", key),
-					 errhint("Valid options are execution_timeout, retention and tags.")));
+					 errhint(xq != NULL ?
+							 "Valid options are execution_timeout, retention, tags, queue, key, priority and debounce." :
+							 "Valid options are execution_timeout, retention and tags.")));
 	}
+	if (queued && xq->queue == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options key, priority and debounce need a queue"),
+				 errhint("Add \"queue\": \"<name>\" of a queue made by durable_queue_set.")));
+	if (queued && xq->debounce_us > 0 && xq->key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"debounce\" needs a key"),
+				 errdetail("A debounced start replaces the input of the execution waiting under the same queue and key.")));
+}
+
+/*
+ * durable_queue_options
+ *		The options of durable_queue_set: max_concurrency,
+ *		max_concurrency_per_key (positive integers), rate (a positive
+ *		integer, with period, a positive interval), fairness
+ *		("round_robin", the default, or "none").
+ */
+void
+durable_queue_options(Jsonb *options, DurableXqLimits *lim)
+{
+	JsonbIterator *it = NULL;
+	JsonbValue	v;
+	char	   *key = NULL;
+
+	lim->max_concurrency = -1;
+	lim->max_per_key = -1;
+	lim->rate = -1;
+	lim->period = NULL;
+	lim->fairness = true;
+	while (durable_options_next(options, &it, &key, &v))
+	{
+		if (strcmp(key, "max_concurrency") == 0)
+			lim->max_concurrency = option_int(key, &v, 1, 1000000);
+		else if (strcmp(key, "max_concurrency_per_key") == 0)
+			lim->max_per_key = option_int(key, &v, 1, 1000000);
+		else if (strcmp(key, "rate") == 0)
+			lim->rate = option_int(key, &v, 1, 10000);
+		else if (strcmp(key, "period") == 0)
+		{
+			if (durable_option_interval(key, &v, &lim->period) <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("period must be positive")));
+		}
+		else if (strcmp(key, "fairness") == 0)
+		{
+			if (v.type == jbvString && v.val.string.len == 11 &&
+				strncmp(v.val.string.val, "round_robin", 11) == 0)
+				lim->fairness = true;
+			else if (v.type == jbvString && v.val.string.len == 4 &&
+					 strncmp(v.val.string.val, "none", 4) == 0)
+				lim->fairness = false;
+			else
+				options_error(key, "\"round_robin\" or \"none\"");
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\"", key),
+					 errhint("Valid options are max_concurrency, max_concurrency_per_key, rate, period and fairness.")));
+	}
+	if ((lim->rate > 0) != (lim->period != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options rate and period go together"),
+				 errhint("Give both, as in {\"rate\": 10, \"period\": \"1 second\"}, or neither.")));
 }
 
 /*

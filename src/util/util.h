@@ -457,10 +457,33 @@ typedef struct DurableTaskOptions
 
 extern void durable_parse_task_options(Jsonb *options, DurableTaskOptions *o);
 extern void durable_parse_wait_strategy(Jsonb *options, DurableRetryOptions *opts);
+/* a start in a queue of executions (durable_start's options) */
+typedef struct DurableXqStart
+{
+	const char *queue;			/* NULL: no queue */
+	const char *key;			/* NULL: none */
+	int32		priority;		/* smaller first; 0 by default */
+	int64		debounce_us;	/* 0: none */
+} DurableXqStart;
+
+/* the limits of a queue of executions (durable_queue_set); < 0: none */
+typedef struct DurableXqLimits
+{
+	int32		max_concurrency;
+	int32		max_per_key;
+	int32		rate;
+	Interval   *period;			/* with rate */
+	bool		fairness;		/* round robin between keys */
+} DurableXqLimits;
+
 extern void durable_parse_policy(Jsonb *options, bool map, int n, DurablePolicy *p);
 extern int64 durable_wait_length_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern void durable_start_options(Jsonb *options, Interval **timeout,
 								  Interval **retention, Jsonb **tags);
+extern void durable_start_options_xq(Jsonb *options, Interval **timeout,
+									 Interval **retention, Jsonb **tags,
+									 DurableXqStart *xq);
+extern void durable_queue_options(Jsonb *options, DurableXqLimits *lim);
 extern bool durable_retry_allows(const DurableRetryOptions *opts, int sqlerrcode);
 extern int64 durable_retry_delay(const DurableRetryOptions *opts, int attempt);
 

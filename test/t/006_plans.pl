@@ -130,7 +130,7 @@ is(scalar(keys %seqscans), 0, 'no plan of the workers scans a durable table sequ
 
 # the plans read cover the statements that matter
 my %must = (
-	'claim'          => qr/^SELECT execution_id, due_at FROM durable\.queue /,
+	'claim'          => qr/^SELECT execution_id, due_at(, NOT queue_admitted)? FROM durable\.queue /,
 	'next due'       => qr/^SELECT due_at FROM durable\.queue /,
 	'lock queue row' => qr/^SELECT 1 FROM durable\.queue WHERE execution_id/,
 	'lock execution' => qr/^SELECT name, workflow, status, .* FROM durable\.executions WHERE id/,
