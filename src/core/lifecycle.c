@@ -15,8 +15,8 @@
  *
  *	  An execution that ends (finish or stop) goes through end_execution,
  *	  one fixed order: what it waits on is cancelled (operations,
- *	  callbacks, HTTP requests, limiters held or waited for), its messages
- *	  and kept events dropped, the status written and the queue row
+ *	  callbacks, HTTP requests, limiters held or waited for, and then its
+ *	  messages), its kept events dropped, the status written and the queue row
  *	  removed (a queue of executions that had admitted it admits the
  *	  next), the history event written, the change announced (counters,
  *	  NOTIFY, durable_await, the failure log), its running children
@@ -113,8 +113,13 @@ end_execution(DurableExecution *ex, DurableExecStatus status, Jsonb *result,
 		/* limiters it holds or waits for go to the next in line */
 		durable_storage_limiters_release_execution(id, now);
 	}
-	/* messages and events nothing will read */
-	durable_storage_inbox_delete(id);
+	/*
+	 * Messages and events nothing will read.  A run that ends with nothing
+	 * open has no messages that matter: a message that comes later is
+	 * dropped by the next drive, or by the purge, not at every end.
+	 */
+	if (cancel)
+		durable_storage_inbox_delete(id);
 	durable_storage_events_delete(id);
 	durable_storage_set_status(id, name, result, error, DT_NOBEGIN, now);
 	/* a queue of executions that had admitted it has a slot free */
