@@ -31,7 +31,8 @@
 --      once;
 --   2. writes one narrative per style with durable_map, a child execution
 --      per style: most styles call the LLM (an OpenAI-style responses API)
---      with durable_http, retried on 429 and 5xx; the styles listed in the
+--      with durable_http, retried on 429 and 5xx, under the limiter "llm"
+--      (the provider's concurrency and rate limits); the styles listed in the
 --      setting task_styles (by default "executive") are handed to the
 --      workers of the task queue "llm" with durable_task instead: an
 --      external worker (examples/llm_worker.py) claims the task, calls the
@@ -547,6 +548,17 @@ RETURNS jsonb LANGUAGE sql AS $$
                                  'artifacts', r.artifacts)
 $$;
 
+-- ----------------------------------------------------------- flow control
+
+-- The LLM provider's limits, shared by every report and both ways of
+-- calling it (durable_http here, the task queue's workers): at most 8 calls
+-- at once and 60 a minute, at most 10 of them at once after a quiet spell.
+-- A call waits for the limiter holding no worker, and a 429 with
+-- Retry-After pauses the limiter for every report until then, so a
+-- month-end burst of reports stays under the provider's rate limit.
+-- (docs/limiters.md; change it with durable_limiter_set.)
+SELECT durable_limiter_set('llm', '{"max_concurrency": 8, "rate": 60, "period": "1 minute", "burst": 10}');
+
 -- ------------------------------------------------------------ workflows
 
 -- The report.  Input {metricsKey, reportKey, spec} (see request_report).
@@ -613,7 +625,7 @@ BEGIN
                                'taskKey', encode(sha256(convert_to(
                                    (job->>'reportKey') || '/' || (job->>'style'), 'UTF8')), 'hex')),
             '{"timeout": "1 hour", "heartbeat_timeout": "5 minutes", "max_attempts": 5,
-              "initial_delay": "1 second", "jitter": "none"}');
+              "initial_delay": "1 second", "jitter": "none", "limiter": "llm"}');
     ELSE
         -- Retried on connection errors, timeouts, 429 (honouring
         -- Retry-After) and 5xx; any other status >= 400 fails at once.
@@ -625,7 +637,8 @@ BEGIN
                     'Authorization', jsonb_build_object('secret', job->>'secret', 'prefix', 'Bearer ')),
                 'body', job->'request',
                 'timeout', '2 minutes'),
-            '{"max_attempts": 5, "initial_delay": "1 second", "fail_on_status": true}')->'body';
+            '{"max_attempts": 5, "initial_delay": "1 second", "fail_on_status": true,
+              "limiter": "llm"}')->'body';
     END IF;
     RETURN durable_step('store-narrative', 'SELECT usage_report.store_narrative($1)',
                         jsonb_build_object('reportKey', job->>'reportKey', 'style', job->>'style',
