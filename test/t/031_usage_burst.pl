@@ -1,7 +1,7 @@
 # The usage report of examples/ under a month-end burst: 200 reports asked
 # at once, each writing its narrative through the LLM, stay under the
 # provider's limits that the limiter "llm" of examples/usage_report.sql
-# sets (set here to 3 calls at once and 40 a second, after a burst of 5):
+# sets (set here to 3 calls at once and 20 a second, after a burst of 5):
 # the mock LLM, which answers after 100 ms, never has more than 3 calls in
 # progress, and never gets more than the token bucket allows in any
 # second; every report is DONE, each narrative written once.
@@ -17,7 +17,7 @@ use DurableMock;
 
 my $root = abs_path(dirname(__FILE__) . '/../..');
 my $reports = 200;
-my ($concurrency, $rate, $burst) = (3, 40, 5);
+my ($concurrency, $rate, $burst) = (3, 20, 5);
 
 my $mock = DurableMock->new;
 my $url  = $mock->url;
