@@ -41,15 +41,6 @@ secret_name_arg(FunctionCallInfo fcinfo)
 	return name;
 }
 
-/* a role's name as a Name datum; "?" for a role dropped meanwhile */
-static Datum
-role_name(Oid role)
-{
-	char	   *name = GetUserNameFromId(role, true);
-
-	return DirectFunctionCall1(namein, CStringGetDatum(name ? name : "?"));
-}
-
 /* a secret's owner, checking that the caller may change it */
 static void
 check_owner(const char *name)
@@ -294,12 +285,12 @@ durable_secrets(PG_FUNCTION_ARGS)
 		{
 			if (has_privs_of_role(GetUserId(), DatumGetObjectId(grantees[j])))
 				visible = true;
-			names[j] = role_name(DatumGetObjectId(grantees[j]));
+			names[j] = durable_role_name(DatumGetObjectId(grantees[j]));
 		}
 		if (!visible)
 			continue;
 		values[0] = CStringGetTextDatum(name);
-		values[1] = role_name(owner);
+		values[1] = durable_role_name(owner);
 		values[2] = SPI_getbinval(tup, desc, 3, &isnull);
 		values[3] = PointerGetDatum(construct_array(names, ngrantees, NAMEOID, NAMEDATALEN,
 													false, TYPALIGN_CHAR));

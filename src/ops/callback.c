@@ -180,20 +180,6 @@ durable_await_callback(PG_FUNCTION_ARGS)
 }
 
 /*
- * earliest
- *		The earlier of two deadlines, DT_NOBEGIN meaning none.
- */
-static TimestampTz
-earliest(TimestampTz a, TimestampTz b)
-{
-	if (a == DT_NOBEGIN)
-		return b;
-	if (b == DT_NOBEGIN)
-		return a;
-	return Min(a, b);
-}
-
-/*
  * callback_failed
  *		The error a workflow sees for durable_callback_failure(id, error):
  *		the error's "message" if it has one, else the error as JSON.
@@ -250,7 +236,7 @@ apply_callback(DurableDrive *d, DurableOp *op, DurableCallback *cb, const uint8 
 		durable_op_done(d, op, DOS_TIMED_OUT, NULL, callback_timed_out(op->name, total));
 	else
 	{
-		deadline = earliest(cb->timeout_at, cb->heartbeat_deadline);
+		deadline = durable_earliest(cb->timeout_at, cb->heartbeat_deadline);
 		op->wake_at = deadline;
 		if (op->stored)
 			op->quiet = true;	/* a heartbeat moved the deadline */
@@ -363,7 +349,7 @@ create_callback(DurableDrive *d)
 		return DT_NOBEGIN;
 	}
 	durable_op_set_result(d, op, callback_ref(hash));
-	deadline = earliest(timeout_at, a->heartbeat > 0 ? now + a->heartbeat : DT_NOBEGIN);
+	deadline = durable_earliest(timeout_at, a->heartbeat > 0 ? now + a->heartbeat : DT_NOBEGIN);
 	op->wake_at = deadline;
 	return deadline == DT_NOBEGIN ? DT_NOEND : deadline;
 }

@@ -111,17 +111,6 @@ durable_task(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();			/* not reached */
 }
 
-/* the earlier of two deadlines, DT_NOBEGIN meaning none */
-static TimestampTz
-earliest(TimestampTz a, TimestampTz b)
-{
-	if (a == DT_NOBEGIN)
-		return b;
-	if (b == DT_NOBEGIN)
-		return a;
-	return Min(a, b);
-}
-
 /* "<run_no>:<op_id>": what the inbox messages of a task name */
 static char *
 task_ref(int32 run_no, int32 op_id)
@@ -229,7 +218,7 @@ apply_task(DurableDrive *d, DurableOp *op, DurableTask *t, TimestampTz now)
 	}
 	else
 	{
-		deadline = earliest(t->timeout_at,
+		deadline = durable_earliest(t->timeout_at,
 							strcmp(t->status, "CLAIMED") == 0 ? t->lease_until : DT_NOBEGIN);
 		op->wake_at = deadline;
 		if (op->stored)

@@ -339,15 +339,6 @@ unseal(const char *name, const char *stored, char **why)
 	return value;
 }
 
-/* a role's name as a Name datum; "?" for a role dropped meanwhile */
-static Datum
-role_name(Oid role)
-{
-	char	   *name = GetUserNameFromId(role, true);
-
-	return DirectFunctionCall1(namein, CStringGetDatum(name ? name : "?"));
-}
-
 /* a host without the brackets of an IPv6 literal */
 static const char *
 bare_host(const char *h)
@@ -440,7 +431,7 @@ durable_secret_resolve(const char *name, Oid owner, const char *host, char **val
 		*refusal = psprintf("secret \"%s\" does not exist", name);
 	else if (!may_use(name, owner, secret_owner))
 		*refusal = psprintf("role %s may not use secret \"%s\"",
-							NameStr(*DatumGetName(role_name(owner))), name);
+							NameStr(*DatumGetName(durable_role_name(owner))), name);
 	else if (!host_allowed(hosts, host))
 		*refusal = psprintf("secret \"%s\" may not be sent to host \"%s\"", name, host);
 	else

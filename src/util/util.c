@@ -169,6 +169,32 @@ durable_check_payload(const char *what, Jsonb *value)
 }
 
 /*
+ * durable_role_name
+ *		A role's name as a name Datum ("?" for a role that is gone).
+ */
+Datum
+durable_role_name(Oid role)
+{
+	char	   *name = GetUserNameFromId(role, true);
+
+	return DirectFunctionCall1(namein, CStringGetDatum(name ? name : "?"));
+}
+
+/*
+ * durable_earliest
+ *		The earlier of two deadlines, DT_NOBEGIN meaning none.
+ */
+TimestampTz
+durable_earliest(TimestampTz a, TimestampTz b)
+{
+	if (a == DT_NOBEGIN)
+		return b;
+	if (b == DT_NOBEGIN)
+		return a;
+	return Min(a, b);
+}
+
+/*
  * durable_error_new
  *		An error of the engine's own, to checkpoint or end a run with; the
  *		strings are taken as they are (palloc'd or constant).
