@@ -319,13 +319,8 @@ won(DurableDrive *d, DurableOp *op, const char *branch, Jsonb *payload)
 static ErrorData *
 callback_failed(const char *wait, const char *branch, Jsonb *error)
 {
-	char	   *msg = NULL;
+	char	   *msg = durable_error_text(error);
 	char	   *all = error ? JsonbToCString(NULL, &error->root, VARSIZE(error)) : NULL;
-
-	if (error != NULL && JB_ROOT_IS_OBJECT(error))
-		msg = durable_jsonb_get_text(error, "message");
-	if (msg == NULL)
-		msg = all;
 	return durable_error_new(ERRCODE_DURABLE_CALLBACK_FAILED,
 							 psprintf("callback of branch \"%s\" of wait \"%s\" failed: %s",
 									  branch, wait, msg ? msg : "no error was given"),

@@ -187,17 +187,14 @@ durable_await_callback(PG_FUNCTION_ARGS)
 static ErrorData *
 callback_failed(const char *name, Jsonb *error)
 {
-	char	   *msg = NULL;
+	char	   *msg = durable_error_text(error);
 
-	if (error != NULL && JB_ROOT_IS_OBJECT(error) && !JB_ROOT_IS_SCALAR(error))
-		msg = durable_jsonb_get_text(error, "message");
-	if (msg == NULL && error != NULL)
-		msg = JsonbToCString(NULL, &error->root, VARSIZE(error));
 	return durable_error_new(ERRCODE_DURABLE_CALLBACK_FAILED,
-					  psprintf("callback \"%s\" failed: %s", name,
-							   msg ? msg : "no error was given"),
-					  error ? psprintf("The error given: %s",
-									   JsonbToCString(NULL, &error->root, VARSIZE(error))) : NULL, NULL);
+							 psprintf("callback \"%s\" failed: %s", name,
+									  msg ? msg : "no error was given"),
+							 error ? psprintf("The error given: %s",
+											  JsonbToCString(NULL, &error->root, VARSIZE(error))) : NULL,
+							 NULL);
 }
 
 static ErrorData *

@@ -75,7 +75,6 @@ durable_task(PG_FUNCTION_ARGS)
 	DurableOpKey key;
 	DurableOp  *op;
 	TaskArgs   *a;
-	DurableTaskOptions checked;
 	MemoryContext old;
 
 	durable_check_name("task name", name);
@@ -95,11 +94,10 @@ durable_task(PG_FUNCTION_ARGS)
 	else
 		durable_op_check_limit(d);
 	durable_check_payload("task payload", payload);
-	durable_parse_task_options(options, &checked);	/* bad options: an error here */
 	old = durable_pending_begin(d, DPK_PERFORM, perform_task, &durable_kind_task, &key, op,
 								name);
 	a = palloc0(sizeof(TaskArgs));
-	durable_parse_task_options(options, &a->opts);
+	durable_parse_task_options(options, &a->opts);	/* bad options: an error here */
 	a->task_queue = pstrdup(task_queue);
 	if (payload != NULL)
 		a->payload = (Jsonb *) datumCopy(PointerGetDatum(payload), false, -1);
@@ -121,12 +119,8 @@ task_ref(int32 run_no, int32 op_id)
 static char *
 error_text(Jsonb *error)
 {
-	char	   *msg = NULL;
+	char	   *msg = durable_error_text(error);
 
-	if (error != NULL && JB_ROOT_IS_OBJECT(error) && !JB_ROOT_IS_SCALAR(error))
-		msg = durable_jsonb_get_text(error, "message");
-	if (msg == NULL && error != NULL)
-		msg = JsonbToCString(NULL, &error->root, VARSIZE(error));
 	return msg ? msg : "no error was given";
 }
 

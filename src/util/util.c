@@ -169,6 +169,26 @@ durable_check_payload(const char *what, Jsonb *value)
 }
 
 /*
+ * durable_error_text
+ *		What an error given from outside (a callback's failure, a task
+ *		worker's) says: its "message" when it is an object that has one,
+ *		else the error as JSON text; NULL when there is none.
+ */
+char *
+durable_error_text(Jsonb *error)
+{
+	char	   *msg = NULL;
+
+	if (error == NULL)
+		return NULL;
+	if (JB_ROOT_IS_OBJECT(error))
+		msg = durable_jsonb_get_text(error, "message");
+	if (msg == NULL)
+		msg = JsonbToCString(NULL, &error->root, VARSIZE(error));
+	return msg;
+}
+
+/*
  * durable_role_name
  *		A role's name as a name Datum ("?" for a role that is gone).
  */

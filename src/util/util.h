@@ -498,6 +498,7 @@ extern char *durable_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern void durable_check_name(const char *what, const char *name);
 extern void durable_not_inside_workflow(const char *fname);
 extern void durable_check_payload(const char *what, Jsonb *value);
+extern char *durable_error_text(Jsonb *error);
 extern Datum durable_role_name(Oid role);
 extern TimestampTz durable_earliest(TimestampTz a, TimestampTz b);
 extern ErrorData *durable_error_new(int sqlerrcode, char *message, char *detail, char *hint);
